@@ -1,0 +1,36 @@
+"""`fractal-ha`: the operator's umbrella command.
+
+Each sub-command lives with the package that owns it and is imported only when chosen,
+so `fractal-ha agents …` never pays for the lab's imports and vice versa.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# sub-command -> ("module", "function taking argv, returning an exit code", "help")
+COMMANDS: dict[str, tuple[str, str, str]] = {}
+
+
+def _usage() -> str:
+    lines = ["usage: fractal-ha COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in sorted(COMMANDS.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"fractal-ha: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, function, _ = COMMANDS[name]
+    return int(getattr(importlib.import_module(module), function)(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
