@@ -96,6 +96,12 @@ class FractalParams:
         return data
 
     @classmethod
+    def from_record(cls, record: dict[str, Any]) -> FractalParams:
+        """Rebuild from a stored or served record (already validated when it was created)."""
+        names = {"kind"} | {f.name for f in FIELDS}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+    @classmethod
     def from_dict(cls, data: Any, limits: Limits | None = None) -> FractalParams:
         """Validate untrusted input; raise ParamError naming the first bad field."""
         limits = limits or Limits()

@@ -1,0 +1,31 @@
+"""The WSGI application: routes, JSON errors and metrics wired around one store."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from fractal_service.api import errors, fractals, health, jobs, openapi, web
+from fractal_service.api.metrics import ApiMetrics
+from fractal_service.config import Settings
+from fractal_service.store import Store, open_store
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Flask:
+    app = Flask("fractal_service")
+    store = store or open_store(settings.store, settings.data_dir,
+                                max_attempts=settings.max_attempts)
+    metrics = ApiMetrics(store)
+    app.config.update(
+        FRACTAL_SETTINGS=settings,
+        FRACTAL_STORE=store,
+        FRACTAL_METRICS=metrics,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+    for blueprint in (fractals.bp, jobs.bp, health.bp, openapi.bp, web.bp):
+        app.register_blueprint(blueprint)
+    errors.install(app)
+    metrics.install(app)
+    return app

@@ -1,0 +1,110 @@
+"""/v1/jobs: the pull-based work queue workers drive over HTTP.
+
+claim → (heartbeat …) → PUT result, or fail, or release. A lease that runs out puts the job
+back, so a worker that dies mid-job costs a recomputation, never a fractal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from fractal_service.api.deps import json_body, now, settings, store
+from fractal_service.api.errors import ApiError
+from fractal_service.records import Lease, Result
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@bp.post("/claim")
+def claim():
+    body = _object(json_body())
+    worker = _text(body, "worker", required=True)
+    lease = store().claim(worker, _lease_seconds(body), now())
+    if lease is None:
+        return Response(status=204)
+    return jsonify(job=_lease_json(lease))
+
+
+@bp.post("/<uuid>/heartbeat")
+def heartbeat(uuid: str):
+    body = _object(json_body())
+    lease = store().heartbeat(uuid, _text(body, "lease_token", required=True),
+                              _lease_seconds(body), now())
+    return jsonify(job=_lease_json(lease))
+
+
+@bp.post("/<uuid>/release")
+def release(uuid: str):
+    body = _object(json_body())
+    store().release(uuid, _text(body, "lease_token", required=True))
+    return Response(status=204)
+
+
+@bp.post("/<uuid>/fail")
+def fail(uuid: str):
+    body = _object(json_body())
+    reason = _text(body, "reason", required=True)[:500]
+    fractal = store().fail(uuid, _text(body, "lease_token", required=True), reason, now())
+    return jsonify(fractal.to_json())
+
+
+@bp.put("/<uuid>/result")
+def result(uuid: str):
+    png = request.get_data(cache=False)
+    if not png.startswith(PNG_SIGNATURE):
+        raise ApiError(400, "body must be a PNG image", "body")
+    checksum = hashlib.sha256(png).hexdigest()
+    claimed = request.headers.get("X-Checksum", "")
+    if claimed != checksum:
+        raise ApiError(400, "X-Checksum does not match the body's sha256", "X-Checksum")
+    try:
+        duration = float(request.headers.get("X-Duration", ""))
+    except ValueError:
+        raise ApiError(400, "X-Duration must be a number of seconds", "X-Duration") from None
+    if not 0 <= duration < 86400:
+        raise ApiError(400, "X-Duration out of range", "X-Duration")
+    worker = request.headers.get("X-Worker", "").strip()[:255]
+    if not worker:
+        raise ApiError(400, "X-Worker is required", "X-Worker")
+    done = store().complete(uuid, Result(png, checksum, duration, worker), now())
+    metrics = current_app.config["FRACTAL_METRICS"]
+    metrics.results.labels(str(done.stored).lower()).inc()
+    if done.stored:
+        metrics.compute.observe(duration)
+        metrics.pixels.inc(done.fractal.params.pixels)
+    response = jsonify(stored=done.stored, fractal=done.fractal.to_json())
+    response.status_code = 201 if done.stored else 200
+    return response
+
+
+def _object(body: object) -> dict:
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be a JSON object", "body")
+    return body
+
+
+def _text(body: dict, name: str, *, required: bool = False) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value.strip() or len(value) > 255:
+        raise ApiError(400, f"{name} must be a non-empty string of at most 255 characters", name)
+    return value.strip()
+
+
+def _lease_seconds(body: dict) -> float:
+    value = body.get("lease_seconds", settings().lease_seconds)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 3600:
+        raise ApiError(400, "lease_seconds must be a number between 1 and 3600", "lease_seconds")
+    return float(value)
+
+
+def _lease_json(lease: Lease) -> dict:
+    return {
+        **lease.fractal.to_json(),
+        "lease_token": lease.token,
+        "lease_expires_in": round(lease.expires_at - now(), 3),
+    }

@@ -1,0 +1,78 @@
+"""Prometheus metrics of the API process (one process, many threads: no multiprocess mode).
+
+Names follow prometheus_client's rules: base units, `_total` for counters, `_seconds`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+
+from fractal_service.store import Store, StoreError
+
+
+class ApiMetrics:
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "fractal_http_requests", "HTTP requests answered, by route and status",
+            ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "fractal_http_request_duration_seconds", "Time to answer an HTTP request",
+            ["method", "route"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.compute = Histogram(
+            "fractal_worker_compute_seconds", "Render time of stored fractals, as workers report",
+            registry=self.registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+        self.pixels = Counter(
+            "fractal_pixels_computed", "Pixels of stored fractals", registry=self.registry)
+        self.results = Counter(
+            "fractal_results_uploaded", "Result uploads, by whether they were stored",
+            ["stored"], registry=self.registry)
+        self.registry.register(_StateCollector(store))
+
+    def install(self, app: Flask) -> None:
+        @app.before_request
+        def _start() -> None:
+            g.request_started = time.perf_counter()
+
+        @app.after_request
+        def _record(response: Response) -> Response:
+            # The rule, not the path: uuids in paths would explode label cardinality.
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            started = g.get("request_started")
+            if started is not None:
+                self.latency.labels(request.method, route).observe(
+                    time.perf_counter() - started)
+            self.requests.labels(request.method, route, str(response.status_code)).inc()
+            return response
+
+    def exposition(self) -> Response:
+        return Response(generate_latest(self.registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+class _StateCollector:
+    """Fractals by state, read from the store at scrape time (one query per scrape)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("fractal_fractals", "Fractals in the store, by state",
+                                   labels=["state"])
+        up = GaugeMetricFamily("fractal_store_up", "1 if the store answered the last scrape")
+        try:
+            counts = self.store.count_by_state()
+        except StoreError:
+            up.add_metric([], 0)
+        else:
+            up.add_metric([], 1)
+            for state, n in counts.items():
+                family.add_metric([state.value], n)
+            yield family
+        yield up

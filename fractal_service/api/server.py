@@ -1,0 +1,87 @@
+"""`fractal-api`: serve the API with gunicorn (threads in one process; SIGTERM is graceful)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from fractal_service.config import Settings
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, extra: dict[str, Any]) -> None:
+        self.settings = settings
+        self.extra = extra
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        options = {
+            "bind": s.bind,
+            # One process: the store and metrics live in it; threads give the concurrency.
+            # Rendering happens in workers, so requests are short and I/O-bound.
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": s.threads,
+            "graceful_timeout": int(s.graceful_timeout),
+            "timeout": 60,
+            "keepalive": 5,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": "fractal-api",
+            # gunicorn's control socket is one fixed path per user: two servers would collide.
+            "control_socket_disable": True,
+            **self.extra,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from fractal_service.api.app import create_app
+
+        return create_app(self.settings)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="fractal-api", description=__doc__)
+    p.add_argument("--config", type=Path, help="TOML settings file (env FRACTAL_CONFIG)")
+    p.add_argument("--bind", help="HOST:PORT to listen on (env FRACTAL_BIND)")
+    p.add_argument("--data-dir", type=Path, help="where the SQLite store lives (FRACTAL_DATA_DIR)")
+    p.add_argument("--store", help="store URL, e.g. sqlite:///path.db (FRACTAL_STORE)")
+    p.add_argument("--threads", type=int, help="concurrent requests (FRACTAL_THREADS)")
+    p.add_argument("--lease-seconds", type=float, help="job lease length (FRACTAL_LEASE_SECONDS)")
+    p.add_argument("--pidfile", help="write the server's PID here")
+    p.add_argument("--access-log", help="file for the access log ('-' = stderr)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = {
+        "bind": args.bind, "data_dir": args.data_dir, "store": args.store,
+        "threads": args.threads, "lease_seconds": args.lease_seconds,
+    }
+    try:
+        settings = Settings.load(args.config, overrides)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        print(f"fractal-api: {exc}", file=sys.stderr)
+        return 2
+    extra: dict[str, Any] = {}
+    if args.pidfile:
+        extra["pidfile"] = args.pidfile
+    if args.access_log:
+        extra["accesslog"] = args.access_log
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _Gunicorn(settings, extra).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

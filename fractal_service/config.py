@@ -1,0 +1,76 @@
+"""Service settings: defaults < config file (TOML) < environment (FRACTAL_*) < flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from fractal_service.params import Limits
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = "127.0.0.1:8080"
+    data_dir: Path = Path("/var/lib/fractal")
+    store: str | None = None  # URL; None = SQLite in data_dir
+    threads: int = 8
+    graceful_timeout: float = 30.0
+    lease_seconds: float = 30.0
+    max_attempts: int = 5
+    # Largest accepted upload; a 4096² PNG of a fractal is well under this.
+    max_upload_bytes: int = 64 * 1024 * 1024
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, overrides: dict[str, Any] | None = None,
+             environ: dict[str, str] | None = None) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        config_file = config_file or _path_or_none(environ.get("FRACTAL_CONFIG"))
+        if config_file is not None:
+            with open(config_file, "rb") as fh:
+                values.update(tomllib.load(fh))
+        for f in fields(cls):
+            env = environ.get(f"FRACTAL_{f.name.upper()}")
+            if env is not None and f.name != "limits":
+                values[f.name] = env
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown setting {unknown[0]!r}")
+        settings = cls()
+        for name, raw in values.items():
+            settings = replace(settings, **{name: _convert(name, raw, getattr(settings, name))})
+        return settings
+
+
+def _convert(name: str, raw: Any, current: Any) -> Any:
+    try:
+        if name == "limits":
+            return replace(current, **{k: int(v) for k, v in dict(raw).items()})
+        if name == "data_dir":
+            return Path(raw)
+        if name == "store":
+            return str(raw) or None
+        if isinstance(current, bool):
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int | float):
+            value = type(current)(raw)
+            if value <= 0:
+                raise ValueError("must be positive")
+            return value
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"setting {name!r}: {exc}") from exc
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None

@@ -1,0 +1,98 @@
+"""The storage interface the API is written against.
+
+Every operation that changes a job's state is one atomic step in the backend (a transaction
+in SQLite, a conditional request in Object Storage), so several API instances can share one
+store: a job is claimed by one worker at a time and its result is stored exactly once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fractal_service.records import Fractal, Lease, Result, State
+
+
+class StoreError(Exception):
+    """The backend cannot be reached or failed; the API answers 503."""
+
+
+class NotFound(KeyError):
+    """No fractal with that uuid."""
+
+
+class LeaseLost(Exception):
+    """The caller's lease expired and the job went back to the queue (or to another worker)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Fractal]
+    next_marker: str | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    fractal: Fractal
+    stored: bool  # False when an earlier upload already stored this fractal's result
+
+
+class Store(ABC):
+    """Fractal records, their images and the job queue they form."""
+
+    @abstractmethod
+    def add(self, fractal: Fractal) -> None: ...
+
+    @abstractmethod
+    def get(self, uuid: str) -> Fractal:
+        """Raise NotFound if unknown."""
+
+    @abstractmethod
+    def list(
+        self,
+        *,
+        limit: int,
+        marker: str | None = None,
+        state: State | None = None,
+        descending: bool = False,
+    ) -> Page:
+        """Fractals ordered by uuid (= creation time), strictly after `marker`."""
+
+    @abstractmethod
+    def delete(self, uuid: str) -> None:
+        """Raise NotFound if unknown."""
+
+    @abstractmethod
+    def image(self, uuid: str) -> bytes:
+        """The PNG of a done fractal; raise NotFound if there is none."""
+
+    @abstractmethod
+    def claim(self, worker: str, lease_seconds: float, now: float) -> Lease | None:
+        """Lease the oldest pending job, or one whose lease expired; None if there is none."""
+
+    @abstractmethod
+    def heartbeat(self, uuid: str, token: str, lease_seconds: float, now: float) -> Lease:
+        """Extend a lease; raise LeaseLost if it is no longer the caller's."""
+
+    @abstractmethod
+    def release(self, uuid: str, token: str) -> None:
+        """Give a job back to the queue at once (a worker stopping); no-op if not ours."""
+
+    @abstractmethod
+    def complete(self, uuid: str, result: Result, now: float) -> Completion:
+        """Store a result unless one is stored already (idempotent); NotFound if deleted."""
+
+    @abstractmethod
+    def fail(self, uuid: str, token: str, reason: str, now: float) -> Fractal:
+        """Mark a job failed (a deterministic render error); raise LeaseLost if not ours."""
+
+    @abstractmethod
+    def count_by_state(self) -> Mapping[State, int]: ...
+
+    @abstractmethod
+    def probe(self, deep: bool = False) -> None:
+        """Raise StoreError unless the backend answers; `deep` also writes and reads back."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
