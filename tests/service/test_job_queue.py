@@ -84,7 +84,7 @@ def test_release_gives_the_job_back_at_once(fresh: FractalClient) -> None:
 def test_a_job_that_keeps_losing_its_lease_ends_failed(fresh: FractalClient) -> None:
     uuid = fresh.create({"width": 8, "height": 8})["uuid"]
     for attempt in range(5):
-        wait_until(lambda: fresh.claim(f"w{attempt}", 1), 10, f"claim {attempt}")
+        wait_until(lambda a=attempt: fresh.claim(f"w{a}", 1), 10, f"claim {attempt}")
     wait_until(lambda: fresh.claim("late", 1) is None and fresh.show(uuid)["state"] == "failed",
                10, "the poison job to fail")
     assert "5 times" in fresh.show(uuid)["error"]

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Idempotent set-up on Debian 12: Debian packages, then the project's virtualenv (.venv).
+# Sourced or run by scripts/test.sh and scripts/demo.sh; safe to run again (skips what is there).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+APT_PACKAGES=(
+  python3 python3-venv python3-dev gcc       # the virtualenv (a few wheels may compile)
+  pacemaker corosync crmsh pacemaker-cli-utils resource-agents fence-agents  # the cluster
+  iproute2 iptables procps psmisc util-linux curl  # namespaces, lab data plane, shell checks
+  wrk                                           # API benchmark
+)
+
+step() { printf '\n==> [%s] %s\n' "$1" "$2"; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  step 1/3 "installing Debian packages: ${missing[*]}"
+  if [[ $EUID -ne 0 ]]; then
+    echo "setup: installing packages needs root (try: sudo $0)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The Debian packages enable corosync/pacemaker on the host; the lab runs its own instances.
+  systemctl disable --now pacemaker corosync >/dev/null 2>&1 || true
+else
+  step 1/3 "Debian packages: all present"
+fi
+
+PYTHON=${PYTHON:-python3}
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -x .venv/bin/python ]]; then
+  step 2/3 "creating the virtualenv .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+else
+  step 2/3 "virtualenv .venv: present"
+fi
+if [[ ! -f $stamp ]]; then
+  step 3/3 "installing fractal-ha and its dependencies into .venv"
+  .venv/bin/python -m pip install --progress-bar on -q --upgrade pip
+  .venv/bin/python -m pip install --progress-bar on -e '.[test]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+else
+  step 3/3 "fractal-ha in .venv: up to date"
+fi

@@ -1,0 +1,79 @@
+"""Workers and the API failing under load: no fractal is lost, each is stored once."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from fractal_service.client import FractalClient
+from tests.support.processes import wait_until
+
+SMALL = {"width": 64, "height": 64, "iterations": 64}
+# Big enough that a worker is surely mid-render when it is killed (seconds of work).
+SLOW = {"width": 2048, "height": 2048, "iterations": 3000, "xa": -0.75, "xb": -0.74,
+        "ya": 0.10, "yb": 0.11}
+
+
+def states(client: FractalClient, uuids: list[str]) -> dict[str, str]:
+    return {u: client.show(u)["state"] for u in uuids}
+
+
+def test_workers_render_every_job(spawn) -> None:
+    api = spawn.api()
+    client = FractalClient(api.url)
+    spawn.worker(api.url, "w1")
+    spawn.worker(api.url, "w2")
+    uuids = [client.create({**SMALL, "kind": k}) ["uuid"] for k in ("mandelbrot", "julia") * 5]
+    wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 60, "all done")
+    records = [client.show(u) for u in uuids]
+    assert {r["generated_by"] for r in records} <= {"w1", "w2"}
+    for r in records:
+        png = client.image(r["uuid"])
+        assert png.startswith(b"\x89PNG") and len(png) == r["size"]
+
+
+def test_a_worker_killed_mid_job_is_replaced(spawn) -> None:
+    api = spawn.api()
+    client = FractalClient(api.url)
+    doomed = spawn.worker(api.url, "doomed", lease=2)
+    uuid = client.create(SLOW)["uuid"]
+    wait_until(lambda: client.show(uuid)["state"] == "running", 30, "the job to start")
+    # The lease keeper must hold the lease across several lease lengths while rendering.
+    heartbeat = json.loads(wait_until(lambda: doomed.heartbeat.exists()
+                                      and doomed.heartbeat.read_text(), 10, "a heartbeat"))
+    assert heartbeat["state"] == "working"
+    doomed.kill()
+    spawn.worker(api.url, "heir", lease=2)
+    wait_until(lambda: client.show(uuid)["state"] == "done", 120, "the heir to finish")
+    record = client.show(uuid)
+    assert record["generated_by"] == "heir"
+    assert record["attempts"] == 2
+
+
+def test_a_stopped_worker_hands_its_job_back_and_exits_cleanly(spawn) -> None:
+    api = spawn.api()
+    client = FractalClient(api.url)
+    worker = spawn.worker(api.url, "leaving", lease=60)
+    uuid = client.create(SLOW)["uuid"]
+    wait_until(lambda: client.show(uuid)["state"] == "running", 30, "the job to start")
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(10) == 0
+    # released, not left to a 60 s lease
+    assert client.show(uuid)["state"] == "pending"
+    assert json.loads(worker.heartbeat.read_text())["state"] == "stopped"
+
+
+def test_nothing_is_lost_when_the_api_dies_mid_run(spawn, tmp_path) -> None:
+    api = spawn.api(tmp_path / "data")
+    client = FractalClient(api.url)
+    spawn.worker(api.url, "w1", lease=3)
+    spawn.worker(api.url, "w2", lease=3)
+    uuids = [client.create({**SMALL, "iterations": 200})["uuid"] for _ in range(30)]
+    wait_until(lambda: "done" in states(client, uuids).values(), 30, "the first result")
+    api.kill()  # SIGKILL: no graceful shutdown
+    # The workers keep retrying with backoff; a new API on the same data and port takes over.
+    api = spawn.api(tmp_path / "data", port=api.port)
+    wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 90, "all done")
+    listed = [f["uuid"] for f in client.iterate()]
+    assert sorted(listed) == sorted(uuids)  # none lost, none duplicated
+    assert all(client.show(u)["checksum"] for u in uuids)
