@@ -9,9 +9,10 @@ from fractal_service.client import FractalClient
 from tests.support.processes import wait_until
 
 SMALL = {"width": 64, "height": 64, "iterations": 64}
-# Big enough that a worker is surely mid-render when it is killed (seconds of work).
-SLOW = {"width": 2048, "height": 2048, "iterations": 3000, "xa": -0.75, "xb": -0.74,
-        "ya": 0.10, "yb": 0.11}
+# Inside the main cardioid: no point escapes, so every one of the 2e9 iterations is paid for
+# (several seconds), and a worker is surely mid-render when it is killed.
+SLOW = {"width": 1024, "height": 1024, "iterations": 1900, "xa": -0.3, "xb": -0.2,
+        "ya": -0.05, "yb": 0.05}
 
 
 def states(client: FractalClient, uuids: list[str]) -> dict[str, str]:
@@ -23,7 +24,7 @@ def test_workers_render_every_job(spawn) -> None:
     client = FractalClient(api.url)
     spawn.worker(api.url, "w1")
     spawn.worker(api.url, "w2")
-    uuids = [client.create({**SMALL, "kind": k}) ["uuid"] for k in ("mandelbrot", "julia") * 5]
+    uuids = [client.create({**SMALL, "kind": k})["uuid"] for k in ("mandelbrot", "julia") * 5]
     wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 60, "all done")
     records = [client.show(u) for u in uuids]
     assert {r["generated_by"] for r in records} <= {"w1", "w2"}
