@@ -1,0 +1,123 @@
+"""The action dispatcher every agent shares: parse, validate, run, map to an OCF exit code."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from resource_agents.ocf import log as ocf_log
+from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.ocf.env import OcfEnv
+from resource_agents.ocf.params import Parameter, parse_all
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    timeout: float  # seconds: the default Pacemaker shows operators
+    interval: float = 0
+    depth: int = 0
+
+
+# Actions that may run on a node where the configuration is wrong or incomplete: a stop that
+# failed because of a parameter would get the node fenced, and a probe must say "not running".
+LENIENT = {"stop", "monitor", "status"}
+
+
+class Agent:
+    name: ClassVar[str]
+    version: ClassVar[str] = "1.0"
+    shortdesc: ClassVar[str]
+    longdesc: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]]
+    actions: ClassVar[tuple[Action, ...]]
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.ocf = OcfEnv.from_environ(self.environ)
+        self.log: logging.Logger = ocf_log.setup(self.name, self.ocf.instance, self.environ)
+        self.params: dict[str, Any] = {}
+        self.started = time.monotonic()
+
+    # -- to implement ----------------------------------------------------------------------
+    def validate(self) -> None:
+        """Semantic checks beyond each parameter's own; raise OcfError."""
+
+    def start(self) -> Exit:
+        raise OcfError(Exit.ERR_UNIMPLEMENTED, "start is not implemented")
+
+    def stop(self) -> Exit:
+        raise OcfError(Exit.ERR_UNIMPLEMENTED, "stop is not implemented")
+
+    def monitor(self) -> Exit:
+        raise OcfError(Exit.ERR_UNIMPLEMENTED, "monitor is not implemented")
+
+    def reload_agent(self) -> Exit:
+        # Reloadable parameters are read afresh by every action; nothing to signal.
+        return Exit.SUCCESS
+
+    # -- shared ----------------------------------------------------------------------------
+    def remaining(self, margin: float = 1.0) -> float:
+        """Seconds left of this op's timeout, keeping `margin` to report before being killed."""
+        return self.ocf.timeout - (time.monotonic() - self.started) - margin
+
+    def usage(self) -> str:
+        names = "|".join(a for a in dict.fromkeys(a.name for a in self.actions))
+        return f"usage: {self.name} {{{names}}}"
+
+    def run(self, argv: list[str]) -> int:
+        if len(argv) < 2:
+            print(self.usage(), file=sys.stderr)
+            return Exit.ERR_ARGS
+        action = argv[1]
+        try:
+            return int(self._dispatch(action))
+        except OcfError as exc:
+            ocf_log.exit_reason(self.log, exc.reason, self.environ)
+            return int(exc.code)
+        except Exception as exc:  # never a traceback to the cluster: a code and a reason
+            self.log.debug("unexpected error in %s", action, exc_info=True)
+            ocf_log.exit_reason(self.log, f"{action} failed: {type(exc).__name__}: {exc}",
+                                self.environ)
+            return int(Exit.ERR_GENERIC)
+
+    def _dispatch(self, action: str) -> Exit:
+        if action == "meta-data":
+            from resource_agents.ocf.metadata import build  # lxml: only here
+
+            sys.stdout.buffer.write(build(self))
+            return Exit.SUCCESS
+        if action in ("usage", "help"):
+            print(self.usage())
+            return Exit.SUCCESS
+        handlers = {"start": self.start, "stop": self.stop, "monitor": self.monitor,
+                    "status": self.monitor, "validate-all": lambda: Exit.SUCCESS,
+                    "reload-agent": self.reload_agent}
+        if action not in handlers:
+            print(self.usage(), file=sys.stderr)
+            return Exit.ERR_UNIMPLEMENTED
+        self.params = self._parse(lenient=action in LENIENT)
+        if action not in LENIENT:
+            self.validate()
+        return handlers[action]()
+
+    def _parse(self, lenient: bool) -> dict[str, Any]:
+        if not lenient:
+            return parse_all(self.parameters, self.environ)
+        values = {}
+        for p in self.parameters:
+            try:
+                values[p.name] = p.parse(self.environ.get(f"OCF_RESKEY_{p.name}"))
+            except OcfError as exc:
+                self.log.warning("%s; using the default", exc.reason)
+                values[p.name] = p.default
+        return values
+
+
+def main(agent_class: type[Agent], argv: list[str] | None = None) -> int:
+    return agent_class().run(sys.argv if argv is None else argv)
