@@ -10,7 +10,9 @@ import importlib
 import sys
 
 # sub-command -> ("module", "function taking argv, returning an exit code", "help")
-COMMANDS: dict[str, tuple[str, str, str]] = {}
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "agents": ("resource_agents.install", "main", "install/uninstall the ocf:fractal:* agents"),
+}
 
 
 def _usage() -> str:

@@ -32,8 +32,14 @@ else
   step 1/3 "Debian packages: all present"
 fi
 
-PYTHON=${PYTHON:-python3}
+# Debian's own interpreter, not a per-user one (pyenv under /root): the cluster runs agents as
+# root, but ocf-tester also runs them as `nobody`, who must be able to start the interpreter.
+PYTHON=${PYTHON:-/usr/bin/python3}
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [[ -f .venv/pyvenv.cfg ]] && ! grep -qx "home = $(dirname "$PYTHON")" .venv/pyvenv.cfg; then
+  step 2/3 "recreating .venv: it was made by another interpreter than $PYTHON"
+  rm -rf .venv
+fi
 if [[ ! -x .venv/bin/python ]]; then
   step 2/3 "creating the virtualenv .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv

@@ -70,24 +70,24 @@ def spawn(argv: list[str], pidfile: Path, logfile: Path, *, user: str | None = N
     return proc.pid
 
 
-def wait_gone(pid: int, seconds: float) -> bool:
+def wait_gone(pids: list[int], seconds: float) -> list[int]:
+    """Poll until the processes are gone or time is up; return the survivors."""
     deadline = time.monotonic() + max(seconds, 0)
-    while is_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
+    while (alive := [pid for pid in pids if is_alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return True
+    return alive
 
 
-def terminate(pid: int, grace: float, kill_wait: float = 5.0) -> bool:
-    """SIGTERM, then SIGKILL to the whole session after `grace` seconds; True when gone."""
-    _signal(pid, signal.SIGTERM)
-    if wait_gone(pid, grace):
-        _kill_group(pid)  # children that outlived their parent
-        return True
-    _kill_group(pid)
-    _signal(pid, signal.SIGKILL)
-    return wait_gone(pid, kill_wait)
+def terminate(pids: list[int], grace: float, kill_wait: float = 5.0) -> list[int]:
+    """SIGTERM all, then SIGKILL each whole session after `grace` s; return any survivors."""
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    stubborn = wait_gone(pids, grace)
+    for pid in pids:
+        _kill_group(pid)  # also children that outlived their parent
+    for pid in stubborn:
+        _signal(pid, signal.SIGKILL)
+    return wait_gone(stubborn, kill_wait)
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -1,0 +1,1 @@
+"""The ocf:fractal:* resource agents."""

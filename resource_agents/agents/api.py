@@ -1,0 +1,167 @@
+"""ocf:fractal:api — the Fractal API server, with HTTP health checks at three depths."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import time
+from pathlib import Path
+
+from resource_agents.agents.common import USER, log_parameter, program, require_executable
+from resource_agents.ocf import http, process
+from resource_agents.ocf.agent import Action, Agent
+from resource_agents.ocf.agent import main as run_agent
+from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.ocf.params import Parameter
+
+
+def _address(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "must be an IP address"
+    return None
+
+
+def _absolute(value: str) -> str | None:
+    return None if value.startswith("/") else "must be an absolute path"
+
+
+class ApiAgent(Agent):
+    name = "api"
+    version = "1.0"
+    shortdesc = "Fractal API server"
+    longdesc = """
+Runs the Fractal REST API (fractal-api: gunicorn, threads in one process) and watches it.
+monitor depth 0: the process is ours and GET /healthz answers; depth 10: GET /readyz (the
+store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store write).
+"""
+    parameters = (
+        Parameter("bind_address", "Address to listen on", default="0.0.0.0", check=_address,
+                  unique_group="listen",
+                  longdesc="IP address the API listens on; 0.0.0.0 serves the floating IP too."),
+        Parameter("port", "TCP port", type=int, default=8080, minimum=1, maximum=65535,
+                  unique_group="listen"),
+        Parameter("data_dir", "Data directory", default="/var/lib/fractal", check=_absolute,
+                  longdesc="Where the embedded SQLite store lives (ignored with store_url)."),
+        Parameter("store_url", "Store URL", default="",
+                  longdesc="Store backend URL, e.g. sqlite:///path/fractals.db; empty = SQLite "
+                           "in data_dir."),
+        Parameter("threads", "Concurrent requests", type=int, default=8, minimum=1,
+                  maximum=256),
+        Parameter("lease_seconds", "Job lease length in seconds", type=int, default=30,
+                  minimum=1, maximum=3600),
+        Parameter("health_timeout", "Seconds a health check may take", type=float, default=2.0,
+                  minimum=0.1, maximum=60, reloadable=True,
+                  longdesc="A /healthz or /readyz answer slower than this is a failure."),
+        Parameter("selftest_timeout", "Seconds the depth-20 self-test may take", type=float,
+                  default=10.0, minimum=0.5, maximum=120, reloadable=True),
+        USER,
+        program("fractal-api"),
+        log_parameter("api"),
+    )
+    actions = (
+        Action("start", timeout=60),
+        Action("stop", timeout=60),
+        Action("monitor", timeout=10, interval=10),
+        Action("monitor", timeout=20, interval=60, depth=10),
+        Action("status", timeout=10),
+        Action("validate-all", timeout=10),
+        Action("reload-agent", timeout=10),
+        Action("meta-data", timeout=5),
+    )
+
+    # -- derived -------------------------------------------------------------------------
+    @property
+    def listen(self) -> str:
+        return f"{self.params['bind_address']}:{self.params['port']}"
+
+    @property
+    def probe_host(self) -> str:
+        address = self.params["bind_address"]
+        if address in ("0.0.0.0", ""):
+            return "127.0.0.1"
+        return "::1" if address == "::" else address
+
+    @property
+    def pidfile(self) -> Path:
+        return self.ocf.state_dir(self.name) / "api.pid"
+
+    def pid(self) -> int | None:
+        return process.owned_pid(self.pidfile, self.listen)
+
+    # -- actions -------------------------------------------------------------------------
+    def validate(self) -> None:
+        require_executable(self.params["program"])
+
+    def start(self) -> Exit:
+        if self.pid() is None:
+            self._spawn()
+        last = "no answer yet"
+        while self.remaining() > 0:
+            pid = self.pid()
+            if pid is None:
+                tail = process.last_lines(Path(self.params["log_file"]))
+                raise OcfError(Exit.ERR_GENERIC, f"fractal-api exited during start: {tail}")
+            try:
+                http.expect_ok(self.probe_host, self.params["port"], "GET", "/healthz",
+                               min(self.params["health_timeout"], max(self.remaining(), 0.1)))
+            except http.CheckFailed as exc:
+                last = str(exc)
+                time.sleep(0.1)
+                continue
+            self.log.info("started (pid %d) on %s", pid, self.listen)
+            return Exit.SUCCESS
+        raise OcfError(Exit.ERR_GENERIC, f"fractal-api did not become healthy before the start "
+                                         f"timeout ({self.ocf.timeout:g} s): {last}")
+
+    def _spawn(self) -> None:
+        p = self.params
+        argv = [p["program"], "--bind", self.listen, "--data-dir", p["data_dir"],
+                "--threads", str(p["threads"]), "--lease-seconds", str(p["lease_seconds"])]
+        if p["store_url"]:
+            argv += ["--store", p["store_url"]]
+        Path(p["data_dir"]).mkdir(parents=True, exist_ok=True)
+        if p["user"] != "root":
+            shutil.chown(p["data_dir"], p["user"])
+        pid = process.spawn(argv, self.pidfile, Path(p["log_file"]), user=p["user"])
+        self.log.info("spawned fractal-api pid %d on %s", pid, self.listen)
+
+    def stop(self) -> Exit:
+        pid = self.pid()
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return Exit.SUCCESS
+        # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm.
+        grace = max(self.remaining(margin=7.0), 1.0)
+        if process.terminate([pid], grace, kill_wait=5.0):
+            raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} survived SIGKILL")
+        self.pidfile.unlink(missing_ok=True)
+        self.log.info("stopped pid %d", pid)
+        return Exit.SUCCESS
+
+    def monitor(self) -> Exit:
+        pid = self.pid()
+        if pid is None:
+            if process.read_pid(self.pidfile) is not None:
+                raise OcfError(Exit.NOT_RUNNING, "fractal-api process is gone")
+            return Exit.NOT_RUNNING
+        p, level = self.params, self.ocf.check_level
+        try:
+            http.expect_ok(self.probe_host, p["port"], "GET", "/healthz", p["health_timeout"])
+            if level >= 10:
+                http.expect_ok(self.probe_host, p["port"], "GET", "/readyz", p["health_timeout"])
+            if level >= 20:
+                http.expect_ok(self.probe_host, p["port"], "POST", "/v1/selftest",
+                               p["selftest_timeout"])
+        except http.CheckFailed as exc:
+            raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} unhealthy: {exc}") from None
+        return Exit.SUCCESS
+
+
+def main() -> int:
+    return run_agent(ApiAgent)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

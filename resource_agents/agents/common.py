@@ -1,0 +1,45 @@
+"""Parameters and checks the Fractal agents share."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+from pathlib import Path
+
+from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.ocf.params import Parameter
+
+
+def _bin(name: str) -> str:
+    # The console script installed beside the interpreter running this agent (the venv's bin).
+    return str(Path(sys.executable).parent / name)
+
+
+def _user_exists(name: str) -> str | None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return "is not a user on this node"
+    return None
+
+
+def program(default: str) -> Parameter:
+    return Parameter("program", f"Path of {default}", type=str, default=_bin(default),
+                     longdesc=f"The {default} executable to run; defaults to the one installed "
+                              "with this agent.")
+
+
+USER = Parameter("user", "User to run as", default="root", check=_user_exists,
+                 longdesc="The unprivileged account the service runs under.")
+
+
+def log_parameter(agent: str) -> Parameter:
+    return Parameter("log_file", "Log file", default=f"/var/log/fractal/{agent}.log",
+                     longdesc="Where the service's own output goes (the agent logs through the "
+                              "cluster's logging).")
+
+
+def require_executable(path: str) -> None:
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise OcfError(Exit.ERR_INSTALLED, f"{path} is not installed (not an executable file)")

@@ -1,0 +1,159 @@
+"""ocf:fractal:worker — N Fractal workers on this node (run it as a clone on every node).
+
+A worker that is alive but hung is a failure too: each worker rewrites a heartbeat file from
+its main loop (also while it waits for an unreachable API), and monitor fails a worker whose
+heartbeat is older than heartbeat_timeout, so Pacemaker restarts it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from resource_agents.agents.common import USER, log_parameter, program, require_executable
+from resource_agents.ocf import process
+from resource_agents.ocf.agent import Action, Agent
+from resource_agents.ocf.agent import main as run_agent
+from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.ocf.params import Parameter
+
+
+def _url(value: str) -> str | None:
+    return None if value.startswith(("http://", "https://")) else "must be an http(s) URL"
+
+
+class WorkerAgent(Agent):
+    name = "worker"
+    version = "1.0"
+    shortdesc = "Fractal workers"
+    longdesc = """
+Runs `workers` fractal-worker processes that pull jobs from the Fractal API (normally through
+its floating IP) and render them. monitor fails when a worker died or its heartbeat went stale.
+"""
+    parameters = (
+        Parameter("api_url", "Fractal API URL", required=True, check=_url,
+                  longdesc="Base URL of the API, e.g. http://203.0.113.10:8080 (the floating IP)."),
+        Parameter("workers", "Worker processes on this node", type=int, default=2, minimum=1,
+                  maximum=64),
+        Parameter("lease_seconds", "Job lease length in seconds", type=int, default=30,
+                  minimum=2, maximum=3600),
+        Parameter("heartbeat_timeout", "Seconds without a heartbeat before a worker is hung",
+                  type=float, default=60.0, minimum=2, maximum=3600, reloadable=True),
+        USER,
+        program("fractal-worker"),
+        log_parameter("worker"),
+    )
+    actions = (
+        Action("start", timeout=30),
+        Action("stop", timeout=60),
+        Action("monitor", timeout=10, interval=10),
+        Action("status", timeout=10),
+        Action("validate-all", timeout=10),
+        Action("reload-agent", timeout=10),
+        Action("meta-data", timeout=5),
+    )
+
+    @property
+    def state_dir(self) -> Path:
+        return self.ocf.state_dir(self.name)
+
+    def _files(self, index: int) -> tuple[Path, Path]:
+        return self.state_dir / f"worker-{index}.pid", self.state_dir / f"worker-{index}.hb"
+
+    def _pids(self) -> dict[int, int | None]:
+        """index → our live PID (or None) for every worker that has a pidfile."""
+        found = {}
+        for pidfile in sorted(self.state_dir.glob("worker-*.pid")):
+            index = int(pidfile.stem.split("-")[1])
+            found[index] = process.owned_pid(pidfile, str(self._files(index)[1]))
+        return found
+
+    def validate(self) -> None:
+        require_executable(self.params["program"])
+
+    def start(self) -> Exit:
+        p = self.params
+        wanted = range(p["workers"])
+        running = self._pids()
+        for index in wanted:
+            if running.get(index) is None:
+                pidfile, heartbeat = self._files(index)
+                heartbeat.unlink(missing_ok=True)
+                argv = [p["program"], "--api", p["api_url"], "--name",
+                        f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
+                        "--lease", str(p["lease_seconds"])]
+                if p["user"] != "root":
+                    self.state_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.chown(self.state_dir, p["user"])
+                process.spawn(argv, pidfile, Path(p["log_file"]), user=p["user"])
+        self._stop_indexes([i for i in running if i not in wanted])
+        # Started = every worker's loop has beaten once (it runs, whether or not the API answers).
+        while self.remaining() > 0:
+            problems = self._problems(wanted)
+            if not problems:
+                self.log.info("%d workers running against %s", p["workers"], p["api_url"])
+                return Exit.SUCCESS
+            time.sleep(0.1)
+        raise OcfError(Exit.ERR_GENERIC, f"workers did not start: {problems[0]}")
+
+    def stop(self) -> Exit:
+        self._stop_indexes(list(self._pids()))
+        return Exit.SUCCESS
+
+    def _stop_indexes(self, indexes: list[int]) -> None:
+        pids = self._pids()
+        targets = [pid for index in indexes if (pid := pids.get(index)) is not None]
+        survivors = process.terminate(targets, max(self.remaining(margin=7.0), 1.0))
+        if survivors:
+            raise OcfError(Exit.ERR_GENERIC, f"worker pids {survivors} survived SIGKILL")
+        for index in indexes:
+            for path in self._files(index):
+                path.unlink(missing_ok=True)
+
+    def monitor(self) -> Exit:
+        pids = self._pids()
+        if not any(pid is not None for pid in pids.values()):
+            if pids:
+                raise OcfError(Exit.NOT_RUNNING, "all workers are gone")
+            return Exit.NOT_RUNNING
+        problems = self._problems(range(self.params["workers"]))
+        if problems:
+            raise OcfError(Exit.ERR_GENERIC, "; ".join(problems))
+        return Exit.SUCCESS
+
+    def _problems(self, indexes: range) -> list[str]:
+        pids = self._pids()
+        problems = []
+        limit = self.params["heartbeat_timeout"]
+        for index in indexes:
+            pid = pids.get(index)
+            if pid is None:
+                problems.append(f"worker {index} is not running")
+                continue
+            age = self._heartbeat_age(index)
+            if age is None:
+                started = self._files(index)[0].stat().st_mtime
+                if time.time() - started > limit:
+                    problems.append(f"worker {index} (pid {pid}) never sent a heartbeat")
+                else:
+                    problems.append(f"worker {index} (pid {pid}) has not beaten yet")
+            elif age > limit:
+                problems.append(f"worker {index} (pid {pid}) hung: no heartbeat for {age:.0f} s")
+        return problems
+
+    def _heartbeat_age(self, index: int) -> float | None:
+        try:
+            beat = json.loads(self._files(index)[1].read_text())
+            return time.time() - float(beat["time"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def main() -> int:
+    return run_agent(WorkerAgent)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""`fractal-ha agents install|uninstall [--ocf-root DIR]`: thin executables under
+$OCF_ROOT/resource.d/fractal/ that run the agents from this installed package."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+AGENTS = {"api": "resource_agents.agents.api", "worker": "resource_agents.agents.worker"}
+PROVIDER = "fractal"
+
+
+def launcher(module: str) -> str:
+    # -I (isolated): the cluster's environment cannot redirect imports (PYTHONPATH, cwd, user
+    # site); -S is not used because the venv's site-packages is where the package lives.
+    return (f"#!{sys.executable} -I\n"
+            f"# ocf:{PROVIDER} agent installed by `fractal-ha agents install`; do not edit.\n"
+            f"from {module} import main\n"
+            "raise SystemExit(main())\n")
+
+
+def install(ocf_root: Path) -> list[Path]:
+    target = ocf_root / "resource.d" / PROVIDER
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, module in AGENTS.items():
+        path = target / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(launcher(module))
+        tmp.chmod(0o755)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def uninstall(ocf_root: Path) -> list[Path]:
+    target = ocf_root / "resource.d" / PROVIDER
+    removed = []
+    for name in AGENTS:
+        path = target / name
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    return removed
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fractal-ha agents", description=__doc__)
+    parser.add_argument("action", choices=("install", "uninstall"))
+    parser.add_argument("--ocf-root", type=Path,
+                        default=Path(os.environ.get("OCF_ROOT", "/usr/lib/ocf")))
+    args = parser.parse_args(argv)
+    try:
+        paths = install(args.ocf_root) if args.action == "install" else uninstall(args.ocf_root)
+    except OSError as exc:
+        print(f"fractal-ha agents: {exc}", file=sys.stderr)
+        return 1
+    verb = "installed" if args.action == "install" else "removed"
+    for path in paths:
+        print(f"{verb} {path}")
+    return 0
