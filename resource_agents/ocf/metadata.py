@@ -58,8 +58,10 @@ def build(agent: Agent) -> bytes:
         if a.depth:
             attrs["depth"] = str(a.depth)
         etree.SubElement(actions, "action", attrs)
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8",
-                          doctype=OCF_1_1_SUBSET)
+    # No encoding in the declaration: crmsh parses the text as a str with lxml, which
+    # refuses a str that declares an encoding.
+    body = etree.tostring(root, pretty_print=True, encoding="unicode", doctype=OCF_1_1_SUBSET)
+    return ('<?xml version="1.0"?>\n' + body).encode()
 
 
 def _text(value: object) -> str:

@@ -1,0 +1,112 @@
+"""ocf:fractal:api: every exit-code path, with the real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from resource_agents.ocf import process
+from tests.support.processes import wait_until
+
+OK, GENERIC, UNIMPLEMENTED, ARGS, INSTALLED, CONFIGURED, NOT_RUNNING = 0, 1, 3, 2, 5, 6, 7
+
+
+def api_pid(agent) -> int:
+    return process.read_pid(agent.rsctmp / "fractal-api-fractal-api" / "api.pid")
+
+
+def test_lifecycle(api_agent) -> None:
+    assert api_agent("monitor").rc == NOT_RUNNING
+    assert api_agent("stop").rc == OK  # stopping a stopped resource succeeds
+    assert api_agent("start").rc == OK
+    assert api_agent("start").rc == OK  # already running: success, no second server
+    pid = api_pid(api_agent)
+    for depth in ("0", "10", "20"):
+        assert api_agent("monitor", OCF_CHECK_LEVEL=depth).rc == OK
+    assert api_agent("stop").rc == OK
+    assert not process.is_alive(pid)
+    assert api_agent("monitor").rc == NOT_RUNNING
+
+
+def test_a_killed_server_is_reported_not_running(api_agent) -> None:
+    assert api_agent("start").rc == OK
+    os.killpg(api_pid(api_agent), signal.SIGKILL)
+    wait_until(lambda: not process.is_alive(api_pid(api_agent)), 5, "the server to die")
+    result = api_agent("monitor")
+    assert result.rc == NOT_RUNNING
+    assert "gone" in result.reason
+
+
+def test_a_hung_server_fails_the_monitor_with_a_reason(api_agent) -> None:
+    assert api_agent("start").rc == OK
+    api_agent.params["health_timeout"] = "0.5"
+    pid = api_pid(api_agent)
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        result = api_agent("monitor")
+    finally:
+        os.killpg(pid, signal.SIGCONT)
+    assert result.rc == GENERIC
+    assert "timed out" in result.reason and "\n" not in result.reason
+
+
+def test_bad_parameters_are_configuration_errors(api_agent) -> None:
+    for name, value, words in [("port", "70000", "port '70000' must be <= 65535"),
+                               ("port", "http", "port 'http' must be an integer"),
+                               ("bind_address", "localhost", "must be an IP address"),
+                               ("data_dir", "relative/dir", "absolute path"),
+                               ("user", "no-such-user-here", "is not a user")]:
+        api_agent.params[name] = value
+        result = api_agent("validate-all")
+        assert result.rc == CONFIGURED, (name, result)
+        assert words in result.reason
+        assert api_agent("start").rc == CONFIGURED
+        api_agent.params.pop(name)
+
+
+def test_bad_config_never_fails_stop_or_probe(api_agent) -> None:
+    api_agent.params["port"] = "not-a-port"
+    assert api_agent("stop").rc == OK  # a failed stop would get the node fenced
+    assert api_agent("monitor").rc == NOT_RUNNING
+
+
+def test_missing_program_is_not_installed(api_agent, tmp_path: Path) -> None:
+    api_agent.params["program"] = str(tmp_path / "nowhere" / "fractal-api")
+    result = api_agent("start")
+    assert result.rc == INSTALLED
+    assert "not installed" in result.reason
+
+
+def test_start_honours_the_op_timeout(api_agent, tmp_path: Path) -> None:
+    never_healthy = tmp_path / "sleeper"
+    never_healthy.write_text("#!/bin/sh\nsleep 600\n")  # runs, keeps its argv, never listens
+    never_healthy.chmod(0o755)
+    api_agent.params["program"] = str(never_healthy)
+    started = time.monotonic()
+    result = api_agent("start", OCF_RESKEY_CRM_meta_timeout="4000")
+    assert time.monotonic() - started < 4
+    assert result.rc == GENERIC
+    assert "did not become healthy" in result.reason
+    pid = api_pid(api_agent)
+    assert process.is_alive(pid)
+    # the stop that Pacemaker then sends leaves nothing behind, children included
+    assert api_agent("stop").rc == OK
+    assert not process.is_alive(pid)
+
+
+def test_a_server_that_exits_at_start_reports_its_last_words(api_agent, tmp_path: Path) -> None:
+    failing = tmp_path / "failing"
+    failing.write_text("#!/bin/sh\necho 'cannot open store: disk on fire' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    api_agent.params["program"] = str(failing)
+    result = api_agent("start")
+    assert result.rc == GENERIC
+    assert "disk on fire" in result.reason
+
+
+def test_usage_and_unknown_actions(api_agent) -> None:
+    assert api_agent("usage").rc == OK
+    assert api_agent("promote").rc == UNIMPLEMENTED
+    assert api_agent("reload-agent").rc == OK
