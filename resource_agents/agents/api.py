@@ -130,6 +130,11 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
     def stop(self) -> Exit:
         pid = self.pid()
         if pid is None:
+            # The server died; its children may linger (a gunicorn worker holding the port).
+            recorded = process.read_pid(self.pidfile)
+            orphans = process.leftovers(recorded, self.listen) if recorded else []
+            if process.terminate(orphans, grace=2.0):
+                raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
             self.pidfile.unlink(missing_ok=True)
             return Exit.SUCCESS
         # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm.

@@ -48,6 +48,22 @@ def owned_pid(pidfile: Path, marker: str) -> int | None:
     return pid if marker in cmdline(pid) else None
 
 
+def leftovers(pgid: int, marker: str) -> list[int]:
+    """Live processes still in a dead daemon's session that are ours (e.g. orphaned workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        # fields after "comm)": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] != "Z" and marker in cmdline(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def spawn(argv: list[str], pidfile: Path, logfile: Path, *, user: str | None = None,
           env: dict[str, str] | None = None) -> int:
     """Start a daemon in its own session, output to `logfile`, and record its PID."""

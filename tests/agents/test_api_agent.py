@@ -110,3 +110,15 @@ def test_usage_and_unknown_actions(api_agent) -> None:
     assert api_agent("usage").rc == OK
     assert api_agent("promote").rc == UNIMPLEMENTED
     assert api_agent("reload-agent").rc == OK
+
+
+def test_stop_after_a_crash_reaps_the_orphaned_children(api_agent) -> None:
+    assert api_agent("start").rc == OK
+    master = api_pid(api_agent)
+    children = [p for p in process.leftovers(master, "127.0.0.1:" + api_agent.params["port"])
+                if p != master]
+    assert children  # gunicorn's worker
+    os.kill(master, signal.SIGKILL)  # the master only, as a crash would
+    wait_until(lambda: not process.is_alive(master), 5, "the master to die")
+    assert api_agent("stop").rc == OK
+    assert not any(process.is_alive(p) for p in children)

@@ -1,0 +1,1 @@
+"""What turns machines into a Fractal cluster: configuration, and a lab on one host."""

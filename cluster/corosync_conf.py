@@ -1,0 +1,27 @@
+"""Render corosync.conf from the template shared by the lab and real VMs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+TEMPLATE = Path(__file__).parent / "config" / "corosync.conf.template"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    nodeid: int
+    address: str
+
+
+def render(members: list[Member], *, cluster_name: str = "fractal", token_ms: int = 1000) -> str:
+    # One key per line inside braces: `node { ring0_addr: … }` on one line is a parse error.
+    nodes = "".join(
+        f"    node {{\n        ring0_addr: {m.address}\n        name: {m.name}\n"
+        f"        nodeid: {m.nodeid}\n    }}\n" for m in members)
+    quorum = "    expected_votes: 1\n" if len(members) == 1 else ""
+    return Template(TEMPLATE.read_text()).substitute(
+        cluster_name=cluster_name, token_ms=token_ms, consensus_ms=int(token_ms * 1.2),
+        quorum_options=quorum, nodes=nodes)

@@ -1,0 +1,33 @@
+#!/bin/bash
+# PID 1 of a lab node: runs inside `ip netns exec NS unshare --mount --uts --pid --fork
+# --mount-proc`. Gives the node private state (bind mounts from $NODE_DIR), its hostname, fresh
+# /run and /dev/shm, then starts corosync and pacemakerd and reaps orphans until killed.
+# SIGKILL to this process kills every process of the node at once: a hard crash.
+set -euo pipefail
+: "${NODE_NAME:?}" "${NODE_DIR:?}"
+
+mount --make-rprivate /
+hostname "$NODE_NAME"
+for dir in etc-corosync:/etc/corosync var-lib-pacemaker:/var/lib/pacemaker \
+           var-lib-corosync:/var/lib/corosync var-log-cluster:/var/log/cluster \
+           var-log-pacemaker:/var/log/pacemaker var-lib-fractal:/var/lib/fractal \
+           var-log-fractal:/var/log/fractal; do
+  src=$NODE_DIR/${dir%%:*} dst=${dir#*:}
+  mkdir -p "$src" "$dst"
+  mount --bind "$src" "$dst"
+done
+mount -t tmpfs -o mode=755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mkdir -p /run/crm /run/resource-agents /var/lib/pacemaker/{cib,pengine,blackbox,cores}
+chown -R hacluster:haclient /run/crm /var/lib/pacemaker /var/log/pacemaker
+chmod 750 /run/crm
+
+corosync -f >>/var/log/cluster/corosync.out 2>&1 &
+# pacemakerd needs corosync's IPC: wait until its CPG socket answers
+for _ in $(seq 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.1; done
+PCMK_logfile=/var/log/pacemaker/pacemaker.log pacemakerd >>/var/log/pacemaker/pacemakerd.out 2>&1 &
+echo ready > "$NODE_DIR/ready"
+
+# PID 1 must reap orphans (daemons the agents start are reparented here).
+trap 'exit 0' TERM INT
+while true; do wait -n 2>/dev/null || sleep 1; done

@@ -1,0 +1,134 @@
+"""One lab cluster node: private state in its own namespaces, real corosync and pacemakerd.
+
+The node is `ip netns exec NS unshare --mount --uts --pid --fork --mount-proc node-init.sh`;
+the forked script is PID 1 of the node's PID namespace, so SIGKILL to it is a hard crash of
+the whole node. Commands run inside it through nsenter.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+INIT = Path(__file__).with_name("node-init.sh")
+
+
+class NodeError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    nodeid: int
+    address: str  # ring0 address, without prefix length
+    netns: str
+
+
+class Node:
+    def __init__(self, spec: NodeSpec, lab_dir: Path) -> None:
+        self.spec = spec
+        self.dir = lab_dir / "nodes" / spec.name
+        self.launcher: subprocess.Popen | None = None
+        self._pid1: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    # -- state on disk -----------------------------------------------------------------
+    def prepare(self, corosync_conf: str, authkey: bytes) -> None:
+        """Fresh private directories with this node's corosync configuration."""
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        etc = self.dir / "etc-corosync"
+        etc.mkdir(parents=True)
+        (etc / "corosync.conf").write_text(corosync_conf)
+        key = etc / "authkey"
+        key.write_bytes(authkey)
+        key.chmod(0o400)
+        for sub in ("var-lib-pacemaker", "var-lib-corosync", "var-log-cluster",
+                    "var-log-pacemaker", "var-lib-fractal", "var-log-fractal"):
+            (self.dir / sub).mkdir()
+
+    # -- life and death ----------------------------------------------------------------
+    def boot(self, timeout: float = 20.0) -> None:
+        (self.dir / "ready").unlink(missing_ok=True)
+        env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir)}
+        with open(self.dir / "init.log", "ab") as log:
+            self.launcher = subprocess.Popen(
+                ["ip", "netns", "exec", self.spec.netns, "unshare", "--mount", "--uts", "--pid",
+                 "--fork", "--mount-proc", "bash", str(INIT)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not (self.dir / "ready").exists():
+            if self.launcher.poll() is not None:
+                raise NodeError(f"{self.name} failed to boot: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.crash()
+                raise NodeError(f"{self.name} did not boot in {timeout:.0f} s: {self.log_tail()}")
+            time.sleep(0.05)
+        self._pid1 = self._find_pid1()
+
+    def _find_pid1(self) -> int:
+        # ip netns exec execs unshare in place; unshare --fork has one child: the node's PID 1.
+        assert self.launcher is not None
+        path = Path(f"/proc/{self.launcher.pid}/task/{self.launcher.pid}/children")
+        children = path.read_text().split()
+        if len(children) != 1:
+            raise NodeError(f"{self.name}: expected one init process, found {children}")
+        return int(children[0])
+
+    @property
+    def pid1(self) -> int:
+        if self._pid1 is None:
+            raise NodeError(f"{self.name} is not running")
+        return self._pid1
+
+    @property
+    def running(self) -> bool:
+        return self.launcher is not None and self.launcher.poll() is None
+
+    def crash(self) -> None:
+        """Hard crash: SIGKILL to the node's PID 1 takes every process of the node with it."""
+        if self.running and self._pid1 is not None:
+            os.kill(self._pid1, signal.SIGKILL)
+        if self.launcher is not None:
+            try:
+                self.launcher.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.launcher.pid, signal.SIGKILL)
+                self.launcher.wait(5)
+        self._pid1 = None
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Clean stop: Pacemaker stops its resources and leaves, then corosync, then the node."""
+        if not self.running:
+            return
+        self.exec(["pacemakerd", "--shutdown"], timeout=timeout, check=False)
+        self.exec(["corosync-cfgtool", "-H", "--force"], timeout=15, check=False)
+        self.crash()
+
+    # -- inside the node ----------------------------------------------------------------
+    def exec(self, argv: list[str], *, timeout: float = 60.0, check: bool = True,
+             input: str | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            ["nsenter", "-t", str(self.pid1), "-n", "-m", "-u", "-p", "--", *argv],
+            capture_output=True, text=True, timeout=timeout, input=input)
+        if check and done.returncode != 0:
+            raise NodeError(f"{self.name}: {' '.join(argv)} exited {done.returncode}: "
+                            f"{(done.stderr or done.stdout).strip()[-500:]}")
+        return done
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = (self.dir / "init.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(text.strip().splitlines()[-lines:])

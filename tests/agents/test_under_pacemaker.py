@@ -1,0 +1,107 @@
+"""The agents driven by a real Pacemaker: one lab node (its own namespaces), crm commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from cluster.lab.lab import Lab
+from cluster.lab.node import Node
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.pacemaker
+API = "http://127.0.0.1:8080"
+
+
+@pytest.fixture(scope="module")
+def node(ocf_root, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    lab = Lab(tmp_path_factory.mktemp("lab"), size=1)
+    try:
+        lab.boot()
+        lab.wait_formed()
+        node = lab.nodes[0]
+        node.exec(["crm", "configure", "property", "stonith-enabled=false"])
+        node.exec(["crm", "configure", "primitive", "api", "ocf:fractal:api",
+                   "params", "port=8080", "health_timeout=2",
+                   "op", "monitor", "interval=2s", "timeout=10s",
+                   "op", "start", "timeout=30s", "op", "stop", "timeout=30s"])
+        node.lab = lab  # type: ignore[attr-defined]
+        yield node
+    finally:
+        lab.down()
+
+
+def http(node: Node, method: str, path: str, body: dict | None = None) -> dict | None:
+    argv = ["curl", "-fsS", "-m", "3", "-X", method, API + path]
+    if body is not None:
+        argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    done = node.exec(argv, check=False)
+    return json.loads(done.stdout) if done.returncode == 0 and done.stdout else None
+
+
+def api_pid(node: Node) -> int | None:
+    done = node.exec(["cat", "/run/resource-agents/fractal-api-api/api.pid"], check=False)
+    return int(done.stdout) if done.returncode == 0 else None
+
+
+def where(node: Node, resource: str) -> list[str]:
+    state = node.lab.status(node)  # type: ignore[attr-defined]
+    return state.where(resource) if state else []
+
+
+def fail_count(node: Node, resource: str) -> int:
+    done = node.exec(["crm_failcount", "--query", "-r", resource, "-N", node.name], check=False)
+    for word in done.stdout.split():
+        if word.startswith("value="):
+            value = word.removeprefix("value=")
+            return 0 if value in ("(null)", "") else int(value)
+    return 0
+
+
+def test_pacemaker_starts_the_api(node: Node) -> None:
+    wait_until(lambda: where(node, "api") == [node.name], 60, "api to be started")
+    # a start returns only once /healthz answers, so the op's completion means service
+    wait_until(lambda: http(node, "GET", "/healthz") == {"status": "ok"}, 10, "/healthz")
+
+
+def test_crm_resource_stop_start_restart(node: Node) -> None:
+    wait_until(lambda: http(node, "GET", "/healthz"), 60, "the API")
+    node.exec(["crm", "resource", "stop", "api"])
+    wait_until(lambda: where(node, "api") == [] and http(node, "GET", "/healthz") is None,
+               60, "api to stop")
+    node.exec(["crm", "resource", "start", "api"])
+    wait_until(lambda: http(node, "GET", "/healthz"), 60, "api to start again")
+    before = api_pid(node)
+    node.exec(["crm", "resource", "restart", "api"], timeout=120)
+    wait_until(lambda: http(node, "GET", "/healthz") and api_pid(node) not in (None, before),
+               60, "a restarted API")
+
+
+def test_a_killed_api_is_recovered_and_cleanup_clears_the_failure(node: Node) -> None:
+    wait_until(lambda: http(node, "GET", "/healthz"), 60, "the API")
+    uuid = http(node, "POST", "/v1/fractals", {"width": 16, "height": 16})["uuid"]
+    killed = api_pid(node)
+    node.exec(["kill", "-KILL", str(killed)])
+    wait_until(lambda: fail_count(node, "api") >= 1, 30, "Pacemaker to see the failure")
+    wait_until(lambda: http(node, "GET", "/healthz") and api_pid(node) != killed, 60,
+               "Pacemaker to restart the API")
+    # nothing lost (polled: the old server's orphaned worker may answer for a moment)
+    wait_until(lambda: (http(node, "GET", f"/v1/fractals/{uuid}") or {}).get("uuid") == uuid,
+               10, "the fractal created before the crash")
+    node.exec(["crm", "resource", "cleanup", "api"])
+    wait_until(lambda: fail_count(node, "api") == 0, 30, "the fail count to clear")
+
+
+def test_worker_clone_renders_through_the_api(node: Node) -> None:
+    wait_until(lambda: http(node, "GET", "/healthz"), 60, "the API")
+    node.exec(["crm", "configure", "primitive", "workers", "ocf:fractal:worker",
+               "params", f"api_url={API}", "workers=1", "heartbeat_timeout=30",
+               "op", "monitor", "interval=5s", "timeout=10s"])
+    node.exec(["crm", "configure", "clone", "workers-clone", "workers"])
+    wait_until(lambda: where(node, "workers-clone") == [node.name], 60, "the workers")
+    uuid = http(node, "POST", "/v1/fractals", {"width": 64, "height": 64})["uuid"]
+    wait_until(lambda: http(node, "GET", f"/v1/fractals/{uuid}")["state"] == "done", 60,
+               "a worker to render")
+    assert http(node, "GET", f"/v1/fractals/{uuid}")["generated_by"] == f"{node.name}-0"
