@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import sysconfig
 from pathlib import Path
+
+import resource_agents
 
 AGENTS = {"api": "resource_agents.agents.api", "worker": "resource_agents.agents.worker"}
 PROVIDER = "fractal"
@@ -14,9 +17,16 @@ PROVIDER = "fractal"
 
 def launcher(module: str) -> str:
     # -I (isolated): the cluster's environment cannot redirect imports (PYTHONPATH, cwd, user
-    # site); -S is not used because the venv's site-packages is where the package lives.
-    return (f"#!{sys.executable} -I\n"
+    # site). -S skips `site` (its .pth scanning costs ~10 ms a run): the package's directory and
+    # the environment's site-packages (for lxml, used by meta-data only) are put on the path
+    # explicitly, as they were when the agent was installed.
+    package_root = str(Path(resource_agents.__file__).resolve().parent.parent)
+    paths = list(dict.fromkeys([package_root, sysconfig.get_paths()["purelib"],
+                                sysconfig.get_paths()["platlib"]]))
+    return (f"#!{sys.executable} -IS\n"
             f"# ocf:{PROVIDER} agent installed by `fractal-ha agents install`; do not edit.\n"
+            "import sys\n"
+            f"sys.path[:0] = {paths!r}\n"
             f"from {module} import main\n"
             "raise SystemExit(main())\n")
 

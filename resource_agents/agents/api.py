@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-import shutil
+import _socket
+import os
 import time
-from pathlib import Path
 
 from resource_agents.agents.common import USER, log_parameter, program, require_executable
 from resource_agents.ocf import http, process
@@ -16,11 +15,13 @@ from resource_agents.ocf.params import Parameter
 
 
 def _address(value: str) -> str | None:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return "must be an IP address"
-    return None
+    for family in (_socket.AF_INET, _socket.AF_INET6):  # loaded for the checks anyway
+        try:
+            _socket.inet_pton(family, value)
+            return None
+        except OSError:
+            continue
+    return "must be an IP address"
 
 
 def _absolute(value: str) -> str | None:
@@ -84,8 +85,8 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         return "::1" if address == "::" else address
 
     @property
-    def pidfile(self) -> Path:
-        return self.ocf.state_dir(self.name) / "api.pid"
+    def pidfile(self) -> str:
+        return os.path.join(self.ocf.state_dir(self.name), "api.pid")
 
     def pid(self) -> int | None:
         return process.owned_pid(self.pidfile, self.listen)
@@ -101,7 +102,7 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         while self.remaining() > 0:
             pid = self.pid()
             if pid is None:
-                tail = process.last_lines(Path(self.params["log_file"]))
+                tail = process.last_lines(self.params["log_file"])
                 raise OcfError(Exit.ERR_GENERIC, f"fractal-api exited during start: {tail}")
             try:
                 http.expect_ok(self.probe_host, self.params["port"], "GET", "/healthz",
@@ -121,10 +122,10 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
                 "--threads", str(p["threads"]), "--lease-seconds", str(p["lease_seconds"])]
         if p["store_url"]:
             argv += ["--store", p["store_url"]]
-        Path(p["data_dir"]).mkdir(parents=True, exist_ok=True)
+        os.makedirs(p["data_dir"], exist_ok=True)
         if p["user"] != "root":
-            shutil.chown(p["data_dir"], p["user"])
-        pid = process.spawn(argv, self.pidfile, Path(p["log_file"]), user=p["user"])
+            process.chown(p["data_dir"], p["user"])
+        pid = process.spawn(argv, self.pidfile, p["log_file"], user=p["user"])
         self.log.info("spawned fractal-api pid %d on %s", pid, self.listen)
 
     def stop(self) -> Exit:
@@ -135,13 +136,13 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
             orphans = process.leftovers(recorded, self.listen) if recorded else []
             if process.terminate(orphans, grace=2.0):
                 raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
-            self.pidfile.unlink(missing_ok=True)
+            process.remove(self.pidfile)
             return Exit.SUCCESS
         # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm.
         grace = max(self.remaining(margin=7.0), 1.0)
         if process.terminate([pid], grace, kill_wait=5.0):
             raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} survived SIGKILL")
-        self.pidfile.unlink(missing_ok=True)
+        process.remove(self.pidfile)
         self.log.info("stopped pid %d", pid)
         return Exit.SUCCESS
 

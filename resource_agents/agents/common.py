@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pwd
 import sys
-from pathlib import Path
 
 from resource_agents.ocf.codes import Exit, OcfError
 from resource_agents.ocf.params import Parameter
@@ -13,7 +12,7 @@ from resource_agents.ocf.params import Parameter
 
 def _bin(name: str) -> str:
     # The console script installed beside the interpreter running this agent (the venv's bin).
-    return str(Path(sys.executable).parent / name)
+    return os.path.join(os.path.dirname(sys.executable), name)
 
 
 def _user_exists(name: str) -> str | None:

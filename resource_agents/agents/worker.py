@@ -8,9 +8,8 @@ heartbeat is older than heartbeat_timeout, so Pacemaker restarts it.
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import time
-from pathlib import Path
 
 from resource_agents.agents.common import USER, log_parameter, program, require_executable
 from resource_agents.ocf import process
@@ -56,18 +55,25 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
     )
 
     @property
-    def state_dir(self) -> Path:
+    def state_dir(self) -> str:
         return self.ocf.state_dir(self.name)
 
-    def _files(self, index: int) -> tuple[Path, Path]:
-        return self.state_dir / f"worker-{index}.pid", self.state_dir / f"worker-{index}.hb"
+    def _files(self, index: int) -> tuple[str, str]:
+        base = os.path.join(self.state_dir, f"worker-{index}")
+        return base + ".pid", base + ".hb"
 
     def _pids(self) -> dict[int, int | None]:
         """index → our live PID (or None) for every worker that has a pidfile."""
         found = {}
-        for pidfile in sorted(self.state_dir.glob("worker-*.pid")):
-            index = int(pidfile.stem.split("-")[1])
-            found[index] = process.owned_pid(pidfile, str(self._files(index)[1]))
+        try:
+            names = os.listdir(self.state_dir)
+        except FileNotFoundError:
+            names = []
+        for name in sorted(names):
+            if name.startswith("worker-") and name.endswith(".pid"):
+                index = int(name[len("worker-"):-len(".pid")])
+                pidfile, heartbeat = self._files(index)
+                found[index] = process.owned_pid(pidfile, heartbeat)
         return found
 
     def validate(self) -> None:
@@ -80,14 +86,14 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
         for index in wanted:
             if running.get(index) is None:
                 pidfile, heartbeat = self._files(index)
-                heartbeat.unlink(missing_ok=True)
+                process.remove(heartbeat)
                 argv = [p["program"], "--api", p["api_url"], "--name",
                         f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
                         "--lease", str(p["lease_seconds"])]
                 if p["user"] != "root":
-                    self.state_dir.mkdir(parents=True, exist_ok=True)
-                    shutil.chown(self.state_dir, p["user"])
-                process.spawn(argv, pidfile, Path(p["log_file"]), user=p["user"])
+                    os.makedirs(self.state_dir, exist_ok=True)
+                    process.chown(self.state_dir, p["user"])
+                process.spawn(argv, pidfile, p["log_file"], user=p["user"])
         self._stop_indexes([i for i in running if i not in wanted])
         # Started = every worker's loop has beaten once (it runs, whether or not the API answers).
         while self.remaining() > 0:
@@ -110,7 +116,7 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
             raise OcfError(Exit.ERR_GENERIC, f"worker pids {survivors} survived SIGKILL")
         for index in indexes:
             for path in self._files(index):
-                path.unlink(missing_ok=True)
+                process.remove(path)
 
     def monitor(self) -> Exit:
         pids = self._pids()
@@ -134,7 +140,7 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                 continue
             age = self._heartbeat_age(index)
             if age is None:
-                started = self._files(index)[0].stat().st_mtime
+                started = os.path.getmtime(self._files(index)[0])
                 if time.time() - started > limit:
                     problems.append(f"worker {index} (pid {pid}) never sent a heartbeat")
                 else:
@@ -145,7 +151,8 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
 
     def _heartbeat_age(self, index: int) -> float | None:
         try:
-            beat = json.loads(self._files(index)[1].read_text())
+            with open(self._files(index)[1]) as fh:
+                beat = json.load(fh)
             return time.time() - float(beat["time"])
         except (OSError, ValueError, KeyError, TypeError):
             return None

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
 
-from resource_agents.ocf import log as ocf_log
 from resource_agents.ocf.codes import Exit, OcfError
 from resource_agents.ocf.env import OcfEnv
 from resource_agents.ocf.params import Parameter, parse_all
 
+# Typing names are for checkers only: importing `typing` costs every monitor run ~3 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
+    from typing import Any, ClassVar
 
-@dataclass(frozen=True)
+
 class Action:
-    name: str
-    timeout: float  # seconds: the default Pacemaker shows operators
-    interval: float = 0
-    depth: int = 0
+    __slots__ = ("depth", "interval", "name", "timeout")
+
+    def __init__(self, name: str, timeout: float, interval: float = 0, depth: int = 0) -> None:
+        self.name = name
+        self.timeout = timeout  # seconds: the default Pacemaker shows operators
+        self.interval = interval
+        self.depth = depth
 
 
 # Actions that may run on a node where the configuration is wrong or incomplete: a stop that
@@ -40,9 +44,18 @@ class Agent:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.ocf = OcfEnv.from_environ(self.environ)
-        self.log: logging.Logger = ocf_log.setup(self.name, self.ocf.instance, self.environ)
         self.params: dict[str, Any] = {}
         self.started = time.monotonic()
+        self._log: logging.Logger | None = None
+
+    @property
+    def log(self) -> logging.Logger:
+        # Built on first use: a healthy monitor logs nothing and should not pay for `logging`.
+        if self._log is None:
+            from resource_agents.ocf import log as ocf_log
+
+            self._log = ocf_log.setup(self.name, self.ocf.instance, self.environ)
+        return self._log
 
     # -- to implement ----------------------------------------------------------------------
     def validate(self) -> None:
@@ -78,13 +91,17 @@ class Agent:
         try:
             return int(self._dispatch(action))
         except OcfError as exc:
-            ocf_log.exit_reason(self.log, exc.reason, self.environ)
+            self._exit_reason(exc.reason)
             return int(exc.code)
         except Exception as exc:  # never a traceback to the cluster: a code and a reason
             self.log.debug("unexpected error in %s", action, exc_info=True)
-            ocf_log.exit_reason(self.log, f"{action} failed: {type(exc).__name__}: {exc}",
-                                self.environ)
+            self._exit_reason(f"{action} failed: {type(exc).__name__}: {exc}")
             return int(Exit.ERR_GENERIC)
+
+    def _exit_reason(self, reason: str) -> None:
+        from resource_agents.ocf import log as ocf_log
+
+        ocf_log.exit_reason(self.log, reason, self.environ)
 
     def _dispatch(self, action: str) -> Exit:
         if action == "meta-data":

@@ -1,42 +1,50 @@
-"""Daemons an agent owns: spawn with a pidfile, recognise, and stop without leaving any behind."""
+"""Daemons an agent owns: spawn with a pidfile, recognise, and stop without leaving any behind.
+
+Paths are plain strings and os functions, not pathlib: this module is on the monitor's hot path
+and pathlib's import alone costs several milliseconds per run.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pwd
-import signal
-import subprocess
 import time
-from pathlib import Path
 
 
-def read_pid(pidfile: Path) -> int | None:
+def _read(path: str, mode: str = "r") -> str | bytes | None:
     try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
+        with open(path, mode) as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def read_pid(pidfile: str) -> int | None:
+    text = _read(pidfile)
+    try:
+        pid = int(text.strip()) if text else 0
+    except ValueError:
         return None
     return pid if pid > 1 else None
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    stat = _read(f"/proc/{pid}/stat")
+    # after "(comm)": state ppid pgrp ... (comm may contain spaces and parentheses)
+    return stat.rsplit(")", 1)[-1].split() if stat else None
+
+
 def is_alive(pid: int) -> bool:
     """True for a live process; a zombie counts as dead."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    raw = _read(f"/proc/{pid}/cmdline", "rb")
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] if raw else []
 
 
-def owned_pid(pidfile: Path, marker: str) -> int | None:
+def owned_pid(pidfile: str, marker: str) -> int | None:
     """The pidfile's PID if that process is alive and is ours (its command line has `marker`).
 
     The marker guards against PID reuse: after a crash, the recorded PID may belong to an
@@ -51,37 +59,37 @@ def owned_pid(pidfile: Path, marker: str) -> int | None:
 def leftovers(pgid: int, marker: str) -> list[int]:
     """Live processes still in a dead daemon's session that are ours (e.g. orphaned workers)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        # fields after "comm)": state ppid pgrp ...
-        if int(fields[2]) == pgid and fields[0] != "Z" and marker in cmdline(int(entry.name)):
-            found.append(int(entry.name))
+        fields = _stat_fields(int(name))
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid \
+                and marker in cmdline(int(name)):
+            found.append(int(name))
     return found
 
 
-def spawn(argv: list[str], pidfile: Path, logfile: Path, *, user: str | None = None,
+def spawn(argv: list[str], pidfile: str, logfile: str, *, user: str | None = None,
           env: dict[str, str] | None = None) -> int:
     """Start a daemon in its own session, output to `logfile`, and record its PID."""
-    pidfile.parent.mkdir(parents=True, exist_ok=True)
-    logfile.parent.mkdir(parents=True, exist_ok=True)
+    import subprocess  # start only: subprocess costs a monitor a few ms for nothing
+
+    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+    os.makedirs(os.path.dirname(logfile), exist_ok=True)
     kwargs: dict = {}
-    if user and user != "root":
-        account = pwd.getpwnam(user)
-        kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
-        if not logfile.exists():
-            logfile.touch()
-        os.chown(logfile, account.pw_uid, account.pw_gid)
     with open(logfile, "ab") as out:
+        if user and user != "root":
+            import pwd
+
+            account = pwd.getpwnam(user)
+            kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
+            os.chown(logfile, account.pw_uid, account.pw_gid)
         # stdout/stderr must not be the executor's pipe: it would wait for our daemon's EOF.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, close_fds=True, env=env, **kwargs)
-    tmp = pidfile.with_suffix(".tmp")
-    tmp.write_text(f"{proc.pid}\n")
+    tmp = pidfile + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(f"{proc.pid}\n")
     os.replace(tmp, pidfile)
     return proc.pid
 
@@ -96,28 +104,42 @@ def wait_gone(pids: list[int], seconds: float) -> list[int]:
 
 def terminate(pids: list[int], grace: float, kill_wait: float = 5.0) -> list[int]:
     """SIGTERM all, then SIGKILL each whole session after `grace` s; return any survivors."""
+    import signal  # stop only: `signal` pulls in `enum`, which a monitor need not pay for
+
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     stubborn = wait_gone(pids, grace)
     for pid in pids:
-        _kill_group(pid)  # also children that outlived their parent
+        # spawn() made each daemon a session (and process group) leader: pgid == pid. Killing
+        # the group also takes children that outlived their parent.
+        _signal(pid, signal.SIGKILL, group=True)
     for pid in stubborn:
         _signal(pid, signal.SIGKILL)
     return wait_gone(stubborn, kill_wait)
 
 
-def _signal(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
+def _signal(pid: int, signum: int, group: bool = False) -> None:
+    try:  # (not contextlib.suppress: its import is a cost on the monitor's path)
+        (os.killpg if group else os.kill)(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
-def _kill_group(pid: int) -> None:
-    # spawn() made the daemon a session (and process group) leader: pgid == pid.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def chown(path: str, user: str) -> None:
+    import pwd
+
+    account = pwd.getpwnam(user)
+    os.chown(path, account.pw_uid, account.pw_gid)
 
 
-def last_lines(path: Path, count: int = 3) -> str:
+def remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def last_lines(path: str, count: int = 3) -> str:
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
