@@ -8,7 +8,7 @@ import time
 
 from resource_agents.agents.common import USER, log_parameter, program, require_executable
 from resource_agents.ocf import http, process
-from resource_agents.ocf.agent import Action, Agent
+from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
 from resource_agents.ocf.agent import main as run_agent
 from resource_agents.ocf.codes import Exit, OcfError
 from resource_agents.ocf.params import Parameter
@@ -66,10 +66,7 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         Action("stop", timeout=60),
         Action("monitor", timeout=10, interval=10),
         Action("monitor", timeout=20, interval=60, depth=10),
-        Action("status", timeout=10),
-        Action("validate-all", timeout=10),
-        Action("reload-agent", timeout=10),
-        Action("meta-data", timeout=5),
+        *SERVICE_ACTIONS,
     )
 
     # -- derived -------------------------------------------------------------------------

@@ -28,6 +28,14 @@ class Action:
         self.depth = depth
 
 
+# The actions every agent serves besides its lifecycle, with their advertised timeouts.
+SERVICE_ACTIONS = (
+    Action("status", timeout=10),
+    Action("validate-all", timeout=10),
+    Action("reload-agent", timeout=10),
+    Action("meta-data", timeout=5),
+)
+
 # Actions that may run on a node where the configuration is wrong or incomplete: a stop that
 # failed because of a parameter would get the node fenced, and a probe must say "not running".
 LENIENT = {"stop", "monitor", "status"}

@@ -33,12 +33,18 @@ def test_workers_render_every_job(spawn) -> None:
         assert png.startswith(b"\x89PNG") and len(png) == r["size"]
 
 
-def test_a_worker_killed_mid_job_is_replaced(spawn) -> None:
+def slow_job_running(spawn, worker_name: str, lease: float):
+    """An API and one worker that is now rendering a slow job."""
     api = spawn.api()
     client = FractalClient(api.url)
-    doomed = spawn.worker(api.url, "doomed", lease=2)
+    worker = spawn.worker(api.url, worker_name, lease=lease)
     uuid = client.create(SLOW)["uuid"]
     wait_until(lambda: client.show(uuid)["state"] == "running", 30, "the job to start")
+    return api, client, worker, uuid
+
+
+def test_a_worker_killed_mid_job_is_replaced(spawn) -> None:
+    api, client, doomed, uuid = slow_job_running(spawn, "doomed", lease=2)
     # The lease keeper must hold the lease across several lease lengths while rendering.
     heartbeat = json.loads(wait_until(lambda: doomed.heartbeat.exists()
                                       and doomed.heartbeat.read_text(), 10, "a heartbeat"))
@@ -52,11 +58,7 @@ def test_a_worker_killed_mid_job_is_replaced(spawn) -> None:
 
 
 def test_a_stopped_worker_hands_its_job_back_and_exits_cleanly(spawn) -> None:
-    api = spawn.api()
-    client = FractalClient(api.url)
-    worker = spawn.worker(api.url, "leaving", lease=60)
-    uuid = client.create(SLOW)["uuid"]
-    wait_until(lambda: client.show(uuid)["state"] == "running", 30, "the job to start")
+    _, client, worker, uuid = slow_job_running(spawn, "leaving", lease=60)
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.proc.wait(10) == 0
     # released, not left to a 60 s lease

@@ -36,10 +36,24 @@ def test_julia_depends_on_its_constant() -> None:
     assert not np.allclose(a, b)
 
 
+@pytest.mark.parametrize("iterations", [1, 2, 8, 9, 17, 120])  # around escape-check blocks
 @pytest.mark.parametrize("kind", ["mandelbrot", "julia"])
-def test_numpy_kernel_matches_the_per_pixel_reference(kind: str) -> None:
+def test_numpy_kernel_matches_the_per_pixel_reference(kind: str, iterations: int) -> None:
     extra = {"c_re": -0.7, "c_im": 0.27} if kind == "julia" else {}
-    params = FractalParams(kind=kind, width=37, height=23, iterations=120, **extra)
+    params = FractalParams(kind=kind, width=37, height=23, iterations=iterations, **extra)
+    fast = escape_time(params)
+    slow = np.array(reference.escape_time(params))
+    assert np.array_equal(fast == INTERIOR, slow == INTERIOR)
+    assert np.allclose(fast, slow, atol=1e-6)
+
+
+@pytest.mark.parametrize("params", [
+    # |c| far beyond the bailout: z0 ≈ 316 is out, yet z1 = z0² + c falls back near 0
+    FractalParams(kind="julia", width=21, height=13, iterations=40, xa=316.0, xb=316.5,
+                  ya=-0.25, yb=0.25, c_re=-1e5, c_im=0.0),
+    FractalParams(width=9, height=7, iterations=40, xa=999.0, xb=1001.0, ya=-1.0, yb=1.0),
+], ids=["julia-huge-c", "mandelbrot-far-out"])
+def test_far_out_windows_match_the_reference(params: FractalParams) -> None:
     fast = escape_time(params)
     slow = np.array(reference.escape_time(params))
     assert np.array_equal(fast == INTERIOR, slow == INTERIOR)
