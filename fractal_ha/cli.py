@@ -12,6 +12,7 @@ import sys
 # sub-command -> ("module", "function taking argv, returning an exit code", "help")
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "agents": ("resource_agents.install", "main", "install/uninstall the ocf:fractal:* agents"),
+    "lab": ("cluster.lab.cli", "main", "a three-node Pacemaker lab on this host"),
 }
 
 

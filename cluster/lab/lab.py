@@ -1,4 +1,4 @@
-"""The lab: N cluster nodes on one switch, each in its own namespaces, all on this host.
+"""The lab: N cluster nodes and a client on one switch, each in its own namespaces, one host.
 
 Everything the lab creates is named with its prefix (namespaces `fha-*`) and recorded under
 its directory, so `down` removes exactly that, by PID and by name, and nothing else.
@@ -6,20 +6,27 @@ its directory, so `down` removes exactly that, by PID and by name, and nothing e
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cluster import crm_mon
 from cluster.corosync_conf import Member, render
+from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
 
 PREFIX = "fha"
 SUBNET = "192.0.2"  # RFC 5737 TEST-NET-1: the nodes' network
 SWITCH = f"{PREFIX}-sw"
+CLIENT = f"{PREFIX}-client"
+CLIENT_ADDRESS = f"{SUBNET}.200"
+SERVICE_ADDRESS = f"{SUBNET}.100"  # where clients and workers reach the API
+SHARED_DATA = "/srv/fractal"  # inside every node: the lab's stand-in for shared storage
 
 
 class Lab:
@@ -28,12 +35,13 @@ class Lab:
         self.token_ms = token_ms
         self.nodes = [Node(NodeSpec(f"n{i}", i, f"{SUBNET}.{10 + i}", f"{PREFIX}-n{i}"),
                            lab_dir) for i in range(1, size + 1)]
+        self.service = ServiceConfig(SERVICE_ADDRESS, data_dir=SHARED_DATA)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
             if node.name == name:
                 return node
-        raise KeyError(name)
+        raise KeyError(f"no node {name!r} (the lab has {', '.join(n.name for n in self.nodes)})")
 
     # -- up ------------------------------------------------------------------------------
     def build_network(self) -> None:
@@ -42,24 +50,35 @@ class Lab:
             netns.add(node.spec.netns)
             netns.plug(node.spec.netns, SWITCH, "eth0", f"{node.name}-port",
                        [f"{node.spec.address}/24"])
+        netns.add(CLIENT)
+        netns.plug(CLIENT, SWITCH, "eth0", "client-port", [f"{CLIENT_ADDRESS}/24"])
 
     def boot(self, progress: Callable[[str], None] = lambda _: None) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        shared = self.dir / "shared"
+        shared.mkdir(exist_ok=True)
         self.build_network()
         conf = render([Member(n.name, n.spec.nodeid, n.spec.address) for n in self.nodes],
                       token_ms=self.token_ms)
         authkey = os.urandom(256)
         for node in self.nodes:
             node.prepare(conf, authkey)
-            node.boot()
+            node.boot(shared_dir=shared)
             progress(f"{node.name} booted (pid {node.pid1}, {node.spec.address})")
 
+    def configure(self) -> None:
+        """Load the Fractal service's configuration through one node's crm shell."""
+        path = self.dir / "fractal.crm"
+        path.write_text(self.service.render())
+        self.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
+
     def wait_formed(self, timeout: float = 90.0) -> crm_mon.ClusterState:
-        """Until every node is online in a quorate cluster with a DC, seen from each node."""
+        """Until every running node is online in a quorate cluster with a DC, seen from each."""
         deadline = time.monotonic() + timeout
-        names = sorted(n.name for n in self.nodes)
+        running = [n for n in self.nodes if n.running]
+        names = sorted(n.name for n in running)
         while True:
-            states = [self.status(n) for n in self.nodes if n.running]
+            states = [self.status(n) for n in running]
             if states and all(s is not None and s.quorate and s.dc and s.online() == names
                               for s in states):
                 return states[0]
@@ -67,17 +86,36 @@ class Lab:
                 raise TimeoutError(f"cluster did not form in {timeout:.0f} s: {states}")
             time.sleep(0.5)
 
-    def status(self, node: Node) -> crm_mon.ClusterState | None:
+    def status(self, node: Node | None = None) -> crm_mon.ClusterState | None:
+        node = node or next((n for n in self.nodes if n.running), None)
+        if node is None:
+            return None
         done = node.exec(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=30)
         if done.returncode != 0 or not done.stdout.strip():
             return None
         return crm_mon.parse(done.stdout)
 
+    # -- the client's view ---------------------------------------------------------------
+    def client(self, method: str, path: str, body: dict | None = None,
+               timeout: float = 3.0) -> dict | None:
+        """Call the API at the service address from the client namespace; None if no answer."""
+        argv = ["ip", "netns", "exec", CLIENT, "curl", "-fsS", "-m", str(timeout), "-X", method,
+                f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}"]
+        if body is not None:
+            argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5)
+        if done.returncode != 0:
+            return None
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    # -- faults --------------------------------------------------------------------------
+    def isolate(self, name: str, cut: bool = True) -> None:
+        netns.set_link(SWITCH, f"{name}-port", up=not cut)
+
     # -- down ----------------------------------------------------------------------------
     def down(self) -> None:
         for node in self.nodes:
             node.crash()  # PID 1 of each node: every process of the node goes with it
-        for node in self.nodes:
-            netns.delete(node.spec.netns)
-        netns.delete(SWITCH)
+        for name in [n.spec.netns for n in self.nodes] + [CLIENT, SWITCH]:
+            netns.delete(name)
         shutil.rmtree(self.dir / "nodes", ignore_errors=True)

@@ -16,6 +16,10 @@ for dir in etc-corosync:/etc/corosync var-lib-pacemaker:/var/lib/pacemaker \
   mkdir -p "$src" "$dst"
   mount --bind "$src" "$dst"
 done
+if [[ -n ${SHARED_DIR:-} ]]; then  # the lab's stand-in for shared storage
+  mkdir -p /srv/fractal
+  mount --bind "$SHARED_DIR" /srv/fractal
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /run/crm /run/resource-agents /var/lib/pacemaker/{cib,pengine,blackbox,cores}

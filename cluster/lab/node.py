@@ -34,8 +34,10 @@ class Node:
     def __init__(self, spec: NodeSpec, lab_dir: Path) -> None:
         self.spec = spec
         self.dir = lab_dir / "nodes" / spec.name
-        self.launcher: subprocess.Popen | None = None
-        self._pid1: int | None = None
+        self.launcher: subprocess.Popen | None = None  # when booted by this process
+        # The node's PID 1 (as the host sees it), kept in a file so that a later `fractal-ha lab`
+        # command can find, enter and crash the node.
+        self._pid1: int | None = _read_pid(self.dir / "pid1")
 
     @property
     def name(self) -> str:
@@ -57,9 +59,10 @@ class Node:
             (self.dir / sub).mkdir()
 
     # -- life and death ----------------------------------------------------------------
-    def boot(self, timeout: float = 20.0) -> None:
+    def boot(self, timeout: float = 20.0, shared_dir: Path | None = None) -> None:
         (self.dir / "ready").unlink(missing_ok=True)
-        env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir)}
+        env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir),
+               "SHARED_DIR": str(shared_dir or "")}
         with open(self.dir / "init.log", "ab") as log:
             self.launcher = subprocess.Popen(
                 ["ip", "netns", "exec", self.spec.netns, "unshare", "--mount", "--uts", "--pid",
@@ -75,6 +78,7 @@ class Node:
                 raise NodeError(f"{self.name} did not boot in {timeout:.0f} s: {self.log_tail()}")
             time.sleep(0.05)
         self._pid1 = self._find_pid1()
+        (self.dir / "pid1").write_text(f"{self._pid1}\n")
 
     def _find_pid1(self) -> int:
         # ip netns exec execs unshare in place; unshare --fork has one child: the node's PID 1.
@@ -93,19 +97,26 @@ class Node:
 
     @property
     def running(self) -> bool:
-        return self.launcher is not None and self.launcher.poll() is None
+        if self.launcher is not None and self.launcher.poll() is not None:
+            return False
+        return self._pid1 is not None and _is_node_init(self._pid1)
 
     def crash(self) -> None:
         """Hard crash: SIGKILL to the node's PID 1 takes every process of the node with it."""
-        if self.running and self._pid1 is not None:
-            os.kill(self._pid1, signal.SIGKILL)
+        if self.running:
+            os.kill(self.pid1, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while _is_node_init(self.pid1) and time.monotonic() < deadline:
+                time.sleep(0.02)
         if self.launcher is not None:
             try:
-                self.launcher.wait(10)
+                self.launcher.wait(10)  # reap it when it is our child
             except subprocess.TimeoutExpired:
                 os.killpg(self.launcher.pid, signal.SIGKILL)
                 self.launcher.wait(5)
+            self.launcher = None
         self._pid1 = None
+        (self.dir / "pid1").unlink(missing_ok=True)
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Clean stop: Pacemaker stops its resources and leaves, then corosync, then the node."""
@@ -132,3 +143,20 @@ class Node:
         except OSError:
             return ""
         return " | ".join(text.strip().splitlines()[-lines:])
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_node_init(pid: int) -> bool:
+    """True while `pid` is a live node-init script (a recycled PID is someone else's)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and INIT.name.encode() in cmdline

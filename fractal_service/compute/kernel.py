@@ -22,7 +22,7 @@ from fractal_service.params import FractalParams
 # nearly independent of the iteration at which the point was caught.
 BAILOUT = 256.0
 INTERIOR = -1.0  # points that never escaped
-CHUNK_POINTS = 1 << 14  # points per chunk: 256 KiB per complex array, a cache-sized working set
+CHUNK_POINTS = 1 << 15  # points per chunk: 512 KiB per complex array, a cache-sized working set
 BLOCK = 16  # iterations between escape checks (and progress callbacks inside a chunk)
 
 Progress = Callable[[int, int], None]
@@ -80,13 +80,14 @@ def _escape(points: np.ndarray, params: FractalParams, top: int,
     # in the plane) get checked every iteration.
     block = BLOCK if c_max <= BAILOUT * BAILOUT - BAILOUT else 1
     index = np.arange(points.size)
+    square = np.empty_like(z)
     n = start
     with np.errstate(over="ignore", invalid="ignore"):  # escaped points may overflow: replayed
         while n < params.iterations and index.size:
             steps = min(block, params.iterations - n)
             z0 = z.copy()
             for _ in range(steps):
-                _step(z, c)
+                _step(z, c, square)
             # NaN (overflowed) compares False, so `not <=` catches it as escaped
             escaped = ~(_mag2(z) <= BAILOUT * BAILOUT)
             if n == start:  # z_start itself may be out and (only when block == 1) come back
@@ -95,7 +96,7 @@ def _escape(points: np.ndarray, params: FractalParams, top: int,
                 c_out = c[escaped] if julia is None else c
                 out[index[escaped]] = _replay(z0[escaped], c_out, n, params.iterations)
                 keep = ~escaped
-                index, z = index[keep], z[keep]
+                index, z, square = index[keep], z[keep], square[: index.size - escaped.sum()]
                 if julia is None:
                     c = c[keep]
             n += steps
@@ -104,10 +105,11 @@ def _escape(points: np.ndarray, params: FractalParams, top: int,
     return out
 
 
-def _step(z: np.ndarray, c: np.ndarray | complex) -> None:
-    """z ← z² + c in place."""
-    np.multiply(z, z, out=z)
-    np.add(z, c, out=z)
+def _step(z: np.ndarray, c: np.ndarray | complex, square: np.ndarray) -> None:
+    """z ← z² + c in place. z² goes to a separate buffer: NumPy's in-place complex multiply
+    rounds the odd last element differently, which would make results depend on chunking."""
+    np.multiply(z, z, out=square)
+    np.add(square, c, out=z)
 
 
 def _mag2(z: np.ndarray) -> np.ndarray:
@@ -122,11 +124,12 @@ def _replay(z: np.ndarray, c: np.ndarray | complex, n: int, iterations: int) -> 
     """
     out = np.full(z.shape, INTERIOR)
     pending = np.ones(z.shape, dtype=bool)
+    square = np.empty_like(z)
     for k in range(n, min(n + BLOCK + 1, iterations)):
         mag2 = _mag2(z)
         caught = pending & (mag2 > BAILOUT * BAILOUT)
         # smooth count: n + 1 - log2(log|z|), continuous across the iteration bands
         out[caught] = k + 1 - np.log2(0.5 * np.log(mag2[caught]))
         pending &= ~caught
-        _step(z, c)
+        _step(z, c, square)
     return out

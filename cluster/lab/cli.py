@@ -1,0 +1,182 @@
+"""`fractal-ha lab …`: a real three-node Pacemaker/Corosync cluster on this host."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from cluster.lab import netns
+from cluster.lab.lab import CLIENT_ADDRESS, PREFIX, SERVICE_ADDRESS, Lab
+
+DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
+NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl")
+
+
+class LabError(Exception):
+    pass
+
+
+def say(message: str, started: float | None = None) -> None:
+    stamp = f"[{time.monotonic() - started:5.1f}s] " if started is not None else ""
+    print(f"{stamp}{message}", flush=True)
+
+
+def preflight() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, mounts): run it with sudo")
+    missing = [b for b in NEEDED if shutil.which(b) is None]
+    if missing:
+        raise LabError(f"missing programs: {', '.join(missing)} — run scripts/setup.sh first")
+
+
+def lab_namespaces() -> list[str]:
+    return sorted(n for n in netns.existing() if n.startswith(f"{PREFIX}-"))
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
+    preflight()
+    started = time.monotonic()
+    if any(n.running for n in lab.nodes):
+        say("the lab is already up")
+        return cmd_status(lab, args)
+    if leftovers := lab_namespaces():
+        raise LabError(f"leftovers from an earlier run: namespaces {', '.join(leftovers)} — "
+                       "run `fractal-ha lab down` first")
+    say("installing the ocf:fractal agents", started)
+    from resource_agents import install
+
+    install.install(Path("/usr/lib/ocf"))
+    say("creating the network (switch, 3 nodes, client) and booting the nodes", started)
+    lab.boot(lambda line: say(line, started))
+    say("waiting for corosync membership, quorum and a DC", started)
+    state = lab.wait_formed()
+    say(f"cluster formed: {', '.join(state.online())} online, DC {state.dc}", started)
+    lab.configure()
+    say("configuration loaded; waiting for the API behind the service address", started)
+    wait_for(lambda: lab.client("GET", "/healthz"), 120, "the API at the service address")
+    say("up", started)
+    return cmd_status(lab, args)
+
+
+def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
+    state = lab.status()
+    if state is None:
+        print("the lab is down")
+        return 1
+    nodes = ", ".join(f"{name} ({'online' if n.online else 'OFFLINE'})"
+                      for name, n in sorted(state.nodes.items()))
+    print(f"nodes:    {nodes}; DC {state.dc}; {'quorate' if state.quorate else 'NO QUORUM'}")
+    print(f"service:  API on {', '.join(state.where('fractal-api')) or 'nowhere'}, "
+          f"address {SERVICE_ADDRESS} on {', '.join(state.where('fractal-ip')) or 'nowhere'}")
+    print(f"workers:  {', '.join(state.where('fractal-workers')) or 'none'}")
+    health = lab.client("GET", "/readyz")
+    print(f"API:      http://{SERVICE_ADDRESS}:8080 {'ready' if health else 'NOT ANSWERING'}"
+          f" (from the client namespace {PREFIX}-client, {CLIENT_ADDRESS})")
+    for failure in state.failures:
+        print(f"failure:  {failure.get('op_key')} on {failure.get('node')}: "
+              f"{failure.get('exitreason') or failure.get('status')}")
+    return 0
+
+
+def cmd_crash(lab: Lab, args: argparse.Namespace) -> int:
+    node = lab.node(args.node)
+    node.crash()
+    print(f"{node.name} crashed (SIGKILL to its PID 1)")
+    return 0
+
+
+def cmd_boot(lab: Lab, args: argparse.Namespace) -> int:
+    node = lab.node(args.node)
+    if node.running:
+        raise LabError(f"{node.name} is running")
+    node.boot(shared_dir=lab.dir / "shared")
+    print(f"{node.name} booted; it rejoins the cluster in a few seconds")
+    return 0
+
+
+def cmd_kill_api(lab: Lab, args: argparse.Namespace) -> int:
+    state = lab.status()
+    where = state.where("fractal-api") if state else []
+    if not where:
+        raise LabError("the API is not running anywhere")
+    node = lab.node(where[0])
+    pid = node.exec(["cat", "/run/resource-agents/fractal-api-fractal-api/api.pid"]).stdout
+    node.exec(["kill", "-KILL", pid.strip()])
+    print(f"killed the API (pid {pid.strip()} inside {node.name})")
+    return 0
+
+
+def cmd_isolate(lab: Lab, args: argparse.Namespace) -> int:
+    lab.isolate(args.node, cut=True)
+    print(f"{args.node}'s link is cut")
+    return 0
+
+
+def cmd_heal(lab: Lab, args: argparse.Namespace) -> int:
+    lab.isolate(args.node, cut=False)
+    print(f"{args.node}'s link is restored")
+    return 0
+
+
+def cmd_exec(lab: Lab, args: argparse.Namespace) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise LabError("nothing to run: fractal-ha lab exec NODE -- COMMAND ...")
+    done = lab.node(args.node).exec(command, check=False, timeout=600)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
+
+
+def cmd_down(lab: Lab, args: argparse.Namespace) -> int:
+    preflight()
+    lab.down()
+    print("the lab is down: nodes stopped, namespaces removed")
+    return 0
+
+
+COMMANDS = {"up": cmd_up, "status": cmd_status, "crash": cmd_crash, "boot": cmd_boot,
+            "kill-api": cmd_kill_api, "isolate": cmd_isolate, "heal": cmd_heal,
+            "exec": cmd_exec, "down": cmd_down}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fractal-ha lab", description=__doc__)
+    p.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the lab's state directory")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("up", help="create the network, boot 3 nodes, configure the service")
+    sub.add_parser("status", help="nodes, where the service runs, API health")
+    for name, text in (("crash", "hard-crash a node (SIGKILL to its PID 1)"),
+                       ("boot", "boot a crashed node again"),
+                       ("isolate", "cut a node's network link"),
+                       ("heal", "restore a node's network link")):
+        sub.add_parser(name, help=text).add_argument("node")
+    sub.add_parser("kill-api", help="SIGKILL the API process wherever it runs")
+    ex = sub.add_parser("exec", help="run a command inside a node: exec NODE -- CMD ...")
+    ex.add_argument("node")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    sub.add_parser("down", help="remove everything the lab created")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    lab = Lab(args.dir)
+    try:
+        return COMMANDS[args.action](lab, args)
+    except (LabError, KeyError, TimeoutError) as exc:
+        print(f"fractal-ha lab: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
