@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
+
+# Speeds are per core: keep BLAS/OpenMP pools from spreading one benchmark over both cores.
+# Set before any benchmark imports NumPy.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
 
 SKIP = {"report", "run_all"}
 

@@ -96,7 +96,8 @@ def _escape(points: np.ndarray, params: FractalParams, top: int,
                 c_out = c[escaped] if julia is None else c
                 out[index[escaped]] = _replay(z0[escaped], c_out, n, params.iterations)
                 keep = ~escaped
-                index, z, square = index[keep], z[keep], square[: index.size - escaped.sum()]
+                index, z = index[keep], z[keep]
+                square = square[: index.size]
                 if julia is None:
                     c = c[keep]
             n += steps
@@ -128,7 +129,7 @@ def _replay(z: np.ndarray, c: np.ndarray | complex, n: int, iterations: int) -> 
     for k in range(n, min(n + BLOCK + 1, iterations)):
         mag2 = _mag2(z)
         caught = pending & (mag2 > BAILOUT * BAILOUT)
-        # smooth count: n + 1 - log2(log|z|), continuous across the iteration bands
+        # smooth count: k + 1 - log2(log|z|), continuous across the iteration bands
         out[caught] = k + 1 - np.log2(0.5 * np.log(mag2[caught]))
         pending &= ~caught
         _step(z, c, square)

@@ -36,7 +36,10 @@ def test_julia_depends_on_its_constant() -> None:
     assert not np.allclose(a, b)
 
 
-@pytest.mark.parametrize("iterations", [1, 2, 8, 9, 17, 120])  # around escape-check blocks
+B = kernel.BLOCK  # escapes are checked once per block: test around its edges
+
+
+@pytest.mark.parametrize("iterations", [1, 2, B - 1, B, B + 1, 2 * B + 1, 120])
 @pytest.mark.parametrize("kind", ["mandelbrot", "julia"])
 def test_numpy_kernel_matches_the_per_pixel_reference(kind: str, iterations: int) -> None:
     extra = {"c_re": -0.7, "c_im": 0.27} if kind == "julia" else {}
