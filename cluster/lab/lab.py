@@ -87,9 +87,16 @@ class Lab:
             time.sleep(0.5)
 
     def status(self, node: Node | None = None) -> crm_mon.ClusterState | None:
-        node = node or next((n for n in self.nodes if n.running), None)
+        """The cluster as `node` sees it; by default as the quorate partition sees it (an
+        isolated node's own view is not the cluster's truth)."""
         if node is None:
-            return None
+            views = (self.status(n) for n in self.nodes if n.running)
+            fallback = None
+            for view in views:
+                if view is not None and view.quorate:
+                    return view
+                fallback = fallback or view
+            return fallback
         done = node.exec(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=30)
         if done.returncode != 0 or not done.stdout.strip():
             return None

@@ -1,0 +1,113 @@
+"""One three-node lab per test session, and an observer that watches a failover as it happens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cluster.lab.lab import Lab
+from resource_agents import install
+from tests.support.processes import wait_until
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    install.install(install.Path("/usr/lib/ocf"))
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        lab.boot()
+        lab.wait_formed()
+        lab.configure()
+        wait_until(lambda: lab.client("GET", "/healthz"), 120, "the API at the service address")
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture
+def healthy(lab: Lab) -> Iterator[Lab]:
+    """Every test starts from (and leaves) a whole cluster with the service up, failures cleared."""
+    yield lab
+    for node in lab.nodes:
+        lab.isolate(node.name, cut=False)
+        if not node.running:
+            node.boot(shared_dir=lab.dir / "shared")
+    lab.wait_formed(timeout=120)
+    lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
+    wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after the test")
+
+
+class Observer:
+    """While a fault plays out: submits fractals continuously through the service address and
+    samples where the API runs, so a test can assert on what users and operators saw."""
+
+    def __init__(self, lab: Lab, submit_every: float = 0.25) -> None:
+        self.lab = lab
+        self.submit_every = submit_every
+        self.accepted: list[str] = []  # uuids the API acknowledged (201)
+        self.holders: list[list[str]] = []  # API locations per crm_mon sample
+        self.first_success_after_fault: float | None = None
+        self.fault_at: float | None = None
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._submit, daemon=True),
+                         threading.Thread(target=self._sample, daemon=True)]
+
+    def __enter__(self) -> Observer:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+    def fault(self) -> None:
+        self.fault_at = time.monotonic()
+
+    def _submit(self) -> None:
+        while not self._stop.wait(self.submit_every):
+            record = self.lab.client("POST", "/v1/fractals",
+                                     {"width": 48, "height": 48, "iterations": 64}, timeout=2)
+            if record:
+                self.accepted.append(record["uuid"])
+                if self.fault_at and self.first_success_after_fault is None:
+                    self.first_success_after_fault = time.monotonic()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            state = self.lab.status()  # the quorate partition's view
+            if state and state.quorate:
+                self.holders.append(state.where("fractal-api"))
+
+    @property
+    def downtime(self) -> float:
+        assert self.fault_at and self.first_success_after_fault, "the service never came back"
+        return self.first_success_after_fault - self.fault_at
+
+    def assert_no_split_brain(self) -> None:
+        assert self.holders, "no crm_mon sample was taken"
+        assert all(len(h) <= 1 for h in self.holders), self.holders
+
+    def assert_nothing_lost(self, timeout: float = 120) -> None:
+        """Every acknowledged fractal ends up done, and none is listed twice."""
+        assert self.accepted, "no fractal was accepted during the test"
+
+        def all_done() -> bool:
+            return all((self.lab.client("GET", f"/v1/fractals/{u}") or {}).get("state") == "done"
+                       for u in self.accepted)
+
+        wait_until(all_done, timeout, f"{len(self.accepted)} fractals to be done", interval=1)
+        listed: list[str] = []
+        marker = ""
+        while True:
+            page = self.lab.client("GET", f"/v1/fractals?limit=1000{marker}")
+            listed += [f["uuid"] for f in page["fractals"]]
+            if not page["next_marker"]:
+                break
+            marker = f"&marker={page['next_marker']}"
+        assert len(listed) == len(set(listed))
+        assert set(self.accepted) <= set(listed)
