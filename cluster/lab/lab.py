@@ -125,4 +125,6 @@ class Lab:
             node.crash()  # PID 1 of each node: every process of the node goes with it
         for name in [n.spec.netns for n in self.nodes] + [CLIENT, SWITCH]:
             netns.delete(name)
-        shutil.rmtree(self.dir / "nodes", ignore_errors=True)
+        for created in ("nodes", "shared"):
+            shutil.rmtree(self.dir / created, ignore_errors=True)
+        (self.dir / "fractal.crm").unlink(missing_ok=True)
