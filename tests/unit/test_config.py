@@ -1,0 +1,34 @@
+"""Settings: defaults < TOML file < FRACTAL_* environment < flags; bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fractal_service.config import Settings
+
+
+def test_layers_override_in_order(tmp_path: Path) -> None:
+    config = tmp_path / "fractal.toml"
+    config.write_text('bind = "127.0.0.1:9000"\nthreads = 4\nlease_seconds = 12\n'
+                      "[limits]\nmax_width = 1024\n")
+    settings = Settings.load(config, {"threads": 16},
+                             environ={"FRACTAL_LEASE_SECONDS": "20", "FRACTAL_DATA_DIR": "/d"})
+    assert settings.bind == "127.0.0.1:9000"  # file
+    assert settings.lease_seconds == 20.0  # environment beats file
+    assert settings.threads == 16  # flag beats everything
+    assert settings.data_dir == Path("/d")
+    assert settings.limits.max_width == 1024 and settings.limits.max_height == 4096
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("threads = -2\n", "threads"),
+    ("colour = 'red'\n", "unknown setting 'colour'"),
+    ("lease_seconds = 'soon'\n", "lease_seconds"),
+])
+def test_bad_settings_are_named(tmp_path: Path, content: str, words: str) -> None:
+    config = tmp_path / "fractal.toml"
+    config.write_text(content)
+    with pytest.raises(ValueError, match=words):
+        Settings.load(config, environ={})
