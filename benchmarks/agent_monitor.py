@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.report import write
 from resource_agents import install
-from tests.support.processes import ApiServer
+from tests.support.processes import free_port
 
 CALLS = 200
 SHELL_AGENT = """#!/bin/sh
@@ -76,24 +76,22 @@ def main() -> dict:
         shell = tmp / "shell-agent"
         shell.write_text(SHELL_AGENT)
         shell.chmod(0o755)
-        server = ApiServer(tmp / "data")
-        server.start()
-        # Our agent recognises the server by its pidfile and command line (--bind HOST:PORT).
-        state = tmp / "rsctmp" / "fractal-api-bench"
-        state.mkdir(parents=True)
-        (state / "api.pid").write_text(f"{server.pid}\n")
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("OCF_")},
+        agent = str(ocf_root / "resource.d/fractal/api")
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("OCF_", "HA_"))},
                "OCF_ROOT": str(ocf_root), "HA_RSCTMP": str(tmp / "rsctmp"),
                "OCF_RESOURCE_INSTANCE": "bench", "OCF_RESKEY_bind_address": "127.0.0.1",
-               "OCF_RESKEY_port": str(server.port), "PIDFILE": str(state / "api.pid")}
-        ours_argv = [str(ocf_root / "resource.d/fractal/api"), "monitor"]
+               "OCF_RESKEY_port": str(free_port()), "OCF_RESKEY_data_dir": str(tmp / "data"),
+               "OCF_RESKEY_log_file": str(tmp / "api.log"),
+               "PIDFILE": str(tmp / "rsctmp" / "fractal-api-bench" / "api.pid")}
+        # The agent starts the server it then monitors, exactly as under Pacemaker.
+        subprocess.run([agent, "start"], env=env, check=True, capture_output=True)
         try:
             ours, stock = [], []
             for _ in range(CALLS):
-                ours.append(timed(ours_argv, env))
+                ours.append(timed([agent, "monitor"], env))
                 stock.append(timed([str(shell), "monitor"], env))
         finally:
-            server.stop()
+            subprocess.run([agent, "stop"], env=env, check=True, capture_output=True)
     rows, data = [], {"calls": CALLS, "agent_import_ms": round(import_ms(), 1)}
     for name, samples in (("ocf:fractal:api (Python)", ours), ("shell + curl", stock)):
         wall = [w for w, _ in samples]

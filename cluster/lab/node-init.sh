@@ -20,6 +20,9 @@ if [[ -n ${SHARED_DIR:-} ]]; then  # the lab's stand-in for shared storage
   mkdir -p /srv/fractal
   mount --bind "$SHARED_DIR" /srv/fractal
 fi
+if [[ -n ${OCF_PROVIDERS:-} ]]; then  # agents for this node only (see ocf-view.sh)
+  bash "$(dirname "${BASH_SOURCE[0]}")/ocf-view.sh" "$OCF_PROVIDERS"
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p /run/crm /run/resource-agents /var/lib/pacemaker/{cib,pengine,blackbox,cores}

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cluster import crm_mon
+
 INIT = Path(__file__).with_name("node-init.sh")
 
 
@@ -59,10 +61,13 @@ class Node:
             (self.dir / sub).mkdir()
 
     # -- life and death ----------------------------------------------------------------
-    def boot(self, timeout: float = 20.0, shared_dir: Path | None = None) -> None:
+    def boot(self, timeout: float = 20.0, shared_dir: Path | None = None,
+             ocf_providers: Path | None = None) -> None:
+        """Start the node. `ocf_providers` (a directory of OCF provider directories) is laid over
+        the node's /usr/lib/ocf/resource.d, so agents need not be installed on the host."""
         (self.dir / "ready").unlink(missing_ok=True)
         env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir),
-               "SHARED_DIR": str(shared_dir or "")}
+               "SHARED_DIR": str(shared_dir or ""), "OCF_PROVIDERS": str(ocf_providers or "")}
         with open(self.dir / "init.log", "ab") as log:
             self.launcher = subprocess.Popen(
                 ["ip", "netns", "exec", self.spec.netns, "unshare", "--mount", "--uts", "--pid",
@@ -136,6 +141,13 @@ class Node:
             raise NodeError(f"{self.name}: {' '.join(argv)} exited {done.returncode}: "
                             f"{(done.stderr or done.stdout).strip()[-500:]}")
         return done
+
+    def cluster_state(self) -> crm_mon.ClusterState | None:
+        """The cluster as this node sees it; None while its Pacemaker does not answer."""
+        done = self.exec(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=30)
+        if done.returncode != 0 or not done.stdout.strip():
+            return None
+        return crm_mon.parse(done.stdout)
 
     def log_tail(self, lines: int = 5) -> str:
         try:

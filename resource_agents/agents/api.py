@@ -83,10 +83,14 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
 
     @property
     def pidfile(self) -> str:
-        return os.path.join(self.ocf.state_dir(self.name), "api.pid")
+        return os.path.join(self.home, "api.pid")
+
+    @property
+    def home(self) -> str:
+        return self.ocf.state_dir(self.name)
 
     def pid(self) -> int | None:
-        return process.owned_pid(self.pidfile, self.listen)
+        return process.owned_pid(self.pidfile, self.home)
 
     # -- actions -------------------------------------------------------------------------
     def validate(self) -> None:
@@ -122,7 +126,10 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         os.makedirs(p["data_dir"], exist_ok=True)
         if p["user"] != "root":
             process.chown(p["data_dir"], p["user"])
-        pid = process.spawn(argv, self.pidfile, p["log_file"], user=p["user"])
+        os.makedirs(self.home, exist_ok=True)
+        if p["user"] != "root":
+            process.chown(self.home, p["user"])
+        pid = process.spawn(argv, self.pidfile, p["log_file"], home=self.home, user=p["user"])
         self.log.info("spawned fractal-api pid %d on %s", pid, self.listen)
 
     def stop(self) -> Exit:
@@ -130,7 +137,7 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         if pid is None:
             # The server died; its children may linger (a gunicorn worker holding the port).
             recorded = process.read_pid(self.pidfile)
-            orphans = process.leftovers(recorded, self.listen) if recorded else []
+            orphans = process.leftovers(recorded, self.home) if recorded else []
             if process.terminate(orphans, grace=2.0):
                 raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
             process.remove(self.pidfile)

@@ -69,8 +69,7 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
         for name in sorted(names):
             if name.startswith("worker-") and name.endswith(".pid"):
                 index = int(name[len("worker-"):-len(".pid")])
-                pidfile, heartbeat = self._files(index)
-                found[index] = process.owned_pid(pidfile, heartbeat)
+                found[index] = process.owned_pid(self._files(index)[0], self.state_dir)
         return found
 
     def validate(self) -> None:
@@ -87,10 +86,10 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                 argv = [p["program"], "--api", p["api_url"], "--name",
                         f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
                         "--lease", str(p["lease_seconds"])]
+                os.makedirs(self.state_dir, exist_ok=True)
                 if p["user"] != "root":
-                    os.makedirs(self.state_dir, exist_ok=True)
                     process.chown(self.state_dir, p["user"])
-                process.spawn(argv, pidfile, p["log_file"], user=p["user"])
+                process.spawn(argv, pidfile, p["log_file"], home=self.state_dir, user=p["user"])
         self._stop_indexes([i for i in running if i not in wanted])
         # Started = every worker's loop has beaten once (it runs, whether or not the API answers).
         while self.remaining() > 0:

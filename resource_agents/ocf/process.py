@@ -39,39 +39,47 @@ def is_alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"
 
 
-def cmdline(pid: int) -> list[str]:
-    raw = _read(f"/proc/{pid}/cmdline", "rb")
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] if raw else []
+def works_in(pid: int, home: str) -> bool:
+    """True if the process's working directory is `home`.
+
+    spawn() starts every daemon in a directory of its own, which makes the directory its
+    identity: it survives a rewritten process title (gunicorn with setproctitle) where a
+    command-line marker would not, and a recycled PID will not be found working there.
+    """
+    try:
+        return os.readlink(f"/proc/{pid}/cwd") == os.path.realpath(home)
+    except OSError:
+        return False
 
 
-def owned_pid(pidfile: str, marker: str) -> int | None:
-    """The pidfile's PID if that process is alive and is ours (its command line has `marker`).
+def owned_pid(pidfile: str, home: str) -> int | None:
+    """The pidfile's PID if that process is alive and ours (it works in `home`).
 
-    The marker guards against PID reuse: after a crash, the recorded PID may belong to an
-    unrelated process that a stop must never kill.
+    After a crash the recorded PID may belong to an unrelated process that a stop must never
+    kill; the check against `home` rules that out.
     """
     pid = read_pid(pidfile)
     if pid is None or not is_alive(pid):
         return None
-    return pid if marker in cmdline(pid) else None
+    return pid if works_in(pid, home) else None
 
 
-def leftovers(pgid: int, marker: str) -> list[int]:
+def leftovers(pgid: int, home: str) -> list[int]:
     """Live processes still in a dead daemon's session that are ours (e.g. orphaned workers)."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         fields = _stat_fields(int(name))
-        if fields and fields[0] != "Z" and int(fields[2]) == pgid \
-                and marker in cmdline(int(name)):
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid and works_in(int(name), home):
             found.append(int(name))
     return found
 
 
-def spawn(argv: list[str], pidfile: str, logfile: str, *, user: str | None = None,
-          env: dict[str, str] | None = None) -> int:
-    """Start a daemon in its own session, output to `logfile`, and record its PID."""
+def spawn(argv: list[str], pidfile: str, logfile: str, *, home: str,
+          user: str | None = None, env: dict[str, str] | None = None) -> int:
+    """Start a daemon in its own session, working in `home` (its identity: see works_in),
+    output to `logfile`, and record its PID."""
     import subprocess  # start only: subprocess costs a monitor a few ms for nothing
 
     os.makedirs(os.path.dirname(pidfile), exist_ok=True)
@@ -86,7 +94,8 @@ def spawn(argv: list[str], pidfile: str, logfile: str, *, user: str | None = Non
             os.chown(logfile, account.pw_uid, account.pw_gid)
         # stdout/stderr must not be the executor's pipe: it would wait for our daemon's EOF.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, close_fds=True, env=env, **kwargs)
+                                start_new_session=True, close_fds=True, env=env, cwd=home,
+                                **kwargs)
     tmp = pidfile + ".tmp"
     with open(tmp, "w") as fh:
         fh.write(f"{proc.pid}\n")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from cluster.lab import ocf_view
 from resource_agents import install
 from tests.support.processes import free_port
 
-SYSTEM_OCF_ROOT = Path("/usr/lib/ocf")
+SYSTEM_OCF_ROOT = Path("/usr/lib/ocf")  # for ocf-shellfuncs; our agents are not put there
 
 
 @dataclass
@@ -30,17 +31,19 @@ class Outcome:
 
 
 @pytest.fixture(scope="session")
-def ocf_root() -> Iterator[Path]:
-    """The agents installed where Pacemaker's tools look; removed again if we put them there."""
-    target = SYSTEM_OCF_ROOT / "resource.d" / install.PROVIDER
-    existed = {p.name: p.read_text() for p in target.glob("*")} if target.exists() else None
-    install.install(SYSTEM_OCF_ROOT)
-    yield SYSTEM_OCF_ROOT
-    if existed is None:
-        install.uninstall(SYSTEM_OCF_ROOT)
-    else:
-        for name, text in existed.items():
-            (target / name).write_text(text)
+def ocf_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The agents installed by `fractal-ha agents install` into a private OCF root. Pacemaker's
+    tools see them through `in_ocf_view`; the host's /usr/lib/ocf, which the operator and any
+    concurrent run share, is never written to."""
+    root = tmp_path_factory.mktemp("ocf")
+    install.install(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def in_ocf_view(ocf_root: Path) -> Callable[[list[str]], list[str]]:
+    """argv → argv run where ocf:fractal:* sits in /usr/lib/ocf/resource.d (for that run only)."""
+    return lambda argv: ocf_view.command(ocf_root / "resource.d", argv)
 
 
 class AgentRunner:

@@ -115,8 +115,8 @@ def test_usage_and_unknown_actions(api_agent) -> None:
 def test_stop_after_a_crash_reaps_the_orphaned_children(api_agent) -> None:
     assert api_agent("start").rc == OK
     master = api_pid(api_agent)
-    children = [p for p in process.leftovers(master, "127.0.0.1:" + api_agent.params["port"])
-                if p != master]
+    home = str(api_agent.rsctmp / "fractal-api-fractal-api")
+    children = [p for p in process.leftovers(master, home) if p != master]
     assert children  # gunicorn's worker
     os.kill(master, signal.SIGKILL)  # the master only, as a crash would
     wait_until(lambda: not process.is_alive(master), 5, "the master to die")

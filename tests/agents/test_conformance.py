@@ -12,6 +12,7 @@ from resource_agents import install
 from tests.support.processes import free_port
 
 DTD_DIR = Path("/usr/share/resource-agents")
+SYSTEM_AGENTS = "/usr/lib/ocf/resource.d/fractal"  # where Pacemaker looks (inside the view)
 
 
 @pytest.mark.parametrize("agent", sorted(install.AGENTS))
@@ -28,44 +29,44 @@ def test_metadata_is_valid_against_ra_api_dtd(ocf_root: Path, agent: str) -> Non
     assert any(p.get("reloadable") == "1" for p in doc.iter("parameter"))
 
 
-def test_ocf_tester_passes_for_the_api(ocf_root: Path, tmp_path: Path) -> None:
-    result = subprocess.run(
+def test_ocf_tester_passes_for_the_api(in_ocf_view, tmp_path: Path) -> None:
+    result = subprocess.run(in_ocf_view(
         ["ocf-tester", "-n", "fractal-api", "-o", f"port={free_port()}",
          "-o", "bind_address=127.0.0.1", "-o", f"data_dir={tmp_path / 'data'}",
-         "-o", f"log_file={tmp_path / 'api.log'}", str(ocf_root / "resource.d/fractal/api")],
+         "-o", f"log_file={tmp_path / 'api.log'}", f"{SYSTEM_AGENTS}/api"]),
         capture_output=True, text=True, timeout=180, env={"HA_RSCTMP": str(tmp_path),
                                                           "PATH": "/usr/sbin:/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed all tests" in result.stdout
 
 
-def test_ocf_tester_passes_for_the_workers(ocf_root: Path, tmp_path: Path, api) -> None:
-    result = subprocess.run(
+def test_ocf_tester_passes_for_the_workers(in_ocf_view, tmp_path: Path, api) -> None:
+    result = subprocess.run(in_ocf_view(
         ["ocf-tester", "-n", "fractal-workers", "-o", f"api_url={api.url}",
-         "-o", f"log_file={tmp_path / 'w.log'}", str(ocf_root / "resource.d/fractal/worker")],
+         "-o", f"log_file={tmp_path / 'w.log'}", f"{SYSTEM_AGENTS}/worker"]),
         capture_output=True, text=True, timeout=180, env={"HA_RSCTMP": str(tmp_path),
                                                           "PATH": "/usr/sbin:/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_crm_resource_shows_metadata_and_validates(ocf_root: Path) -> None:
-    shown = subprocess.run(["crm_resource", "--show-metadata", "ocf:fractal:api"],
+def test_crm_resource_shows_metadata_and_validates(in_ocf_view) -> None:
+    shown = subprocess.run(in_ocf_view(["crm_resource", "--show-metadata", "ocf:fractal:api"]),
                            capture_output=True, text=True, timeout=30)
     assert shown.returncode == 0 and 'resource-agent name="api"' in shown.stdout
-    good = subprocess.run(["crm_resource", "--validate", "--class", "ocf", "--provider",
-                           "fractal", "--agent", "api", "--option", "port=8081"],
-                          capture_output=True, text=True, timeout=30)
+    validate = ["crm_resource", "--validate", "--class", "ocf", "--provider", "fractal",
+                "--agent", "api", "--option"]
+    good = subprocess.run(in_ocf_view([*validate, "port=8081"]), capture_output=True,
+                          text=True, timeout=30)
     assert good.returncode == 0, good.stdout + good.stderr
-    bad = subprocess.run(["crm_resource", "--validate", "--class", "ocf", "--provider",
-                          "fractal", "--agent", "api", "--option", "port=0"],
-                         capture_output=True, text=True, timeout=30)
+    bad = subprocess.run(in_ocf_view([*validate, "port=0"]), capture_output=True, text=True,
+                         timeout=30)
     assert bad.returncode != 0
     assert "port '0' must be >= 1" in bad.stdout + bad.stderr
 
 
-def test_crm_ra_info_describes_the_agent(ocf_root: Path) -> None:
-    info = subprocess.run(["crm", "ra", "info", "ocf:fractal:worker"], capture_output=True,
-                          text=True, timeout=60)
+def test_crm_ra_info_describes_the_agent(in_ocf_view) -> None:
+    info = subprocess.run(in_ocf_view(["crm", "ra", "info", "ocf:fractal:worker"]),
+                          capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     assert "api_url*" in info.stdout  # crmsh marks required parameters with *
     assert "heartbeat_timeout" in info.stdout

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from resource_agents.agents.api import ApiAgent
 from resource_agents.agents.worker import WorkerAgent
+from resource_agents.ocf.agent import Agent
+from resource_agents.ocf.params import Parameter
 
 ALLOWED = {0, 5, 6}  # success, not installed, not configured
 
@@ -47,3 +49,26 @@ def test_any_parameter_value_gets_a_code_and_a_reason(agent_class, data) -> None
         assert len(reasons) == 1 and len(reasons[0]) < 300
     else:
         assert not reasons
+
+
+class SecretiveAgent(Agent):
+    """The toolkit's handling of a secret (say, a store password) in every parsing path."""
+
+    name = "secretive"
+    shortdesc = longdesc = "an agent with a secret parameter"
+    actions = ()
+    parameters = (Parameter("password", "Store password", required=True, secret=True,
+                            check=lambda v: None if v.isalnum() else "must be alphanumeric"),)
+
+
+@settings(max_examples=100, deadline=None)
+@given(suffix=values, action=st.sampled_from(["validate-all", "start", "monitor", "stop"]))
+def test_a_secret_value_is_never_printed(suffix: str, action: str) -> None:
+    secret = "S3cr3tMarker" + suffix
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(err):
+        rc = SecretiveAgent({"OCF_RESKEY_password": secret}).run(["agent", action])
+    assert "S3cr3tMarker" not in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    if not secret.isalnum() and action in ("validate-all", "start"):
+        assert rc == 6 and "ocf-exit-reason:parameter password must be " in err.getvalue()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from cluster.lab.lab import Lab
 from cluster.lab.node import Node
+from cluster.lab.single import SingleNodeCluster
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.pacemaker
@@ -16,21 +17,17 @@ API = "http://127.0.0.1:8080"
 
 
 @pytest.fixture(scope="module")
-def node(ocf_root, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    lab = Lab(tmp_path_factory.mktemp("lab"), size=1)
-    try:
-        lab.boot()
-        lab.wait_formed()
-        node = lab.nodes[0]
+def node(ocf_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One node, booted once for this module; it sees the agents only in its own mounts."""
+    with SingleNodeCluster(tmp_path_factory.mktemp("single"),
+                           ocf_providers=ocf_root / "resource.d") as cluster:
+        node = cluster.node
         node.exec(["crm", "configure", "property", "stonith-enabled=false"])
         node.exec(["crm", "configure", "primitive", "api", "ocf:fractal:api",
                    "params", "port=8080", "health_timeout=2",
                    "op", "monitor", "interval=2s", "timeout=10s",
                    "op", "start", "timeout=30s", "op", "stop", "timeout=30s"])
-        node.lab = lab  # type: ignore[attr-defined]
         yield node
-    finally:
-        lab.down()
 
 
 def http(node: Node, method: str, path: str, body: dict | None = None) -> dict | None:
@@ -47,7 +44,7 @@ def api_pid(node: Node) -> int | None:
 
 
 def where(node: Node, resource: str) -> list[str]:
-    state = node.lab.status(node)  # type: ignore[attr-defined]
+    state = node.cluster_state()
     return state.where(resource) if state else []
 
 
