@@ -45,12 +45,10 @@ def up(layout: Layout, say=print) -> topology.Topology:
     return built
 
 
-def down(layout: Layout, keep_venv: bool = True) -> None:
+def down(layout: Layout) -> None:
     for svc in reversed(services(layout)):
         svc.stop(layout)
     shutil.rmtree(layout.state, ignore_errors=True)
-    if not keep_venv:
-        shutil.rmtree(layout.venv, ignore_errors=True)
 
 
 def status(layout: Layout) -> int:

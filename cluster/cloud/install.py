@@ -22,7 +22,10 @@ def ensure_venv(layout: Layout, say: Callable[[str], None] = print) -> None:
     if layout.venv.exists():
         shutil.rmtree(layout.venv)
     say(f"installing {', '.join(REQUIREMENTS)} into {layout.venv} (about 40 s, once)")
-    subprocess.run([PYTHON, "-m", "venv", str(layout.venv)], check=True)
-    subprocess.run([layout.bin("pip"), "install", "--quiet", "--progress-bar", "off",
-                    *REQUIREMENTS], check=True)
+    for argv in ([PYTHON, "-m", "venv", str(layout.venv)],
+                 [layout.bin("pip"), "install", "--quiet", "--progress-bar", "off",
+                  *REQUIREMENTS]):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:3])} failed: {done.stderr.strip()[-600:]}")
     stamp.touch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from cluster.cloud.layout import REGIONS, Layout
@@ -39,12 +40,13 @@ def initialise(layout: Layout) -> None:
     conf = ["--config-file", str(layout.state / "keystone" / "keystone.conf")]
     manage = [layout.bin("keystone-manage"), *conf]
     owner = ["--keystone-user", "root", "--keystone-group", "root"]
+    # The admin password goes through the environment, not the command line (ps shows that).
+    env = {**os.environ, "OS_BOOTSTRAP_PASSWORD": layout.secret("admin")}
     for step in (["db_sync"], ["fernet_setup", *owner], ["credential_setup", *owner],
-                 ["bootstrap", "--bootstrap-password", layout.secret("admin"),
-                  "--bootstrap-admin-url", layout.keystone_url,
+                 ["bootstrap", "--bootstrap-admin-url", layout.keystone_url,
                   "--bootstrap-public-url", layout.keystone_url,
                   "--bootstrap-internal-url", layout.keystone_url,
                   "--bootstrap-region-id", REGIONS[0]]):
-        done = subprocess.run([*manage, *step], capture_output=True, text=True)
+        done = subprocess.run([*manage, *step], capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"keystone-manage {step[0]} failed: {done.stderr.strip()[-400:]}")

@@ -1,5 +1,5 @@
-"""Where the lab cloud keeps everything, and how it is reached. One directory: `down` + `up` is
-a clean slate; the virtualenv beside it is a cache that survives `down`."""
+"""Where the lab cloud keeps everything, and how it is reached. One state directory: `down` +
+`up` is a clean slate; the virtualenv is a cache elsewhere that survives `down`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = Path(os.environ.get("FRACTAL_CLOUD_DIR", "/var/lib/fractal-ha/cloud"))
+# The virtualenv is a cache shared by every cloud on this host (tests make their own clouds).
+DEFAULT_VENV = Path(os.environ.get("FRACTAL_CLOUD_VENV", "/var/lib/fractal-ha/cloud-venv"))
 REGIONS = ("RegionOne", "RegionTwo")
 ADMIN_CLOUD = "fractal-lab-admin"
 MEMBER_CLOUD = "fractal-lab"  # what the cluster's agents use: an ordinary project member
@@ -17,13 +19,10 @@ MEMBER_CLOUD = "fractal-lab"  # what the cluster's agents use: an ordinary proje
 @dataclass(frozen=True)
 class Layout:
     home: Path = DEFAULT_HOME
+    venv: Path = DEFAULT_VENV
     host: str = "127.0.0.1"
     keystone_port: int = 35357
     neutron_port: int = 9696
-
-    @property
-    def venv(self) -> Path:
-        return self.home / "venv"
 
     @property
     def state(self) -> Path:

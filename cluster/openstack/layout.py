@@ -1,0 +1,95 @@
+"""Where the lab cloud keeps everything, and how it is reached.
+
+All state lives under one directory (`down` + `up` is a clean slate); the services' virtualenv
+lives beside it as a cache that survives `down`. Ports are picked free at the first `up` and
+recorded in the state directory, so two clouds (a user's and a test session's) never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOME = Path(os.environ.get("FRACTAL_OPENSTACK_DIR", "/var/lib/fractal-ha/openstack"))
+HOST = "127.0.0.1"
+REGIONS = ("RegionOne", "RegionTwo")
+ADMIN_CLOUD = "fractal-lab-admin"
+MEMBER_CLOUD = "fractal-lab"  # what the cluster's agents use: an ordinary project member
+# Every endpoint: Keystone and Neutron (real), compute and object-store (ours). Clients reach
+# each one through its fault-injecting proxy; the backend port is the server's own.
+SERVICES = ("keystone", "neutron", "compute", "object-store")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Layout:
+    state: Path = DEFAULT_HOME / "state"
+    venv: Path = DEFAULT_HOME / "venv"
+    netns_prefix: str = "fos"  # the router namespace and anything else we create in the kernel
+    _ports: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def at(cls, home: Path, **kwargs) -> Layout:
+        return cls(state=home / "state", venv=home / "venv", **kwargs)
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def dir(self, name: str) -> Path:
+        return self.state / name
+
+    # -- ports ------------------------------------------------------------------------------
+    def ports(self) -> dict[str, int]:
+        """{"keystone": backend, "keystone-proxy": public, ...}: chosen once, then recorded."""
+        if not self._ports:
+            path = self.state / "ports.json"
+            if path.exists():
+                self._ports.update(json.loads(path.read_text()))
+            else:
+                names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults"]
+                self._ports.update({name: _free_port() for name in names})
+                self.state.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(self._ports, indent=2))
+        return self._ports
+
+    def backend_url(self, service: str) -> str:
+        return f"http://{HOST}:{self.ports()[service]}"
+
+    def public_url(self, service: str) -> str:
+        """What the catalog and clouds.yaml say: the service's fault-injecting proxy."""
+        return f"http://{HOST}:{self.ports()[f'{service}-proxy']}"
+
+    @property
+    def keystone_url(self) -> str:
+        return self.public_url("keystone") + "/v3"
+
+    @property
+    def faults_url(self) -> str:
+        return f"http://{HOST}:{self.ports()['faults']}"
+
+    # -- files ------------------------------------------------------------------------------
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.state / "clouds.yaml"
+
+    @property
+    def topology_json(self) -> Path:
+        return self.state / "topology.json"
+
+    def secret(self, name: str) -> str:
+        """A password generated once per cloud, kept 0600 in the state directory."""
+        path = self.state / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(18))
+        return path.read_text()
