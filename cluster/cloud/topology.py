@@ -56,7 +56,7 @@ def build(layout: Layout) -> Topology:
     if router is None:
         router = member.create_router(name="fractal-router",
                                       external_gateway_info={"network_id": ext.id})
-        member.add_interface_to_router(router, subnet_id=subnet.id)
+        member.add_interface_to_router(router, subnet=subnet.id)
     ports = {}
     for node, address in NODES.items():
         port = member.find_port(node) or member.create_port(

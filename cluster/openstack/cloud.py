@@ -1,0 +1,75 @@
+"""Bringing the whole lab cloud up and down, and reporting on it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+
+from cluster.openstack import clouds, identity, install, keystone, neutron, services, topology
+from cluster.openstack.compute import registry
+from cluster.openstack.daemons import Daemon
+from cluster.openstack.layout import MEMBER_CLOUD, Layout
+
+
+def daemons(layout: Layout) -> list[Daemon]:
+    """In start order: the proxies first (the catalog points at them), then the backends."""
+    return [services.proxies(layout), keystone.daemon(layout), neutron.daemon(layout),
+            services.compute(layout)]
+
+
+def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
+    """Idempotent: installs, configures and starts only what is missing."""
+    started = time.monotonic()
+
+    def step(text: str) -> None:
+        say(f"[{time.monotonic() - started:5.1f}s] {text}")
+
+    install.ensure_venv(layout.venv, step)
+    layout.state.mkdir(parents=True, exist_ok=True)
+    fresh = not (layout.dir("keystone") / "keystone.db").exists()
+    proxies, ks, nt, compute = daemons(layout)
+    proxies.start()
+    if fresh:
+        step("configuring Keystone (SQLite, fernet) and bootstrapping its admin")
+        keystone.configure(layout)
+        keystone.initialise(layout)
+        clouds.write(layout)
+    step(f"starting Keystone on {layout.backend_url('keystone')}")
+    ks.start()
+    if fresh:
+        step("registering regions, projects, users and the catalog")
+        identity.register(layout)  # Neutron's service user must exist before Neutron serves
+        step("configuring Neutron (SQLite schema from its models, ML2 without agents)")
+        neutron.configure(layout)
+        neutron.initialise(layout)
+    step(f"starting Neutron on {layout.backend_url('neutron')} and compute on "
+         f"{layout.backend_url('compute')}")
+    nt.start()
+    compute.start()
+    step("building the cluster's networks, ports, router and floating IP")
+    built = topology.build(layout)
+    for node, server_id in built.servers.items():
+        if registry.get(layout, server_id) is None:
+            registry.register(layout, registry.Server(server_id, node, built.project_id))
+    step(f"up: identity {layout.keystone_url}; floating IP {built.floating_ip}; "
+         f"clouds.yaml {layout.clouds_yaml} (clouds {MEMBER_CLOUD!r} and admin)")
+    return built
+
+
+def down(layout: Layout, keep_venv: bool = True) -> None:
+    for daemon in reversed(daemons(layout)):
+        daemon.stop()
+    shutil.rmtree(layout.state, ignore_errors=True)
+    if not keep_venv:
+        shutil.rmtree(layout.venv, ignore_errors=True)
+
+
+def status(layout: Layout, say: Callable[[str], None] = print) -> bool:
+    healthy = True
+    for daemon in daemons(layout):
+        pid, answers = daemon.pid(), daemon.answers()
+        healthy &= answers
+        say(f"{daemon.name:<9} {'up' if answers else 'DOWN':<5} pid {pid or '-':<8} "
+            f"{daemon.health_url}")
+    return healthy

@@ -1,0 +1,33 @@
+"""clouds.yaml for the lab cloud (an admin and the cluster's member user) and openstacksdk
+connections made from it — never from the user's own clouds.yaml."""
+
+from __future__ import annotations
+
+import yaml
+from openstack import connection
+from openstack.config import loader
+
+from cluster.openstack.layout import ADMIN_CLOUD, MEMBER_CLOUD, REGIONS, Layout
+
+MEMBER = ("fractal", "fractal")  # (user, project): what the cluster's agents act as
+
+
+def entries(layout: Layout) -> dict[str, dict]:
+    # One entry per user: overriding username/project on connect() gave 401s (see notes).
+    def entry(user: str, project: str) -> dict:
+        return {"auth": {"auth_url": layout.keystone_url, "username": user,
+                         "password": layout.secret(user), "project_name": project,
+                         "user_domain_name": "Default", "project_domain_name": "Default"},
+                "region_name": REGIONS[0], "identity_api_version": 3, "interface": "public"}
+
+    return {ADMIN_CLOUD: entry("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER)}
+
+
+def write(layout: Layout) -> None:
+    layout.clouds_yaml.touch(mode=0o600)  # passwords inside: owner only
+    layout.clouds_yaml.write_text(yaml.safe_dump({"clouds": entries(layout)}))
+
+
+def connect(layout: Layout, cloud: str = ADMIN_CLOUD) -> connection.Connection:
+    config = loader.OpenStackConfig(config_files=[str(layout.clouds_yaml)])
+    return connection.Connection(config=config.get_one(cloud=cloud))

@@ -1,0 +1,80 @@
+"""The cloud's server processes: started in a directory of their own, stopped by PID.
+
+A daemon's working directory is its identity (see resource_agents.ocf.process.works_in):
+a recycled PID is never mistaken for ours.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resource_agents.ocf import process
+
+# The project's own interpreter: our servers (compute, proxies, agent) import this package.
+PROJECT_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str
+    home: Path  # working directory, logs and pidfile
+    argv: list[str]
+    health_url: str | None = None  # answered (any status below 500) once it serves
+    env: dict[str, str] | None = field(default=None, compare=False)
+
+    @property
+    def pidfile(self) -> str:
+        return str(self.home / "server.pid")
+
+    @property
+    def log(self) -> Path:
+        return self.home / "server.log"
+
+    def pid(self) -> int | None:
+        return process.owned_pid(self.pidfile, str(self.home))
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Idempotent: a running daemon is left alone; returns once it answers."""
+        if self.pid() is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            process.spawn(self.argv, self.pidfile, str(self.log), home=str(self.home),
+                          env=self.env)
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.pid() is None:
+                raise RuntimeError(f"{self.name} exited while starting: "
+                                   f"{process.last_lines(str(self.log), 5)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s "
+                                   f"(log: {self.log})")
+            time.sleep(0.1)
+
+    def answers(self) -> bool:
+        if self.health_url is None:
+            return self.pid() is not None
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                return response.status < 500
+        except urllib.error.HTTPError as exc:
+            return exc.code < 500
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is not None and process.terminate([pid], grace=10):
+            raise RuntimeError(f"{self.name} (pid {pid}) survived SIGKILL")
+        process.remove(self.pidfile)
+
+
+def gunicorn(gunicorn_bin: str, home: Path, port: int, app: str, *, workers: int = 1,
+             threads: int = 1) -> list[str]:
+    """argv for a gunicorn serving `app` on loopback, logging into `home`."""
+    return [gunicorn_bin, "--chdir", str(home), "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--threads", str(threads), "--timeout", "120",
+            "--graceful-timeout", "5", "--access-logfile", str(home / "access.log"), app]

@@ -1,0 +1,67 @@
+"""What can be wrong with an endpoint, and the decisions the proxy takes per request."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from cluster.openstack.layout import SERVICES
+
+
+class FaultError(ValueError):
+    """A fault specification that makes no sense (reported as HTTP 400)."""
+
+
+@dataclass
+class Fault:
+    latency_ms: float = 0.0  # added before the request is forwarded
+    error_rate: float = 0.0  # share of requests answered `error_status` instead of forwarded
+    error_status: int = 503
+    outage_until: float = 0.0  # wall clock: connections are reset until then
+    # Errors are spread evenly, not drawn at random: rate 0.25 fails exactly 1 request in 4,
+    # so a test observes precisely what it configured.
+    _credit: float = field(default=0.0, repr=False)
+
+    @classmethod
+    def parse(cls, spec: dict) -> Fault:
+        unknown = set(spec) - {"latency_ms", "error_rate", "error_status", "outage_seconds"}
+        if unknown:
+            raise FaultError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        try:
+            latency = float(spec.get("latency_ms", 0))
+            rate = float(spec.get("error_rate", 0))
+            status = int(spec.get("error_status", 503))
+            outage = float(spec.get("outage_seconds", 0))
+        except (TypeError, ValueError) as exc:
+            raise FaultError(f"fault fields must be numbers: {exc}") from None
+        if not 0 <= latency <= 600_000:
+            raise FaultError("latency_ms must be between 0 and 600000")
+        if not 0 <= rate <= 1:
+            raise FaultError("error_rate must be between 0 and 1")
+        if not 500 <= status <= 599:
+            raise FaultError("error_status must be a 5xx code")
+        if not 0 <= outage <= 86_400:
+            raise FaultError("outage_seconds must be between 0 and 86400")
+        return cls(latency, rate, status, time.time() + outage if outage else 0.0)
+
+    def in_outage(self) -> bool:
+        return time.time() < self.outage_until
+
+    def next_fails(self) -> bool:
+        self._credit += self.error_rate
+        if self._credit >= 1 - 1e-9:
+            self._credit -= 1
+            return True
+        return False
+
+    def describe(self) -> dict:
+        out = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        out["outage_seconds_left"] = round(max(0.0, self.outage_until - time.time()), 3)
+        del out["outage_until"]
+        return out
+
+
+def check_service(name: str) -> str:
+    if name not in SERVICES:
+        raise FaultError(f"unknown service {name!r} (one of: {', '.join(SERVICES)})")
+    return name

@@ -1,0 +1,91 @@
+"""Real Neutron v2.0: ML2 without agents, the router plugin, Keystone auth, SQLite; gunicorn."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from cluster.openstack import daemons
+from cluster.openstack.layout import Layout
+
+SHIM = """import os, sys
+sys.argv = sys.argv[:1]
+os.environ['OS_NEUTRON_CONFIG_DIR'] = {home!r}
+os.environ['OS_NEUTRON_CONFIG_FILES'] = 'neutron.conf;ml2_conf.ini'
+from neutron.wsgi.api import application  # noqa: E402,F401
+"""
+
+# `neutron-db-manage upgrade heads` cannot ALTER constraints on SQLite: create every table from
+# Neutron's models (as its own unit tests do), then stamp the migration heads.
+SCHEMA = """
+import sys
+from sqlalchemy import create_engine
+from neutron.db.migration.models import head  # noqa: F401 - registers every model
+from neutron_lib.db import model_base
+model_base.BASEV2.metadata.create_all(create_engine(sys.argv[1]))
+"""
+
+
+def daemon(layout: Layout) -> daemons.Daemon:
+    home = layout.dir("neutron")
+    return daemons.Daemon("neutron", home, daemons.gunicorn(
+        layout.bin("gunicorn"), home, layout.ports()["neutron"], "neutron_wsgi:application",
+        workers=2), health_url=layout.backend_url("neutron") + "/")
+
+
+def configure(layout: Layout) -> None:
+    home = layout.dir("neutron")
+    (home / "lock").mkdir(parents=True, exist_ok=True)
+    (home / "neutron_wsgi.py").write_text(SHIM.format(home=str(home)))
+    shutil.copy(layout.venv / "etc" / "neutron" / "api-paste.ini", home / "api-paste.ini")
+    # Neutron validates tokens with Keystone directly (service to service), not through the
+    # fault proxy: a fault injected on identity is what clients see, not a cascade.
+    # token_cache_time = -1: a revoked token is refused at once, as the fault tests expect.
+    keystone = layout.backend_url("keystone") + "/v3"
+    (home / "neutron.conf").write_text(f"""[DEFAULT]
+core_plugin = ml2
+service_plugins = router
+auth_strategy = keystone
+transport_url = fake:/
+api_paste_config = {home}/api-paste.ini
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+dhcp_agent_notification = false
+log_file = {home}/neutron.log
+[database]
+connection = sqlite:///{home}/neutron.db
+[oslo_messaging_notifications]
+driver = noop
+[oslo_concurrency]
+lock_path = {home}/lock
+[keystone_authtoken]
+www_authenticate_uri = {layout.keystone_url}
+auth_url = {keystone}
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = neutron
+password = {layout.secret("neutron")}
+token_cache_time = -1
+""")
+    (home / "ml2_conf.ini").write_text("""[ml2]
+type_drivers = flat,vlan
+tenant_network_types = vlan
+mechanism_drivers =
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = *
+[ml2_type_vlan]
+network_vlan_ranges = physnet1:100:200
+""")
+
+
+def initialise(layout: Layout) -> None:
+    home = layout.dir("neutron")
+    for argv in ([layout.bin("python"), "-c", SCHEMA, f"sqlite:///{home}/neutron.db"],
+                 [layout.bin("neutron-db-manage"), "--config-file", str(home / "neutron.conf"),
+                  "--config-file", str(home / "ml2_conf.ini"), "stamp", "heads"]):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"neutron schema: {done.stderr.strip()[-400:]}")

@@ -1,0 +1,25 @@
+"""Our own servers: the fault proxies and compute, run from the project's interpreter."""
+
+from __future__ import annotations
+
+import os
+
+from cluster.openstack import daemons
+from cluster.openstack.layout import Layout
+
+
+def proxies(layout: Layout) -> daemons.Daemon:
+    return daemons.Daemon(
+        "proxies", layout.dir("proxies"),
+        [str(daemons.PROJECT_BIN / "python"), "-m", "cluster.openstack.faults.proxy",
+         str(layout.state)], health_url=layout.faults_url + "/faults")
+
+
+def compute(layout: Layout) -> daemons.Daemon:
+    home = layout.dir("compute")
+    # One worker (power transitions are serialised by its lock), threads for concurrency.
+    argv = daemons.gunicorn(str(daemons.PROJECT_BIN / "gunicorn"), home,
+                            layout.ports()["compute"], "cluster.openstack.compute.app:create_app()",
+                            threads=8)
+    return daemons.Daemon("compute", home, argv, health_url=layout.backend_url("compute") + "/",
+                          env={**os.environ, "FRACTAL_OPENSTACK_STATE": str(layout.state)})
