@@ -11,7 +11,8 @@ from pathlib import Path
 
 import resource_agents
 
-AGENTS = {"api": "resource_agents.agents.api", "worker": "resource_agents.agents.worker"}
+AGENTS = {"api": "resource_agents.agents.api", "worker": "resource_agents.agents.worker",
+          "floating-ip": "resource_agents.agents.floating_ip"}
 PROVIDER = "fractal"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fractal_service.client import FractalClient
+from resource_agents import install
 from tests.support.processes import ApiServer, WorkerProcess
 
 
@@ -45,3 +46,13 @@ def spawn(tmp_path: Path) -> Iterator:
     yield Spawner()
     for process in reversed(started):
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def ocf_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The agents installed by `fractal-ha agents install` into a private OCF root. Pacemaker's
+    tools see them through `in_ocf_view`; the host's /usr/lib/ocf, which the operator and any
+    concurrent run share, is never written to."""
+    root = tmp_path_factory.mktemp("ocf")
+    install.install(root)
+    return root

@@ -1,0 +1,187 @@
+"""ocf:fractal:floating-ip — an OpenStack floating IP that follows the service to this node.
+
+start associates the floating IP with this node's port (one update call when it is elsewhere,
+then verified); stop disassociates it only while it is still ours, so a late stop never takes
+it from the node that now serves; monitor is one GET with a cached token: ours → running,
+anywhere else → not running. A cloud API that fails for less than `api_grace` seconds does not
+fail the monitor (a blip must not move the service); a real loss of the association is seen at
+the next monitor. Credentials come only from clouds.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
+from resource_agents.ocf.agent import main as run_agent
+from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.ocf.params import Parameter
+from resource_agents.openstack import neutron, session
+
+
+def _port_map(value: str) -> str | None:
+    for item in value.split():
+        node, sep, port = item.partition(":")
+        if not sep or not node or not port:
+            return "must be space-separated NODE:PORT_ID pairs"
+    return None
+
+
+def _parse_port_map(value: str) -> dict[str, str]:
+    return dict(item.split(":", 1) for item in value.split())
+
+
+class FloatingIpAgent(Agent):
+    name = "floating-ip"
+    version = "1.0"
+    shortdesc = "OpenStack floating IP on this node"
+    longdesc = __doc__ or ""
+    parameters = (
+        Parameter("cloud", "clouds.yaml entry", required=True,
+                  longdesc="Name of the cloud in clouds.yaml holding the credentials; nothing "
+                           "secret is ever a parameter."),
+        Parameter("clouds_yaml", "Path of clouds.yaml", default="",
+                  longdesc="Explicit clouds.yaml; empty = openstacksdk's search path "
+                           "(/etc/openstack/clouds.yaml, ~/.config/openstack/...)."),
+        Parameter("region_name", "Region", default=""),
+        Parameter("floating_ip", "The floating IP (address or id)", required=True,
+                  unique_group="address"),
+        Parameter("network", "Network of the nodes' ports", default="",
+                  longdesc="Where to look for this node's port on the server named like the "
+                           "cluster node."),
+        Parameter("port_map", "Explicit NODE:PORT_ID pairs", default="", check=_port_map,
+                  longdesc="Overrides the server lookup, e.g. 'n1:3f0c… n2:9ab1…'."),
+        Parameter("api_timeout", "Seconds per cloud API call", type=float, default=5.0,
+                  minimum=0.5, maximum=60, reloadable=True),
+        Parameter("api_grace", "Seconds of cloud API failures a monitor tolerates", type=float,
+                  default=30.0, minimum=0, maximum=600, reloadable=True),
+    )
+    actions = (
+        Action("start", timeout=60),
+        Action("stop", timeout=60),
+        Action("monitor", timeout=20, interval=10),
+        *SERVICE_ACTIONS,
+    )
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def home(self) -> str:
+        return self.ocf.state_dir(self.name)
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.home, name)
+
+    def session(self, renew: bool = False) -> session.Session:
+        cached = None if renew else session.load(self._path("session.json"))
+        if cached is not None and cached.fresh:
+            return cached
+        p = self.params
+        fresh = session.login(cloud=p["cloud"], clouds_yaml=p["clouds_yaml"],
+                              region=p["region_name"], floating_ip=p["floating_ip"],
+                              node=self.ocf.node, port_map=_parse_port_map(p["port_map"]),
+                              network=p["network"], timeout=p["api_timeout"])
+        session.save(self._path("session.json"), fresh)
+        return fresh
+
+    def _call(self, method: str, body: dict | None = None) -> dict:
+        """One Neutron call on the floating IP, logging in again once if the token is refused."""
+        current = self.session()
+        url = neutron.floating_ip_url(current.endpoint, current.fip_id)
+        try:
+            return neutron.call(method, url, current.token, self.params["api_timeout"], body)
+        except neutron.Unauthorized:
+            current = self.session(renew=True)
+            return neutron.call(method, url, current.token, self.params["api_timeout"], body)
+
+    def _port_now(self) -> str | None:
+        return self._call("GET")["floatingip"].get("port_id")
+
+    def _retrying(self, what: str, attempt):
+        """Run `attempt` until it succeeds, retrying transient cloud errors with backoff
+        within the op timeout."""
+        delay, last = 0.5, ""
+        while True:
+            try:
+                return attempt()
+            except neutron.CloudError as exc:
+                last = str(exc)
+            except neutron.Refused as exc:
+                raise OcfError(Exit.ERR_GENERIC, f"{what}: {exc}") from None
+            if self.remaining(margin=2.0) < delay:
+                raise OcfError(Exit.ERR_GENERIC, f"{what}: cloud API failing: {last}")
+            self.log.warning("%s: %s; retrying in %.1f s", what, last, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    # -- actions -----------------------------------------------------------------------
+    def start(self) -> Exit:
+        def associate() -> Exit:
+            mine = self.session().port_id
+            if self._port_now() != mine:
+                self._call("PUT", {"floatingip": {"port_id": mine}})
+            if self._port_now() != mine:
+                raise neutron.CloudError("the association did not take")
+            return Exit.SUCCESS
+
+        started = time.monotonic()
+        result = self._retrying("associate", associate)
+        self._record_ok()
+        current = self.session()
+        self.log.info("%s associated with port %s in %.2f s", current.fip_address,
+                      current.port_id, time.monotonic() - started)
+        return result
+
+    def stop(self) -> Exit:
+        if not os.path.exists(self._path("session.json")):
+            return Exit.SUCCESS  # never associated from this node: nothing to give back
+
+        def disassociate() -> Exit:
+            mine = self.session().port_id
+            if self._port_now() == mine:  # never take it from the node that now holds it
+                self._call("PUT", {"floatingip": {"port_id": None}})
+            return Exit.SUCCESS
+
+        result = self._retrying("disassociate", disassociate)
+        os.unlink(self._path("session.json"))
+        return result
+
+    def monitor(self) -> Exit:
+        if not os.path.exists(self._path("session.json")):
+            # Never started here: without a session this node cannot hold the address, and a
+            # probe on every node must not cost a login.
+            return Exit.NOT_RUNNING
+        try:
+            ours = self._port_now() == self.session().port_id
+        except neutron.CloudError as exc:
+            return self._tolerate(str(exc))
+        except neutron.Refused as exc:
+            raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
+        self._record_ok()
+        return Exit.SUCCESS if ours else Exit.NOT_RUNNING
+
+    def _tolerate(self, problem: str) -> Exit:
+        """A failing cloud API: not a failover reason until it has failed for api_grace s."""
+        try:
+            last_ok = os.path.getmtime(self._path("last-ok"))
+        except OSError:
+            last_ok = 0.0
+        failing_for = time.time() - last_ok
+        if self.ocf.interval and failing_for < self.params["api_grace"]:
+            self.log.warning("cloud API failing (%s); last good answer %.0f s ago, tolerated",
+                             problem, failing_for)
+            return Exit.SUCCESS
+        raise OcfError(Exit.ERR_GENERIC, f"cloud API failing for {failing_for:.0f} s: {problem}")
+
+    def _record_ok(self) -> None:
+        os.makedirs(self.home, exist_ok=True)
+        with open(self._path("last-ok"), "w"):
+            pass  # its mtime is the time of the last good answer
+
+
+def main() -> int:
+    return run_agent(FloatingIpAgent)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

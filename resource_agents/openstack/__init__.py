@@ -1,0 +1,1 @@
+"""What the floating-IP agent needs from OpenStack: a cached session and two Neutron calls."""

@@ -1,0 +1,100 @@
+"""ocf:fractal:floating-ip against the lab cloud's real Neutron, as two nodes would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from cluster.openstack.clouds import connect
+from cluster.openstack.layout import MEMBER_CLOUD
+from tests.support.agents import AgentRunner
+
+pytestmark = pytest.mark.openstack
+OK, GENERIC, CONFIGURED, NOT_RUNNING = 0, 1, 6, 7
+
+
+@pytest.fixture
+def nodes(lab_cloud, ocf_root: Path, tmp_path: Path):
+    """The agent as node n1 and as node n2 would run it (each with its own runtime dir)."""
+    runners = {}
+    for node in ("n1", "n2"):
+        runner = AgentRunner(ocf_root, "floating-ip", tmp_path / node, "fractal-fip", {
+            "cloud": MEMBER_CLOUD, "clouds_yaml": str(lab_cloud.layout.clouds_yaml),
+            "floating_ip": lab_cloud.topology.floating_ip})
+        runner.node = node
+        runners[node] = runner
+    yield runners
+    for runner in runners.values():
+        runner("stop", OCF_RESKEY_CRM_meta_on_node=runner.node)
+
+
+def run(runner: AgentRunner, action: str, **env: str):
+    return runner(action, OCF_RESKEY_CRM_meta_on_node=runner.node, **env)
+
+
+def holder(lab_cloud) -> str | None:
+    port = connect(lab_cloud.layout).network.get_ip(lab_cloud.topology.floating_ip_id).port_id
+    return next((n for n, p in lab_cloud.topology.ports.items() if p == port), None)
+
+
+def test_start_moves_it_and_stop_never_steals_it(nodes, lab_cloud) -> None:
+    n1, n2 = nodes["n1"], nodes["n2"]
+    assert run(n1, "monitor").rc == NOT_RUNNING
+    assert run(n1, "stop").rc == OK
+    assert run(n1, "start").rc == OK
+    assert holder(lab_cloud) == "n1"
+    assert run(n1, "monitor").rc == OK
+    assert run(n2, "start").rc == OK  # n1 failed over: one update moves it
+    assert holder(lab_cloud) == "n2"
+    assert run(n1, "monitor").rc == NOT_RUNNING
+    assert run(n1, "stop").rc == OK  # a late stop on n1 ...
+    assert holder(lab_cloud) == "n2"  # ... leaves it where it now serves
+    assert run(n2, "stop").rc == OK
+    assert holder(lab_cloud) is None
+
+
+def test_token_cache_is_private_and_holds_no_password(nodes, lab_cloud) -> None:
+    n1 = nodes["n1"]
+    assert run(n1, "start").rc == OK
+    cache = n1.rsctmp / "fractal-floating-ip-fractal-fip" / "session.json"
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600
+    text = cache.read_text()
+    assert lab_cloud.layout.secret("fractal") not in text
+    assert json.loads(text)["port_id"] == lab_cloud.topology.ports["n1"]
+
+
+def test_a_refused_token_is_renewed(nodes) -> None:
+    n1 = nodes["n1"]
+    assert run(n1, "start").rc == OK
+    cache = n1.rsctmp / "fractal-floating-ip-fractal-fip" / "session.json"
+    session = json.loads(cache.read_text())
+    session["token"] = "gAAAAA-not-a-valid-token"
+    cache.write_text(json.dumps(session))
+    assert run(n1, "monitor").rc == OK
+    assert json.loads(cache.read_text())["token"] != "gAAAAA-not-a-valid-token"
+
+
+def test_a_cloud_api_blip_is_tolerated_within_the_grace(nodes) -> None:
+    n1 = nodes["n1"]
+    assert run(n1, "start").rc == OK
+    cache = n1.rsctmp / "fractal-floating-ip-fractal-fip" / "session.json"
+    session = json.loads(cache.read_text())
+    session["endpoint"] = "http://127.0.0.1:9/v2.0"  # nothing answers: the API is "down"
+    cache.write_text(json.dumps(session))
+    recurring = {"OCF_RESKEY_CRM_meta_interval": "10000"}
+    assert run(n1, "monitor", **recurring).rc == OK
+    n1.params["api_grace"] = "0"
+    failed = run(n1, "monitor", **recurring)
+    assert failed.rc == GENERIC and "cloud API failing" in failed.reason
+
+
+def test_an_unknown_cloud_is_a_configuration_error(nodes) -> None:
+    n1 = nodes["n1"]
+    n1.params["cloud"] = "no-such-cloud"
+    result = run(n1, "start")
+    assert result.rc == CONFIGURED
+    assert "no-such-cloud" in result.reason
