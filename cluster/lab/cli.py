@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from cluster.lab import netns
-from cluster.lab.lab import CLIENT_ADDRESS, PREFIX, SERVICE_ADDRESS, Lab
+from cluster.lab.lab import CLIENT_ADDRESS, SERVICE_ADDRESS, Lab
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
 NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl")
@@ -33,8 +33,8 @@ def preflight() -> None:
         raise LabError(f"missing programs: {', '.join(missing)} — run scripts/setup.sh first")
 
 
-def lab_namespaces() -> list[str]:
-    return sorted(n for n in netns.existing() if n.startswith(f"{PREFIX}-"))
+def leftovers(lab: Lab) -> list[str]:
+    return sorted(set(lab.namespaces()) & netns.existing())
 
 
 def wait_for(check, timeout: float, what: str):
@@ -52,14 +52,11 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     if any(n.running for n in lab.nodes):
         say("the lab is already up")
         return cmd_status(lab, args)
-    if leftovers := lab_namespaces():
-        raise LabError(f"leftovers from an earlier run: namespaces {', '.join(leftovers)} — "
+    if found := leftovers(lab):
+        raise LabError(f"leftovers from an earlier run: namespaces {', '.join(found)} — "
                        "run `fractal-ha lab down` first")
-    say("installing the ocf:fractal agents", started)
-    from resource_agents import install
-
-    install.install(Path("/usr/lib/ocf"))
-    say("creating the network (switch, 3 nodes, client) and booting the nodes", started)
+    say("creating the network (switch, 3 nodes, client), installing the agents for the "
+        "nodes, booting them", started)
     lab.boot(lambda line: say(line, started))
     say("waiting for corosync membership, quorum and a DC", started)
     state = lab.wait_formed()
@@ -84,7 +81,7 @@ def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
     print(f"workers:  {', '.join(state.where('fractal-workers')) or 'none'}")
     health = lab.client("GET", "/readyz")
     print(f"API:      http://{SERVICE_ADDRESS}:8080 {'ready' if health else 'NOT ANSWERING'}"
-          f" (from the client namespace {PREFIX}-client, {CLIENT_ADDRESS})")
+          f" (from the client namespace {lab.client_netns}, {CLIENT_ADDRESS})")
     for failure in state.failures:
         print(f"failure:  {failure.get('op_key')} on {failure.get('node')}: "
               f"{failure.get('exitreason') or failure.get('status')}")
@@ -102,7 +99,7 @@ def cmd_boot(lab: Lab, args: argparse.Namespace) -> int:
     node = lab.node(args.node)
     if node.running:
         raise LabError(f"{node.name} is running")
-    node.boot(shared_dir=lab.dir / "shared")
+    lab.boot_node(node)
     print(f"{node.name} booted; it rejoins the cluster in a few seconds")
     return 0
 

@@ -1,7 +1,10 @@
 """The lab: N cluster nodes and a client on one switch, each in its own namespaces, one host.
 
-Everything the lab creates is named with its prefix (namespaces `fha-*`) and recorded under
-its directory, so `down` removes exactly that, by PID and by name, and nothing else.
+Everything the lab creates is named with its prefix (namespaces `fha-*` for the operator's lab;
+tests pick a prefix of their own, so a test run and a lab can share a host) and recorded under
+its directory, so `down` removes exactly that, by PID and by name, and nothing else. The nodes
+see the ocf:fractal agents installed in the lab's directory (an overlay on their own
+/usr/lib/ocf/resource.d): the host's OCF root is left alone.
 """
 
 from __future__ import annotations
@@ -22,18 +25,20 @@ from cluster.lab.node import Node, NodeSpec
 
 PREFIX = "fha"
 SUBNET = "192.0.2"  # RFC 5737 TEST-NET-1: the nodes' network
-SWITCH = f"{PREFIX}-sw"
-CLIENT = f"{PREFIX}-client"
 CLIENT_ADDRESS = f"{SUBNET}.200"
 SERVICE_ADDRESS = f"{SUBNET}.100"  # where clients and workers reach the API
 SHARED_DATA = "/srv/fractal"  # inside every node: the lab's stand-in for shared storage
 
 
 class Lab:
-    def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 1000) -> None:
+    def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 1000,
+                 prefix: str = PREFIX) -> None:
         self.dir = lab_dir
         self.token_ms = token_ms
-        self.nodes = [Node(NodeSpec(f"n{i}", i, f"{SUBNET}.{10 + i}", f"{PREFIX}-n{i}"),
+        self.prefix = prefix
+        self.switch = f"{prefix}-sw"
+        self.client_netns = f"{prefix}-client"
+        self.nodes = [Node(NodeSpec(f"n{i}", i, f"{SUBNET}.{10 + i}", f"{prefix}-n{i}"),
                            lab_dir) for i in range(1, size + 1)]
         self.service = ServiceConfig(SERVICE_ADDRESS, data_dir=SHARED_DATA)
 
@@ -44,26 +49,39 @@ class Lab:
         raise KeyError(f"no node {name!r} (the lab has {', '.join(n.name for n in self.nodes)})")
 
     # -- up ------------------------------------------------------------------------------
+    @property
+    def ocf_providers(self) -> Path:
+        return self.dir / "ocf" / "resource.d"
+
+    def namespaces(self) -> list[str]:
+        return [n.spec.netns for n in self.nodes] + [self.client_netns, self.switch]
+
     def build_network(self) -> None:
-        netns.make_switch(SWITCH)
+        netns.make_switch(self.switch)
         for node in self.nodes:
             netns.add(node.spec.netns)
-            netns.plug(node.spec.netns, SWITCH, "eth0", f"{node.name}-port",
+            netns.plug(node.spec.netns, self.switch, "eth0", f"{node.name}-port",
                        [f"{node.spec.address}/24"])
-        netns.add(CLIENT)
-        netns.plug(CLIENT, SWITCH, "eth0", "client-port", [f"{CLIENT_ADDRESS}/24"])
+        netns.add(self.client_netns)
+        netns.plug(self.client_netns, self.switch, "eth0", "client-port",
+                   [f"{CLIENT_ADDRESS}/24"])
+
+    def boot_node(self, node: Node) -> None:
+        node.boot(shared_dir=self.dir / "shared", ocf_providers=self.ocf_providers)
 
     def boot(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        from resource_agents import install
+
         self.dir.mkdir(parents=True, exist_ok=True)
-        shared = self.dir / "shared"
-        shared.mkdir(exist_ok=True)
+        (self.dir / "shared").mkdir(exist_ok=True)
+        install.install(self.dir / "ocf")
         self.build_network()
         conf = render([Member(n.name, n.spec.nodeid, n.spec.address) for n in self.nodes],
                       token_ms=self.token_ms)
         authkey = os.urandom(256)
         for node in self.nodes:
             node.prepare(conf, authkey)
-            node.boot(shared_dir=shared)
+            self.boot_node(node)
             progress(f"{node.name} booted (pid {node.pid1}, {node.spec.address})")
 
     def configure(self) -> None:
@@ -97,17 +115,14 @@ class Lab:
                     return view
                 fallback = fallback or view
             return fallback
-        done = node.exec(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=30)
-        if done.returncode != 0 or not done.stdout.strip():
-            return None
-        return crm_mon.parse(done.stdout)
+        return node.cluster_state()
 
     # -- the client's view ---------------------------------------------------------------
     def client(self, method: str, path: str, body: dict | None = None,
                timeout: float = 3.0) -> dict | None:
         """Call the API at the service address from the client namespace; None if no answer."""
-        argv = ["ip", "netns", "exec", CLIENT, "curl", "-fsS", "-m", str(timeout), "-X", method,
-                f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}"]
+        argv = ["ip", "netns", "exec", self.client_netns, "curl", "-fsS", "-m", str(timeout),
+                "-X", method, f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}"]
         if body is not None:
             argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5)
@@ -117,14 +132,14 @@ class Lab:
 
     # -- faults --------------------------------------------------------------------------
     def isolate(self, name: str, cut: bool = True) -> None:
-        netns.set_link(SWITCH, f"{name}-port", up=not cut)
+        netns.set_link(self.switch, f"{name}-port", up=not cut)
 
     # -- down ----------------------------------------------------------------------------
     def down(self) -> None:
         for node in self.nodes:
             node.crash()  # PID 1 of each node: every process of the node goes with it
-        for name in [n.spec.netns for n in self.nodes] + [CLIENT, SWITCH]:
+        for name in self.namespaces():
             netns.delete(name)
-        for created in ("nodes", "shared"):
+        for created in ("nodes", "shared", "ocf"):
             shutil.rmtree(self.dir / created, ignore_errors=True)
         (self.dir / "fractal.crm").unlink(missing_ok=True)

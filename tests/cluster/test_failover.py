@@ -58,7 +58,7 @@ def test_active_node_crash_then_rejoin_without_fail_back(healthy: Lab) -> None:
     assert survivor != victim
     seen.assert_no_split_brain()
     seen.assert_nothing_lost()
-    lab.node(victim).boot(shared_dir=lab.dir / "shared")
+    lab.boot_node(lab.node(victim))
     lab.wait_formed(timeout=120)
     assert api_node(lab) == survivor  # stickiness: the rejoining node does not pull it back
 
