@@ -13,7 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "agents": ("resource_agents.install", "main", "install/uninstall the ocf:fractal:* agents"),
     "lab": ("cluster.lab.cli", "main", "a three-node Pacemaker lab on this host"),
-    "cloud": ("cluster.cloud.cli", "main", "the lab's OpenStack (Keystone, Neutron)"),
+    "cloud": ("cluster.openstack.cli", "main",
+              "the lab's OpenStack (Keystone, Neutron, compute, data plane, faults)"),
 }
 
 

@@ -1,16 +1,18 @@
-"""`fractal-ha cloud up|down|status`: the lab's OpenStack on this host's loopback."""
+"""`fractal-ha cloud up|down|status|fault|faults|revoke`: the lab's OpenStack on loopback."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from cluster.openstack import cloud
-from cluster.openstack.layout import DEFAULT_HOME, Layout
+from cluster.openstack.faults import control
+from cluster.openstack.layout import DEFAULT_HOME, SERVICES, Layout
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fractal-ha cloud", description=__doc__)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME,
                         help=f"state and virtualenv directory (default {DEFAULT_HOME})")
@@ -19,7 +21,22 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="which servers run and answer")
     down = sub.add_parser("down", help="stop everything and delete the state")
     down.add_argument("--purge", action="store_true", help="delete the virtualenv too")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    fault = sub.add_parser("fault", help="set (or --clear) what an endpoint's proxy does wrong")
+    fault.add_argument("service", choices=SERVICES)
+    fault.add_argument("--latency-ms", type=float, default=0)
+    fault.add_argument("--error-rate", type=float, default=0, help="0..1, spread evenly")
+    fault.add_argument("--error-status", type=int, default=503)
+    fault.add_argument("--outage-seconds", type=float, default=0,
+                       help="reset every connection for this long")
+    fault.add_argument("--clear", action="store_true")
+    sub.add_parser("faults", help="show every endpoint's faults")
+    revoke = sub.add_parser("revoke", help="revoke every token a user holds")
+    revoke.add_argument("user")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     layout = Layout.at(args.home)
     try:
         if args.action == "up":
@@ -30,8 +47,21 @@ def main(argv: list[str] | None = None) -> int:
             print("the lab cloud is down" + ("" if args.purge else
                                               " (its virtualenv is kept as a cache)"))
             return 0
-        return 0 if cloud.status(layout) else 1
-    except (RuntimeError, OSError) as exc:
+        if args.action == "status":
+            return 0 if cloud.status(layout) else 1
+        if args.action == "fault":
+            print(json.dumps(control.clear(layout, args.service) if args.clear else
+                             control.inject(layout, args.service, latency_ms=args.latency_ms,
+                                            error_rate=args.error_rate,
+                                            error_status=args.error_status,
+                                            outage_seconds=args.outage_seconds), indent=2))
+        elif args.action == "faults":
+            print(json.dumps(control.show(layout), indent=2))
+        elif args.action == "revoke":
+            control.revoke_tokens(layout, args.user)
+            print(f"every token of {args.user!r} is revoked")
+        return 0
+    except (RuntimeError, OSError, ValueError) as exc:
         print(f"fractal-ha cloud: {exc}", file=sys.stderr)
         return 1
 

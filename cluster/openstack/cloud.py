@@ -9,13 +9,15 @@ from collections.abc import Callable
 from cluster.openstack import clouds, identity, install, keystone, neutron, services, topology
 from cluster.openstack.compute import registry
 from cluster.openstack.daemons import Daemon
+from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, Layout
+from cluster.openstack.topology import EXTERNAL_CIDR
 
 
 def daemons(layout: Layout) -> list[Daemon]:
     """In start order: the proxies first (the catalog points at them), then the backends."""
     return [services.proxies(layout), keystone.daemon(layout), neutron.daemon(layout),
-            services.compute(layout)]
+            services.compute(layout), services.dataplane(layout)]
 
 
 def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
@@ -28,7 +30,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     install.ensure_venv(layout.venv, step)
     layout.state.mkdir(parents=True, exist_ok=True)
     fresh = not (layout.dir("keystone") / "keystone.db").exists()
-    proxies, ks, nt, compute = daemons(layout)
+    proxies, ks, nt, compute, agent = daemons(layout)
     proxies.start()
     if fresh:
         step("configuring Keystone (SQLite, fernet) and bootstrapping its admin")
@@ -52,6 +54,9 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     for node, server_id in built.servers.items():
         if registry.get(layout, server_id) is None:
             registry.register(layout, registry.Server(server_id, node, built.project_id))
+    step(f"data plane: router namespace {RouterNetwork.of(layout).router}, NAT agent")
+    RouterNetwork.of(layout).create(f"{built.router_gateway_ip}/{EXTERNAL_CIDR.split('/')[1]}")
+    agent.start()
     step(f"up: identity {layout.keystone_url}; floating IP {built.floating_ip}; "
          f"clouds.yaml {layout.clouds_yaml} (clouds {MEMBER_CLOUD!r} and admin)")
     return built
@@ -60,6 +65,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
 def down(layout: Layout, keep_venv: bool = True) -> None:
     for daemon in reversed(daemons(layout)):
         daemon.stop()
+    RouterNetwork.of(layout).destroy()
     shutil.rmtree(layout.state, ignore_errors=True)
     if not keep_venv:
         shutil.rmtree(layout.venv, ignore_errors=True)

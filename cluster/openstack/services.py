@@ -23,3 +23,10 @@ def compute(layout: Layout) -> daemons.Daemon:
                             threads=8)
     return daemons.Daemon("compute", home, argv, health_url=layout.backend_url("compute") + "/",
                           env={**os.environ, "FRACTAL_OPENSTACK_STATE": str(layout.state)})
+
+
+def dataplane(layout: Layout) -> daemons.Daemon:
+    return daemons.Daemon(
+        "dataplane", layout.dir("dataplane"),
+        [str(daemons.PROJECT_BIN / "python"), "-m", "cluster.openstack.dataplane.agent",
+         str(layout.state)])

@@ -33,6 +33,7 @@ class Topology:
     tenant_network: str
     tenant_subnet: str
     router: str
+    router_gateway_ip: str  # the router's address on the external network
     floating_ip_id: str
     floating_ip: str
     ports: dict[str, str]  # node name -> port id
@@ -75,8 +76,10 @@ def build(layout: Layout) -> Topology:
     # A chosen address needs admin rights; the member project owns it and moves it.
     fip = next(iter(admin.ips(floating_ip_address=FLOATING_IP)), None) or admin.create_ip(
         floating_network_id=ext.id, floating_ip_address=FLOATING_IP, project_id=fractal.id)
+    gateway = member.get_router(router.id).external_gateway_info["external_fixed_ips"][0]
     topology = Topology(
-        fractal.id, ext.id, net.id, subnet.id, router.id, fip.id, FLOATING_IP,
+        fractal.id, ext.id, net.id, subnet.id, router.id, gateway["ip_address"], fip.id,
+        FLOATING_IP,
         ports={n: p.id for n, p in ports.items()},
         servers={n: server_id(n) for n in NODES}, addresses=dict(NODES),
         macs={n: p.mac_address for n, p in ports.items()})

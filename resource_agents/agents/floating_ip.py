@@ -134,7 +134,7 @@ class FloatingIpAgent(Agent):
 
     def stop(self) -> Exit:
         if not os.path.exists(self._path("session.json")):
-            return Exit.SUCCESS  # never associated from this node: nothing to give back
+            return Exit.SUCCESS  # never probed nor started here: it cannot be ours
 
         def disassociate() -> Exit:
             mine = self.session().port_id
@@ -142,15 +142,21 @@ class FloatingIpAgent(Agent):
                 self._call("PUT", {"floatingip": {"port_id": None}})
             return Exit.SUCCESS
 
-        result = self._retrying("disassociate", disassociate)
-        os.unlink(self._path("session.json"))
-        return result
+        # The session stays: a later start here (a fail-back) needs no new login.
+        return self._retrying("disassociate", disassociate)
 
     def monitor(self) -> Exit:
         if not os.path.exists(self._path("session.json")):
-            # Never started here: without a session this node cannot hold the address, and a
-            # probe on every node must not cost a login.
-            return Exit.NOT_RUNNING
+            if self.ocf.interval:
+                return Exit.NOT_RUNNING  # a recurring monitor where we never started
+            # The probe Pacemaker runs on every node before any start: log in now, which
+            # answers truthfully (after a reboot the address may still point here) and leaves
+            # a warm session, so that a failover start to this node is three calls, not a login.
+            try:
+                self.session()
+            except neutron.CloudError as exc:
+                self.log.warning("probe: cloud unreachable (%s); assuming not here", exc)
+                return Exit.NOT_RUNNING
         try:
             ours = self._port_now() == self.session().port_id
         except neutron.CloudError as exc:

@@ -50,6 +50,7 @@ class PowerStates:
     def __init__(self, layout: Layout) -> None:
         self.dir = layout.dir("compute") / "power"
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.hook_log = layout.dir("compute") / "hooks.log"
         self.lock = threading.Lock()
 
     def _path(self, server_id: str) -> Path:
@@ -92,13 +93,16 @@ class PowerStates:
         if not argv:
             return True  # a server without hooks is a pure API object (still changes state)
         env = {**os.environ, "FRACTAL_SERVER_ID": server.id, "FRACTAL_SERVER_NAME": server.name}
-        try:
-            done = subprocess.run(argv, env=env, capture_output=True, text=True,
-                                  timeout=HOOK_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log.error("%s hook of %s failed: %s", name, server.name, exc)
-            return False
+        # Output to a file, not a pipe: a start hook leaves a node running, and that node
+        # would hold a pipe open (and this wait) for as long as it lives.
+        with open(self.hook_log, "ab") as out:
+            try:
+                done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=out, timeout=HOOK_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                log.error("%s hook of %s failed: %s", name, server.name, exc)
+                return False
         if done.returncode != 0:
-            log.error("%s hook of %s exited %d: %s", name, server.name, done.returncode,
-                      done.stderr.strip()[-300:])
+            log.error("%s hook of %s exited %d (output in %s)", name, server.name,
+                      done.returncode, self.hook_log)
         return done.returncode == 0

@@ -1,0 +1,73 @@
+"""The router's namespace and the two L2 segments it joins (each a bridge in a switch
+namespace of its own — see cluster.lab.netns for why not in the root namespace).
+
+Names carry the layout's prefix, so `destroy` removes exactly what `create` made. Nothing in
+the root namespace is touched: no addresses, firewall rules or sysctls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cluster.lab import netns
+from cluster.openstack.layout import Layout
+from cluster.openstack.topology import TENANT_CIDR, TENANT_GATEWAY
+
+EXTERNAL_DEVICE = "qg"  # the router's leg on the external network (Neutron's qg-… device)
+TENANT_DEVICE = "qr"
+
+
+@dataclass(frozen=True)
+class RouterNetwork:
+    prefix: str
+
+    @classmethod
+    def of(cls, layout: Layout) -> RouterNetwork:
+        return cls(layout.netns_prefix)
+
+    @property
+    def router(self) -> str:
+        return f"{self.prefix}-router"
+
+    @property
+    def external_switch(self) -> str:
+        return f"{self.prefix}-ext"
+
+    @property
+    def tenant_switch(self) -> str:
+        return f"{self.prefix}-int"
+
+    def host(self, name: str) -> str:
+        return f"{self.prefix}-h-{name}"
+
+    def create(self, gateway_cidr: str) -> None:
+        """Idempotent. `gateway_cidr`: the router's external address (Neutron's gateway port)."""
+        netns.make_switch(self.external_switch)
+        netns.make_switch(self.tenant_switch)
+        netns.add(self.router)
+        netns.plug(self.router, self.external_switch, EXTERNAL_DEVICE, f"{self.prefix}-r-qg",
+                   [gateway_cidr])
+        prefix_len = TENANT_CIDR.split("/")[1]
+        netns.plug(self.router, self.tenant_switch, TENANT_DEVICE, f"{self.prefix}-r-qr",
+                   [f"{TENANT_GATEWAY}/{prefix_len}"])
+        # Forwarding inside the router namespace only (a per-namespace sysctl).
+        netns.run(["ip", "netns", "exec", self.router, "sysctl", "-qw",
+                   "net.ipv4.ip_forward=1"])
+
+    def plug_host(self, name: str, *, external: bool, cidr: str, gateway: str) -> str:
+        """A host (namespace) on one of the router's networks; returns its namespace name."""
+        host = self.host(name)
+        netns.add(host)
+        switch = self.external_switch if external else self.tenant_switch
+        netns.plug(host, switch, "eth0", f"{self.prefix}-{name}"[:15], [cidr])
+        netns.ip("route", "replace", "default", "via", gateway, netns=host)
+        return host
+
+    def unplug_host(self, name: str) -> None:
+        netns.delete(self.host(name))
+
+    def destroy(self) -> None:
+        """Every namespace with our prefix (hosts included); their veths go with them."""
+        for name in sorted(netns.existing()):
+            if name.startswith(f"{self.prefix}-"):
+                netns.delete(name)

@@ -1,0 +1,89 @@
+"""Regenerate tests/metrics/data/: crm_mon and cibadmin XML from a real lab in several states.
+
+Run as root: `.venv/bin/python -m tests.metrics.capture` (about three minutes). Boots a lab of
+its own (prefix fhcap<pid>), walks it through the states the unit tests read, and removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cluster.crm_mon import ClusterState
+from cluster.lab.lab import Lab
+from cluster.lab.node import Node
+
+DATA = Path(__file__).resolve().parent / "data"
+API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
+
+
+def capture(node: Node, name: str) -> None:
+    """Both documents the exporter reads, as `node` sees the cluster."""
+    for suffix, argv in (("crm_mon", ["crm_mon", "--output-as=xml", "--inactive"]),
+                         ("cib", ["cibadmin", "--query", "--local"])):
+        (DATA / f"{name}.{suffix}.xml").write_text(node.exec(argv).stdout)
+    print(f"captured {name} from {node.name}", flush=True)
+
+
+def until(lab: Lab, node: Node, ok: Callable[[ClusterState], bool], what: str,
+          timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = lab.status(node)
+        if state is not None and ok(state):
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}: {state}")
+        time.sleep(0.5)
+
+
+def main() -> int:
+    DATA.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        lab = Lab(Path(tmp), prefix=f"fhcap{os.getpid()}")
+        try:
+            lab.boot()
+            lab.wait_formed()
+            lab.configure()
+            n1, n2, n3 = lab.nodes
+            until(lab, n1, lambda s: bool(s.where("fractal-ip")) and
+                  len(s.where("fractal-workers")) == 3, "the service")
+            capture(n1, "all_online")
+
+            # A failed action: SIGKILL the API; the monitor fails and Pacemaker recovers it.
+            holder = lab.node(lab.status(n1).where("fractal-api")[0])
+            pid = holder.exec(["cat", API_PIDFILE]).stdout.strip()
+            holder.exec(["kill", "-KILL", pid])
+            until(lab, n1, lambda s: bool(s.failures) and bool(s.where("fractal-ip")),
+                  "a recorded failure and the service back")
+            capture(n1, "failed_action")
+            n1.exec(["crm", "resource", "cleanup"])
+
+            # A move constraint left by `crm resource move`.
+            target = next(n for n in ("n2", "n3") if n != holder.name)
+            n1.exec(["crm", "resource", "move", "fractal-service", target])
+            until(lab, n1, lambda s: s.where("fractal-ip") == [target], f"the move to {target}")
+            capture(n1, "move_constraint")
+            n1.exec(["crm", "resource", "clear", "fractal-service"])
+
+            # One node down (hard crash), seen from a survivor.
+            n3.crash()
+            until(lab, n1, lambda s: s.quorate and "n3" not in s.online()
+                  and bool(s.where("fractal-ip")), "n3 offline and the service up")
+            capture(n1, "one_node_down")
+
+            # No quorum: one node of three left.
+            n2.crash()
+            until(lab, n1, lambda s: not s.quorate and s.online() == ["n1"], "quorum lost")
+            capture(n1, "no_quorum")
+        finally:
+            lab.down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

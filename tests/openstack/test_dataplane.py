@@ -1,0 +1,56 @@
+"""Floating IPs carry traffic: a client outside reaches the node whose port holds the
+floating IP, follows it when it moves, and reaches nobody once it is released."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster.openstack import clouds
+from cluster.openstack.dataplane.hosts import Client, Node
+from cluster.openstack.dataplane.network import RouterNetwork
+from cluster.openstack.layout import MEMBER_CLOUD
+
+pytestmark = pytest.mark.openstack
+
+
+@pytest.fixture(scope="module")
+def hosts(lab_cloud):
+    net = RouterNetwork.of(lab_cloud.layout)
+    made: list = []
+    try:
+        for name in ("n1", "n2"):
+            made.append(Node(net, name, lab_cloud.topology.addresses[name]))
+        made.append(Client(net))
+        yield made[-1]
+    finally:
+        for host in made:
+            host.remove()
+
+
+@pytest.fixture
+def fip(lab_cloud):
+    member = clouds.connect(lab_cloud.layout, MEMBER_CLOUD)
+    topo = lab_cloud.topology
+
+    def move(node: str | None) -> None:
+        member.network.update_ip(topo.floating_ip_id,
+                                 port_id=topo.ports[node] if node else None)
+
+    yield move
+    move(None)
+
+
+def test_released_floating_ip_reaches_nobody(lab_cloud, hosts, fip):
+    fip(None)
+    assert hosts.ask(lab_cloud.topology.floating_ip, timeout=1.0) is None
+
+
+def test_floating_ip_follows_its_port(lab_cloud, hosts, fip):
+    address = lab_cloud.topology.floating_ip
+    fip("n1")
+    hosts.wait_for(address, "n1", timeout=5)
+    fip("n2")
+    hosts.wait_for(address, "n2", timeout=5)
+    assert [hosts.ask(address) for _ in range(5)] == ["n2"] * 5
+    fip(None)
+    hosts.wait_for(address, None, timeout=5)
