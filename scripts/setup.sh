@@ -9,6 +9,7 @@ APT_PACKAGES=(
   pacemaker corosync crmsh pacemaker-cli-utils resource-agents fence-agents  # the cluster
   iproute2 iptables procps psmisc util-linux curl  # namespaces, lab data plane, shell checks
   wrk                                           # API benchmark
+  python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
 )
 
 step() { printf '\n==> [%s] %s\n' "$1" "$2"; }
