@@ -25,6 +25,9 @@ class Daemon:
     home: Path  # working directory, logs and pidfile
     argv: list[str]
     health_url: str | None = None  # answered (any status below 500) once it serves
+    # For a daemon without HTTP: a file it writes once ready (removed before each start, so
+    # a stale one from a crashed run never counts).
+    ready_file: Path | None = None
     env: dict[str, str] | None = field(default=None, compare=False)
 
     @property
@@ -42,6 +45,8 @@ class Daemon:
         """Idempotent: a running daemon is left alone; returns once it answers."""
         if self.pid() is None:
             self.home.mkdir(parents=True, exist_ok=True)
+            if self.ready_file is not None:
+                self.ready_file.unlink(missing_ok=True)
             process.spawn(self.argv, self.pidfile, str(self.log), home=str(self.home),
                           env=self.env)
         deadline = time.monotonic() + timeout
@@ -56,7 +61,8 @@ class Daemon:
 
     def answers(self) -> bool:
         if self.health_url is None:
-            return self.pid() is not None
+            ready = self.ready_file is None or self.ready_file.exists()
+            return ready and self.pid() is not None
         try:
             with urllib.request.urlopen(self.health_url, timeout=2) as response:
                 return response.status < 500

@@ -28,9 +28,12 @@ model_base.BASEV2.metadata.create_all(create_engine(sys.argv[1]))
 
 def daemon(layout: Layout) -> daemons.Daemon:
     home = layout.dir("neutron")
+    # One process, threads for concurrency: each Neutron process seeds its type drivers'
+    # allocation tables when it starts, and two doing that at once on SQLite fail with
+    # "database is locked" (seen: `up` failing at random).
     return daemons.Daemon("neutron", home, daemons.gunicorn(
         layout.bin("gunicorn"), home, layout.ports()["neutron"], "neutron_wsgi:application",
-        workers=2), health_url=layout.backend_url("neutron") + "/")
+        threads=4), health_url=layout.backend_url("neutron") + "/")
 
 
 def configure(layout: Layout) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from cluster.openstack import daemons
+from cluster.openstack.dataplane.agent import status_file
 from cluster.openstack.layout import Layout
 
 
@@ -29,4 +30,4 @@ def dataplane(layout: Layout) -> daemons.Daemon:
     return daemons.Daemon(
         "dataplane", layout.dir("dataplane"),
         [str(daemons.PROJECT_BIN / "python"), "-m", "cluster.openstack.dataplane.agent",
-         str(layout.state)])
+         str(layout.state), layout.netns_prefix], ready_file=status_file(layout))

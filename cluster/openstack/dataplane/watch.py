@@ -21,10 +21,17 @@ class FloatingIPs:
         self.database = database
         self.router_id = router_id
 
-    def signature(self) -> tuple[int, int]:
-        """Changes whenever a transaction commits (rollback journal: the file is written)."""
-        st = os.stat(self.database)
-        return st.st_mtime_ns, st.st_size
+    def signature(self) -> tuple[tuple[int, int], ...]:
+        """Changes whenever a transaction commits: with a rollback journal the file itself is
+        written; in WAL mode the -wal file is (so both are watched)."""
+        found = []
+        for path in (self.database, self.database.with_name(self.database.name + "-wal")):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None
+            found.append((st.st_mtime_ns, st.st_size) if st else (0, 0))
+        return tuple(found)
 
     def read(self) -> dict[str, str]:
         """floating IP -> fixed IP. Raises sqlite3.OperationalError while a writer holds the
