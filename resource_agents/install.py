@@ -12,7 +12,8 @@ from pathlib import Path
 import resource_agents
 
 AGENTS = {"api": "resource_agents.agents.api", "worker": "resource_agents.agents.worker",
-          "floating-ip": "resource_agents.agents.floating_ip"}
+          "floating-ip": "resource_agents.agents.floating_ip",
+          "exporter": "resource_agents.metrics.agent"}
 PROVIDER = "fractal"
 
 

@@ -116,9 +116,14 @@ class FloatingIpAgent(Agent):
 
     # -- actions -----------------------------------------------------------------------
     def start(self) -> Exit:
+        found: list[str | None] = []  # where the address was when this start first looked
+
         def associate() -> Exit:
             mine = self.session().port_id
-            if self._port_now() != mine:
+            now = self._port_now()
+            if not found:
+                found.append(now)
+            if now != mine:
                 self._call("PUT", {"floatingip": {"port_id": mine}})
             if self._port_now() != mine:
                 raise neutron.CloudError("the association did not take")
@@ -128,8 +133,13 @@ class FloatingIpAgent(Agent):
         result = self._retrying("associate", associate)
         self._record_ok()
         current = self.session()
+        took = time.monotonic() - started
+        # For the exporter: a takeover is a start that found the address on another node's
+        # port (its holder could not release it: crashed or cut off).
+        self.facts.update(associated=("g", 1), association_duration_seconds=("o", took),
+                          takeovers=("a", float(found[0] not in (None, current.port_id))))
         self.log.info("%s associated with port %s in %.2f s", current.fip_address,
-                      current.port_id, time.monotonic() - started)
+                      current.port_id, took)
         return result
 
     def stop(self) -> Exit:
@@ -143,7 +153,9 @@ class FloatingIpAgent(Agent):
             return Exit.SUCCESS
 
         # The session stays: a later start here (a fail-back) needs no new login.
-        return self._retrying("disassociate", disassociate)
+        result = self._retrying("disassociate", disassociate)
+        self.facts["associated"] = ("g", 0)
+        return result
 
     def monitor(self) -> Exit:
         if not os.path.exists(self._path("session.json")):
@@ -164,6 +176,7 @@ class FloatingIpAgent(Agent):
         except neutron.Refused as exc:
             raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
         self._record_ok()
+        self.facts["associated"] = ("g", 1 if ours else 0)
         return Exit.SUCCESS if ours else Exit.NOT_RUNNING
 
     def _tolerate(self, problem: str) -> Exit:

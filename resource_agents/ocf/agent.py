@@ -55,6 +55,9 @@ class Agent:
         self.params: dict[str, Any] = {}
         self.started = time.monotonic()
         self._log: logging.Logger | None = None
+        # Facts an action reports beyond its exit code, for the exporter (metrics/record.py):
+        # name -> ("g" gauge | "a" counter increment | "o" observation, value).
+        self.facts: dict[str, tuple[str, float]] = {}
 
     @property
     def log(self) -> logging.Logger:
@@ -96,15 +99,22 @@ class Agent:
             print(self.usage(), file=sys.stderr)
             return Exit.ERR_ARGS
         action = argv[1]
+        reason = ""
         try:
-            return int(self._dispatch(action))
+            code = int(self._dispatch(action))
         except OcfError as exc:
             self._exit_reason(exc.reason)
-            return int(exc.code)
+            code, reason = int(exc.code), exc.reason
         except Exception as exc:  # never a traceback to the cluster: a code and a reason
             self.log.debug("unexpected error in %s", action, exc_info=True)
-            self._exit_reason(f"{action} failed: {type(exc).__name__}: {exc}")
-            return int(Exit.ERR_GENERIC)
+            reason = f"{action} failed: {type(exc).__name__}: {exc}"
+            self._exit_reason(reason)
+            code = int(Exit.ERR_GENERIC)
+        # The action's record for the exporter: a few hundred bytes, standard library only.
+        from resource_agents.metrics.record import action_done
+
+        action_done(self, action, code, reason)
+        return code
 
     def _exit_reason(self, reason: str) -> None:
         from resource_agents.ocf import log as ocf_log

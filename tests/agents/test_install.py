@@ -19,7 +19,8 @@ def test_install_then_uninstall(tmp_path: Path) -> None:
     done = agents("install", "--ocf-root", str(root))
     assert done.returncode == 0, done.stderr
     provider = root / "resource.d" / "fractal"
-    assert sorted(p.name for p in provider.iterdir()) == ["api", "floating-ip", "worker"]
+    assert sorted(p.name for p in provider.iterdir()) == ["api", "exporter", "floating-ip",
+                                                          "worker"]
     for launcher in provider.iterdir():
         assert launcher.stat().st_mode & 0o111  # executable for the cluster's executor
         # the interpreter that installed it, whatever PATH the cluster runs agents with
