@@ -21,6 +21,7 @@ from cluster.crm_mon import ClusterState
 
 # Failover durations (s): the lab fails over in ~4 s; the slow-failover alert's threshold
 # (30 s by default) must be one of these bounds.
+CAUSES = ("node_lost", "resource_failed", "moved")
 BUCKETS = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0)
 
 
@@ -60,6 +61,10 @@ class FailoverTracker:
         if not state.quorate:
             return []
         found = []
+        for r in state.resources:
+            if r.clone is None:  # zero series from the start: increase() misses a first 1
+                for cause in CAUSES:
+                    self.histograms.setdefault((r.id, cause), Histogram())
         for resource, node in _healthy_locations(state).items():
             previous = self.where.get(resource)
             self.where[resource] = (node, now)
