@@ -10,6 +10,7 @@ APT_PACKAGES=(
   iproute2 iptables procps psmisc util-linux curl  # namespaces, lab data plane, shell checks
   wrk                                           # API benchmark
   python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
+  prometheus                                    # promtool (rule tests, metrics lint), lab scrapes
 )
 
 step() { printf '\n==> [%s] %s\n' "$1" "$2"; }
