@@ -10,12 +10,16 @@ from typing import Any
 
 from fractal_service.params import Limits
 
+STORE_SCHEMES = ("sqlite", "swift")
+
 
 @dataclass(frozen=True)
 class Settings:
     bind: str = "127.0.0.1:8080"
     data_dir: Path = Path("/var/lib/fractal")
-    store: str | None = None  # URL; None = SQLite in data_dir
+    # URL; None = SQLite in data_dir. `swift://CLOUD/CONTAINER?config=clouds.yaml` = Object
+    # Storage, for several API instances on several nodes (fractal_service/store/swift.py).
+    store: str | None = None
     threads: int = 8
     graceful_timeout: float = 30.0
     lease_seconds: float = 30.0
@@ -59,7 +63,11 @@ def _convert(name: str, raw: Any, current: Any) -> Any:
         if name == "data_dir":
             return Path(raw)
         if name == "store":
-            return str(raw) or None
+            url = str(raw) or None
+            # Caught at load time, not on the first request: a typo must stop the API at once.
+            if url is not None and url.split(":", 1)[0] not in STORE_SCHEMES:
+                raise ValueError(f"unsupported store URL {url!r} (sqlite:… or swift://…)")
+            return url
         if isinstance(current, bool):
             return str(raw).lower() in ("1", "true", "yes", "on")
         if isinstance(current, int | float):

@@ -1,4 +1,9 @@
-"""Shared fixtures: one real API server per test session (and fresh ones where a test needs it)."""
+"""Shared fixtures: one real API server per test session (and fresh ones where a test needs it).
+
+`backend` is the store under test: SQLite, and Object Storage in the lab cloud (marked
+`openstack`; `-m "not openstack"` runs SQLite alone). tests/service and the store's unit tests
+run on both; everything else uses the SQLite default.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,23 @@ import pytest
 
 from fractal_service.client import FractalClient
 from resource_agents import install
-from tests.support.processes import ApiServer, WorkerProcess
+from tests.support.processes import ApiServer
+from tests.support.spawner import Spawner
+from tests.support.stores import Backend, override
+
+BACKENDS = ["sqlite", pytest.param("swift", marks=pytest.mark.openstack)]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "sqlite":
+        return Backend.sqlite()
+    return override() or request.getfixturevalue("lab_object_store")
+
+
+@pytest.fixture(scope="session")
+def lab_object_store() -> Backend:
+    pytest.skip("the lab cloud has no Object Storage yet (or set FRACTAL_TEST_OBJECT_STORE)")
 
 
 @pytest.fixture(scope="session")
@@ -26,26 +47,11 @@ def client(api: ApiServer) -> FractalClient:
 
 
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator:
-    """Start API servers and workers that are stopped (by PID) when the test ends."""
-    started: list = []
-
-    class Spawner:
-        def api(self, data_dir: Path | None = None, port: int | None = None) -> ApiServer:
-            server = ApiServer(data_dir or tmp_path / "api", port)
-            started.append(server)
-            server.start()
-            return server
-
-        def worker(self, api_url: str, name: str, lease: float = 30.0) -> WorkerProcess:
-            worker = WorkerProcess(api_url, name, tmp_path / "workers", lease)
-            started.append(worker)
-            worker.start()
-            return worker
-
-    yield Spawner()
-    for process in reversed(started):
-        process.stop()
+def spawn(tmp_path: Path) -> Iterator[Spawner]:
+    """Start API servers (SQLite) and workers that are stopped (by PID) when the test ends."""
+    spawner = Spawner(tmp_path, Backend.sqlite())
+    yield spawner
+    spawner.stop()
 
 
 @pytest.fixture(scope="session")

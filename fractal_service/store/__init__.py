@@ -1,4 +1,7 @@
-"""Storage backends behind one interface; `open_store` picks one from a URL."""
+"""Storage backends behind one interface; `open_store` picks one from a URL.
+
+Each backend is imported only when chosen: the SQLite default never loads openstacksdk.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ __all__ = ["Completion", "LeaseLost", "NotFound", "Page", "Store", "StoreError",
 
 
 def open_store(url: str | None, data_dir: Path, *, max_attempts: int = 5) -> Store:
-    """`None` or `sqlite:` → SQLite in data_dir; `sqlite:///abs/path.db` → that file."""
+    """`None` or `sqlite:` → SQLite in data_dir; `sqlite:///abs/path.db` → that file;
+    `swift://CLOUD/CONTAINER[?region=R&config=clouds.yaml]` → Object Storage (see swift.py)."""
     if url is None or url in ("sqlite", "sqlite:", "sqlite://"):
         from fractal_service.store.sqlite import SqliteStore
 
@@ -26,4 +30,9 @@ def open_store(url: str | None, data_dir: Path, *, max_attempts: int = 5) -> Sto
         from fractal_service.store.sqlite import SqliteStore
 
         return SqliteStore(Path(url.removeprefix("sqlite://")), max_attempts=max_attempts)
-    raise ValueError(f"unsupported store URL {url!r} (expected sqlite:[///path])")
+    if url.startswith("swift:"):
+        from fractal_service.store.swift import SwiftStore
+
+        return SwiftStore.from_url(url, max_attempts=max_attempts)
+    raise ValueError(f"unsupported store URL {url!r} (expected sqlite:[///path] or "
+                     "swift://CLOUD/CONTAINER)")

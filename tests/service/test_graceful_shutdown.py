@@ -7,12 +7,11 @@ import http.client
 import signal
 
 from fractal_service.client import FractalClient
-from fractal_service.store.sqlite import SqliteStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200_000)
 
 
-def test_an_upload_in_flight_completes_after_sigterm(spawn) -> None:
+def test_an_upload_in_flight_completes_after_sigterm(spawn, backend) -> None:
     api = spawn.api()
     client = FractalClient(api.url)
     uuid = client.create({"width": 8, "height": 8})["uuid"]
@@ -34,5 +33,4 @@ def test_an_upload_in_flight_completes_after_sigterm(spawn) -> None:
     assert api.proc.wait(30) == 0
 
     # the result really is in the store
-    store = SqliteStore(api.log.parent / "fractals.db")
-    assert store.image(uuid) == PNG
+    assert backend.open(api.log.parent).image(uuid) == PNG

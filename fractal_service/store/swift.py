@@ -1,0 +1,582 @@
+"""The Object Storage (Swift) backend: no database, several API instances, one container.
+
+Layout. Every fractal is a short log of immutable *generations*, one object each::
+
+    fractals/<uuid>/<gen:010d>
+
+A generation holds the whole record in metadata headers (`X-Object-Meta-*`: parameters,
+state, times, attempts, lease) and, once the fractal is done, the PNG as its body: the image
+and its metadata are one object, written once. The content type says what the generation is,
+so the container listing alone tells every job's state without opening an object::
+
+    application/x-fractal;state=pending
+    application/x-fractal;state=running;expires=<epoch>;attempts=<n>
+    application/x-fractal;state=failed
+    image/png                                   (done: the body is the fractal)
+    application/x-fractal;state=deleted         (a tombstone)
+
+A job's current state is its highest generation. UUIDv7 ids sort by creation time, so the
+listing in name order is the listing in creation order and `marker` pagination works as in
+SQLite; `order=desc` is Swift's `reverse=true` listing.
+
+Consistency model.
+
+* Every state change (claim, heartbeat, release, fail, complete, delete) reads the current
+  generation g, checks its precondition (state, lease token, expiry), and creates g+1 with
+  `If-None-Match: *`. Swift refuses a second creation of the same name (412), so of two API
+  instances racing from the same g exactly one wins; the loser re-reads and re-decides (the
+  job was claimed by someone else → next job; the lease moved → LeaseLost; done → the upload
+  is acknowledged without storing). That is a compare-and-swap built only from create-only
+  writes, and it is why a job is leased to one worker at a time and a result stored once.
+* Swift has no replace-if-unchanged: `If-Match` on PUT, POST and DELETE is ignored (checked
+  against Swift 2.38: a wrong ETag still gets 201/202/204), so nothing here ever overwrites an
+  object that matters. Each write carries a random writer id; a 412 on a write whose first
+  attempt may have landed (a retried request) is resolved by reading the id back.
+* Swift does let a deleted name be created again. Superseded generations are therefore
+  deleted only when they are older than `GC_AGE` (60 s) and two newer ones exist: a writer
+  that read g and is about to create g+1 would need more than 60 s between its read and its
+  write to resurrect a collected name (each Swift call times out after `timeout`, 10 s). A
+  deleted fractal keeps its tombstone for `TOMBSTONE_AGE` (1 h) for the same reason.
+* Reads are as fresh as the container listing. Swift updates listings while the object PUT
+  is answered, and only falls back to asynchronous updates when a container server is down;
+  then a read may be stale, but writes stay safe: creating a generation that exists fails.
+* Swift's own limit: the object server checks `If-None-Match` when a request arrives and
+  writes when its body is complete, so two creations of one name overlapping within one small
+  write (milliseconds) can both succeed; the later timestamp wins. The service's guarantee is
+  "computed at least once, stored once": at worst such a race renders a job twice, and the
+  stored generation is still the single one that every reader sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from fractal_service.params import FIELDS, FractalParams
+from fractal_service.records import Fractal, Lease, Result, State
+from fractal_service.store.base import Completion, LeaseLost, NotFound, Page, Store, StoreError
+
+PREFIX = "fractals/"
+GEN_DIGITS = 10
+JOB_TYPE = "application/x-fractal"
+PNG_TYPE = "image/png"
+DELETED = "deleted"
+META = "X-Object-Meta-"
+GC_AGE = 60.0
+TOMBSTONE_AGE = 3600.0
+RACES = 25  # lost compare-and-swaps in a row before giving up with a 503
+TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
+PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One generation as the container listing shows it."""
+
+    uuid: str
+    gen: int
+    name: str
+    state: str
+    expires: float | None
+    attempts: int
+    modified: float
+
+    @classmethod
+    def parse(cls, item: Mapping[str, Any]) -> _Entry | None:
+        try:
+            uuid, gen = item["name"].removeprefix(PREFIX).split("/")
+            ctype, *params = item["content_type"].split(";")
+            opts = dict(p.strip().split("=", 1) for p in params if "=" in p)
+            state = State.DONE.value if ctype.strip() == PNG_TYPE else opts["state"]
+            expires = float(opts["expires"]) if "expires" in opts else None
+            modified = datetime.fromisoformat(item["last_modified"]).replace(tzinfo=UTC)
+            return cls(uuid, int(gen), item["name"], state, expires,
+                       int(opts.get("attempts", 0)), modified.timestamp())
+        except (KeyError, ValueError):
+            return None  # not ours (a stray object in the prefix): ignore, never crash a listing
+
+
+@dataclass
+class _Job:
+    """All listed generations of one fractal; the last one is current."""
+
+    uuid: str
+    gens: list[_Entry] = field(default_factory=list)
+
+    @property
+    def current(self) -> _Entry:
+        return self.gens[-1]
+
+
+@dataclass(frozen=True)
+class _Current:
+    """A job's current generation, read in full."""
+
+    gen: int
+    fractal: Fractal
+    token: str | None
+    expires: float | None
+    job: _Job
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class _Write:
+    """What a transition wants to become generation g+1, and what to return if it does."""
+
+    fractal: Fractal | None  # None: a tombstone
+    value: Any
+    token: str | None = None
+    expires: float | None = None
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class _Keep:
+    """The transition needs no write (already done, not ours, ...): return `value`."""
+
+    value: Any
+
+
+class SwiftStore(Store):
+    def __init__(self, http: Any, container: str, *, max_attempts: int = 5,
+                 timeout: float = 10.0, settle: float = 0.05, parallel: int = 8) -> None:
+        """`http` is a keystoneauth adapter for the object-store endpoint (openstacksdk's
+        `conn.object_store`): it authenticates, renews tokens and resolves the catalog."""
+        if not container or "/" in container:
+            raise ValueError(f"bad container name {container!r}")
+        self.http = http
+        self.container = container
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.settle = settle
+        self._parallel = parallel
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, *, max_attempts: int = 5) -> SwiftStore:
+        """`swift://CLOUD/CONTAINER?region=R&config=PATH&timeout=S&settle=S`.
+
+        CLOUD names an entry of clouds.yaml (`config`, else OS_CLIENT_CONFIG_FILE or the usual
+        places; empty: OS_CLOUD).
+        """
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        container = parts.path.strip("/")
+        unknown = set(query) - {"region", "config", "timeout", "settle"}
+        if parts.scheme != "swift" or not container or "/" in container or unknown:
+            raise ValueError(f"bad store URL {url!r} (expected swift://CLOUD/CONTAINER"
+                             "[?region=R&config=clouds.yaml&timeout=S&settle=S])")
+        # openstacksdk costs ~0.5 s to import: only a Swift-backed API pays for it.
+        from openstack import connection
+        from openstack.config import OpenStackConfig
+        from openstack.exceptions import ConfigException
+
+        try:
+            config = OpenStackConfig(
+                config_files=[query["config"]] if "config" in query else None)
+            region = config.get_one(cloud=unquote(parts.netloc) or None,
+                                    region_name=query.get("region"))
+        except ConfigException as exc:
+            raise ValueError(f"store {url!r}: {exc}") from exc
+        http = connection.Connection(config=region).object_store
+        return cls(http, container, max_attempts=max_attempts,
+                   timeout=float(query.get("timeout", 10.0)),
+                   settle=float(query.get("settle", 0.05)))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._pool = None
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _request(self, method: str, name: str | None = None, *, ok: tuple[int, ...] = (),
+                 headers: dict[str, str] | None = None, data: bytes | None = None,
+                 params: dict[str, str] | None = None) -> Any:
+        path = f"/{self.container}" + (f"/{quote(name)}" if name is not None else "")
+        try:
+            response = self.http.request(path, method, headers=headers or {}, data=data,
+                                         params=params, timeout=self.timeout, raise_exc=False)
+        except Exception as exc:  # keystoneauth's connect/timeout/auth errors, the SDK's own
+            raise StoreError(f"object storage unreachable: {exc}") from exc
+        if response.status_code in ok or (not ok and response.ok):
+            return response
+        raise StoreError(f"object storage: {method} {path} answered {response.status_code}")
+
+    def _listing(self, prefix: str, *, marker: str | None = None, reverse: bool = False,
+                 page: int = 1000) -> Iterator[_Entry]:
+        """Every entry under prefix, page after page, as long as the caller keeps reading."""
+        while True:
+            params = {"format": "json", "prefix": prefix, "limit": str(page)}
+            if marker is not None:
+                params["marker"] = marker
+            if reverse:
+                params["reverse"] = "true"
+            response = self._request("GET", params=params, ok=(200, 204, 404))
+            items = response.json() if response.status_code == 200 else []
+            for item in items:
+                entry = _Entry.parse(item)
+                if entry is not None:
+                    yield entry
+            if len(items) < page:
+                return
+            marker = items[-1]["name"]
+
+    def _jobs(self, *, after: str | None = None, descending: bool = False,
+              page: int = 1000) -> Iterator[_Job]:
+        """Fractals in uuid order (both directions), with their listed generations."""
+        marker = None
+        if after is not None:
+            # '~' sorts after the digits of every generation; in a reverse listing the marker
+            # is an upper bound, and "<uuid>/" is below all of its generations.
+            marker = f"{PREFIX}{after}/" + ("" if descending else "~")
+        job: _Job | None = None
+        for entry in self._listing(PREFIX, marker=marker, reverse=descending, page=page):
+            if job is None or entry.uuid != job.uuid:
+                if job is not None:
+                    yield job
+                job = _Job(entry.uuid)
+            # A reverse listing gives a fractal's generations newest first: keep them oldest
+            # first, so that `current` is the last one either way.
+            if descending:
+                job.gens.insert(0, entry)
+            else:
+                job.gens.append(entry)
+        if job is not None:
+            yield job
+
+    def _gens(self, uuid: str) -> _Job:
+        job = _Job(uuid, list(self._listing(f"{PREFIX}{uuid}/")))
+        job.gens.sort(key=lambda e: e.gen)
+        return job
+
+    # -- reading and writing generations -----------------------------------------------------
+    def _read(self, uuid: str, *, body: bool = False, job: _Job | None = None) -> _Current:
+        """The current generation of a fractal; NotFound if there is none or it was deleted."""
+        for _ in range(RACES):
+            job = job or self._gens(uuid)
+            if not job.gens:
+                raise NotFound(uuid)
+            top = job.current
+            if top.state == DELETED:
+                raise NotFound(uuid)
+            response = self._request("GET" if body else "HEAD", top.name, ok=(200, 404))
+            if response.status_code == 200:
+                fractal, token, expires = _from_headers(uuid, response.headers)
+                return _Current(top.gen, fractal, token, expires, job,
+                                response.content if body else b"")
+            job = None  # collected between the listing and the read: list again
+        raise StoreError(f"cannot read a stable generation of {uuid}")
+
+    def _create(self, name: str, headers: dict[str, str], body: bytes, *,
+                verify: bool = False) -> bool:
+        """Create `name` unless it exists: the compare-and-swap. True if this call made it.
+
+        `verify` closes Swift's window for creations that overlap in time: both got 201,
+        and the later timestamp is the object every reader sees from now on. Once overlapping
+        writes have landed (`settle`), reading the writer id back names the one winner.
+        """
+        writer = secrets.token_hex(8)
+        headers = {**headers, "If-None-Match": "*", f"{META}Writer": writer,
+                   # Swift checks the body against it: a truncated upload is refused.
+                   "ETag": hashlib.md5(body, usedforsecurity=False).hexdigest()}
+        for _ in range(2):
+            response = self._request("PUT", name, headers=headers, data=body,
+                                     ok=(201, 404, 412))
+            if response.status_code == 201 and not verify:
+                return True
+            if response.status_code in (201, 412):
+                if response.status_code == 201:
+                    time.sleep(self.settle)
+                # On 412: someone else's, or ours if a retried request met its first attempt.
+                again = self._request("HEAD", name, ok=(200, 404))
+                return again.headers.get(f"{META}Writer") == writer
+            self._request("PUT", ok=(201, 202))  # 404: the container is not there yet
+        raise StoreError(f"cannot create container {self.container}")
+
+    def _transition(self, uuid: str, step: Callable[[_Current], _Write | _Keep], *,
+                    body: bool = False, job: _Job | None = None, verify: bool = False) -> Any:
+        """Read the current generation, let `step` decide, create the next one; on a lost
+        race read again and let `step` decide again."""
+        for _ in range(RACES):
+            current = self._read(uuid, body=body, job=job)
+            job = None
+            decision = step(current)
+            if isinstance(decision, _Keep):
+                return decision.value
+            gen = current.gen + 1
+            if decision.fractal is None:
+                headers = {"Content-Type": f"{JOB_TYPE};state={DELETED}"}
+            else:
+                headers = _to_headers(decision.fractal, decision.token, decision.expires)
+            if self._create(_name(uuid, gen), headers, decision.body, verify=verify):
+                self._collect(current.job, gen, everything=decision.fractal is None)
+                return decision.value
+        raise StoreError(f"too much contention on {uuid}")
+
+    def _collect(self, job: _Job, latest: int, *, everything: bool = False) -> None:
+        """Delete superseded generations that no in-flight writer can still be aiming at."""
+        old = time.time() - GC_AGE
+        for entry in job.gens:
+            if entry.gen < latest - 1 and (everything or entry.modified < old):
+                self._request("DELETE", entry.name, ok=(204, 404))
+
+    def _forget(self, job: _Job) -> None:
+        """A tombstone old enough that no writer can race it: remove the fractal's last trace."""
+        if job.current.state == DELETED and job.current.modified < time.time() - TOMBSTONE_AGE:
+            for entry in job.gens:
+                self._request("DELETE", entry.name, ok=(204, 404))
+
+    def _map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="swift")
+            pool = self._pool
+        return list(pool.map(fn, items))
+
+    # -- records -------------------------------------------------------------------------
+    def add(self, fractal: Fractal) -> None:
+        if not self._create(_name(fractal.uuid, 0), _to_headers(fractal, None, None), b""):
+            raise StoreError(f"fractal {fractal.uuid} exists already")
+
+    def get(self, uuid: str) -> Fractal:
+        return self._read(uuid).fractal
+
+    def list(
+        self,
+        *,
+        limit: int,
+        marker: str | None = None,
+        state: State | None = None,
+        descending: bool = False,
+    ) -> Page:
+        # The listing's content types filter by state; only the page's own records are read.
+        wanted: list[_Job] = []
+        page = min(10_000, max(100, 3 * (limit + 1)))
+        for job in self._jobs(after=marker, descending=descending, page=page):
+            if job.current.state == DELETED:
+                self._forget(job)
+            elif state is None or job.current.state == state.value:
+                wanted.append(job)
+                if len(wanted) > limit:
+                    break
+        shown = wanted[:limit]
+
+        def read(job: _Job) -> Fractal | None:
+            try:
+                # The job as listed: its newest generation is read, or listed again if gone.
+                return self._read(job.uuid, job=job).fractal
+            except NotFound:
+                return None  # deleted since the listing
+
+        items = [f for f in self._map(read, shown) if f is not None]
+        return Page(items, shown[-1].uuid if len(wanted) > limit else None)
+
+    def delete(self, uuid: str) -> None:
+        self._transition(uuid, lambda current: _Write(None, None))
+
+    def image(self, uuid: str) -> bytes:
+        current = self._read(uuid, body=True)
+        if current.fractal.state is not State.DONE:
+            raise NotFound(uuid)
+        return current.body
+
+    # -- the job queue --------------------------------------------------------------------
+    def claim(self, worker: str, lease_seconds: float, now: float) -> Lease | None:
+        for job in self._jobs():
+            top = job.current
+            if top.state == DELETED:
+                self._forget(job)
+                continue
+            expired = top.state == State.RUNNING and (top.expires or 0) < now
+            if top.state != State.PENDING and not expired:
+                continue
+
+            def step(current: _Current) -> _Write | _Keep:
+                f = current.fractal
+                if f.state is State.RUNNING and (current.expires or 0) < now:
+                    if f.attempts >= self.max_attempts:
+                        # Poison: a job whose lease keeps running out fails instead of looping.
+                        return _Write(f.evolve(
+                            state=State.FAILED, finished_at=now,
+                            error=f"lease expired {f.attempts} times without a result"), None)
+                elif f.state is not State.PENDING:
+                    return _Keep(None)  # someone claimed or finished it since the listing
+                token = secrets.token_hex(16)
+                claimed = f.evolve(state=State.RUNNING, started_at=now, generated_by=worker,
+                                   attempts=f.attempts + 1)
+                return _Write(claimed, Lease(claimed, token, now + lease_seconds), token,
+                              now + lease_seconds)
+
+            try:
+                # Verified: a lease must be one worker's, even when claims overlap in time.
+                lease = self._transition(job.uuid, step, job=_Job(job.uuid, job.gens),
+                                         verify=True)
+            except NotFound:
+                continue
+            if lease is not None:
+                return lease
+        return None
+
+    def heartbeat(self, uuid: str, token: str, lease_seconds: float, now: float) -> Lease:
+        def step(current: _Current) -> _Write | _Keep:
+            if current.fractal.state is not State.RUNNING or current.token != token:
+                raise LeaseLost(uuid)
+            return _Write(current.fractal, Lease(current.fractal, token, now + lease_seconds),
+                          token, now + lease_seconds)
+
+        return self._transition(uuid, step)
+
+    def release(self, uuid: str, token: str) -> None:
+        def step(current: _Current) -> _Write | _Keep:
+            f = current.fractal
+            if f.state is not State.RUNNING or current.token != token:
+                return _Keep(None)
+            return _Write(f.evolve(state=State.PENDING, started_at=None, generated_by=None,
+                                   attempts=max(f.attempts - 1, 0)), None)
+
+        with contextlib.suppress(NotFound):  # like SQLite: releasing a deleted job is a no-op
+            self._transition(uuid, step)
+
+    def complete(self, uuid: str, result: Result, now: float) -> Completion:
+        def step(current: _Current) -> _Write | _Keep:
+            f = current.fractal
+            if f.state is State.DONE:
+                return _Keep(Completion(f, stored=False))
+            # Any worker's result is accepted while the job is not done, even after its
+            # lease expired: the work is valid, and accepting it ends the job sooner.
+            done = f.evolve(state=State.DONE, finished_at=now, duration=result.duration,
+                            generated_by=result.generated_by, size=len(result.png),
+                            checksum=result.checksum, error=None,
+                            started_at=f.started_at if f.started_at is not None
+                            else now - result.duration)
+            return _Write(done, Completion(done, stored=True), body=result.png)
+
+        return self._transition(uuid, step, verify=True)
+
+    def fail(self, uuid: str, token: str, reason: str, now: float) -> Fractal:
+        def step(current: _Current) -> _Write | _Keep:
+            f = current.fractal
+            if f.state is not State.RUNNING or current.token != token:
+                raise LeaseLost(uuid)
+            failed = f.evolve(state=State.FAILED, finished_at=now, error=reason)
+            return _Write(failed, failed)
+
+        return self._transition(uuid, step)
+
+    # -- health and metrics ---------------------------------------------------------------
+    def count_by_state(self) -> Mapping[State, int]:
+        counts = dict.fromkeys(State, 0)
+        for job in self._jobs(page=10_000):
+            if job.current.state != DELETED:
+                counts[State(job.current.state)] += 1
+        return counts
+
+    def probe(self, deep: bool = False) -> None:
+        if not deep:
+            self._request("HEAD", ok=(204, 404))  # 404: reachable; made at the first write
+            return
+        name = f"probe/{socket.gethostname()}"
+        token = secrets.token_hex(8)
+        for _ in range(2):
+            put = self._request("PUT", name, data=token.encode(), ok=(201, 404),
+                                headers={"Content-Type": "text/plain"})
+            if put.status_code == 201:
+                break
+            self._request("PUT", ok=(201, 202))
+        if self._request("GET", name, ok=(200, 404)).content != token.encode():
+            raise StoreError("probe object did not read back")
+
+
+def _name(uuid: str, gen: int) -> str:
+    return f"{PREFIX}{uuid}/{gen:0{GEN_DIGITS}d}"
+
+
+# -- records as metadata headers --------------------------------------------------------------
+# Header values must be ASCII without line breaks, and each at most 256 bytes: free text
+# (worker names, error messages) is percent-encoded and spread over numbered headers.
+def _to_headers(f: Fractal, token: str | None, expires: float | None) -> dict[str, str]:
+    if f.state is State.DONE:
+        ctype = PNG_TYPE
+    else:
+        ctype = f"{JOB_TYPE};state={f.state.value}"
+        if f.state is State.RUNNING:
+            ctype += f";expires={expires!r};attempts={f.attempts}"
+    h = {"Content-Type": ctype, f"{META}State": f.state.value, f"{META}Attempts": str(f.attempts),
+         f"{META}Created": repr(f.created_at)}
+    for key, value in f.params.to_dict().items():
+        text = repr(value) if isinstance(value, float) else str(value)  # repr: exact round trip
+        h[f"{META}P-{key.replace('_', '-')}"] = text
+    for key, value in (("Started", f.started_at), ("Finished", f.finished_at),
+                       ("Duration", f.duration), ("Lease-Expires", expires)):
+        if value is not None:
+            h[f"{META}{key}"] = repr(float(value))
+    for key, value in (("Size", f.size), ("Checksum", f.checksum), ("Lease-Token", token)):
+        if value is not None:
+            h[f"{META}{key}"] = str(value)
+    for key, text in (("Generated-By", f.generated_by), ("Error", f.error)):
+        if text is not None:
+            h.update(_text_headers(key, text))
+    return h
+
+
+def _text_headers(key: str, text: str) -> dict[str, str]:
+    encoded = quote(text, safe="")
+    while len(encoded) > TEXT_BUDGET:  # keep whole characters: shorten, then encode again
+        text = text[: len(text) * TEXT_BUDGET // len(encoded) - 1]
+        encoded = quote(text, safe="")
+    chunks = [encoded[i:i + 250] for i in range(0, len(encoded), 250)] or [""]
+    return {f"{META}{key}-{i}": chunk for i, chunk in enumerate(chunks)}
+
+
+def _text(headers: Mapping[str, str], key: str) -> str | None:
+    chunks = []
+    while (chunk := headers.get(f"{META}{key}-{len(chunks)}")) is not None:
+        chunks.append(chunk)
+    return unquote("".join(chunks)) if chunks else None
+
+
+def _from_headers(uuid: str, h: Mapping[str, str]) -> tuple[Fractal, str | None, float | None]:
+    def number(key: str, kind: type = float) -> Any:
+        value = h.get(f"{META}{key}")
+        return None if value is None else kind(value)
+
+    try:
+        record: dict[str, Any] = {}
+        for name, kind in PARAM_TYPES.items():
+            value = h.get(f"{META}P-{name.replace('_', '-')}")
+            if value is not None:
+                record[name] = kind(value)
+        fractal = Fractal(
+            uuid=uuid,
+            params=FractalParams.from_record(record),
+            state=State(h[f"{META}State"]),
+            created_at=float(h[f"{META}Created"]),
+            started_at=number("Started"),
+            finished_at=number("Finished"),
+            duration=number("Duration"),
+            generated_by=_text(h, "Generated-By"),
+            size=number("Size", int),
+            checksum=h.get(f"{META}Checksum"),
+            attempts=int(h[f"{META}Attempts"]),
+            error=_text(h, "Error"),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise StoreError(f"generation of {uuid} has unreadable metadata: {exc}") from exc
+    return fractal, h.get(f"{META}Lease-Token"), number("Lease-Expires")
