@@ -11,6 +11,7 @@ APT_PACKAGES=(
   wrk                                           # API benchmark
   python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
   prometheus                                    # promtool (rule tests, metrics lint), lab scrapes
+  conntrack                                     # lab cloud data plane: flush a moved floating IP's flows
 )
 
 step() { printf '\n==> [%s] %s\n' "$1" "$2"; }

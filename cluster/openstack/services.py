@@ -6,6 +6,7 @@ import os
 
 from cluster.openstack import daemons
 from cluster.openstack.dataplane.agent import status_file
+from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import Layout
 
 
@@ -27,7 +28,11 @@ def compute(layout: Layout) -> daemons.Daemon:
 
 
 def dataplane(layout: Layout) -> daemons.Daemon:
+    # Inside the router namespace (`ip netns exec` execs: the PID is the agent's own), whose
+    # name is the layout's: a test cloud and an operator's cloud on one host differ.
+    router = RouterNetwork.of(layout).router
     return daemons.Daemon(
         "dataplane", layout.dir("dataplane"),
-        [str(daemons.PROJECT_BIN / "python"), "-m", "cluster.openstack.dataplane.agent",
-         str(layout.state), layout.netns_prefix], ready_file=status_file(layout))
+        ["ip", "netns", "exec", router, str(daemons.PROJECT_BIN / "python"), "-m",
+         "cluster.openstack.dataplane.agent", str(layout.state)],
+        ready_file=status_file(layout))

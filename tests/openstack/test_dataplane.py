@@ -19,7 +19,8 @@ def hosts(lab_cloud):
     made: list = []
     try:
         for name in ("n1", "n2"):
-            made.append(Node(net, name, lab_cloud.topology.addresses[name]))
+            topo = lab_cloud.topology
+            made.append(Node(net, name, topo.addresses[name], topo.macs[name]))
         made.append(Client(net))
         yield made[-1]
     finally:

@@ -1,6 +1,7 @@
 """The data-plane agent: keeps the router namespace's NAT equal to Neutron's floating IPs.
 
-Run: python -m cluster.openstack.dataplane.agent STATE_DIR NETNS_PREFIX   (by `cloud up`)
+Run inside the router namespace (as `cloud up` does):
+    ip netns exec ROUTER python -m cluster.openstack.dataplane.agent STATE_DIR
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import time
 from pathlib import Path
 
 from cluster.openstack.dataplane import nat
-from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.dataplane.watch import FloatingIPs
 from cluster.openstack.layout import Layout
 from cluster.openstack.topology import Topology
 
 log = logging.getLogger("dataplane")
-TICK = 0.01  # stat the database this often
-RESYNC = 2.0  # and re-read it at least this often, in case a change slipped between stats
+TICK = 0.01  # look at the database's change counter this often
+RESYNC = 2.0  # and re-read it at least this often, in case a change slipped between looks
+ANNOUNCE = (0.0, 1.0, 2.0)  # gratuitous ARPs for a new address, seconds after adding it
 
 
 def status_file(layout: Layout) -> Path:
@@ -31,12 +32,13 @@ def status_file(layout: Layout) -> Path:
 
 
 def run(layout: Layout) -> None:
-    router = RouterNetwork.of(layout).router
     source = FloatingIPs(layout.dir("neutron") / "neutron.db", Topology.load(layout).router)
     status = status_file(layout)
+    announcer = nat.Announcer()
+    due: list[tuple[float, str]] = []  # gratuitous ARPs to send: (monotonic time, address)
     # Whatever a previous agent left on the device is reconciled, not assumed away.
-    applied: dict[str, str] | None = nat.floating_addresses(router)
-    seen, read_at = None, 0.0
+    applied: dict[str, str] = nat.floating_addresses()
+    first, seen, read_at = True, None, 0.0
     while True:
         signature = source.signature()
         if signature != seen or time.monotonic() - read_at > RESYNC:
@@ -46,21 +48,25 @@ def run(layout: Layout) -> None:
                 log.debug("neutron database busy: %s", exc)
             else:
                 seen, read_at = signature, time.monotonic()
-                if wanted != applied or not status.exists():
-                    nat.apply(router, wanted, applied or {})
+                if wanted != applied or first:
+                    added = nat.apply(wanted, applied)
+                    due += [(read_at + delay, a) for a in added for delay in ANNOUNCE]
                     log.info("floating IPs now %s", wanted or "none")
-                    applied = wanted
+                    applied, first = wanted, False
                     tmp = status.with_suffix(".tmp")
                     tmp.write_text(json.dumps({"floating_ips": applied, "at": time.time()}))
                     os.replace(tmp, status)
+        now = time.monotonic()
+        for when, address in [d for d in due if d[0] <= now]:
+            due.remove((when, address))
+            if address in applied:
+                announcer.announce(address)
         time.sleep(TICK)
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # The namespace prefix is the layout's, not a default: a test cloud and an operator's
-    # cloud on one host have different router namespaces.
-    run(Layout(state=Path(argv[0]), netns_prefix=argv[1]))
+    run(Layout(state=Path(argv[0])))
     return 0
 
 

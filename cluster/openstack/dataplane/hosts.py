@@ -32,6 +32,33 @@ for line in sys.stdin:
         answer = "-"
     print(answer, flush=True)
 """
+# Starts a connection to ADDRESS:PORT every INTERVAL seconds, each on its own (a hanging one
+# never delays the next), and writes "STARTED ENDED ANSWER" per attempt (CLOCK_MONOTONIC, which
+# every process on the host shares) to a file: when packets began or stopped flowing, to
+# within INTERVAL, without a request-response round trip per sample.
+WATCHER = """import asyncio, sys, time
+address, port, interval, timeout, path = sys.argv[1:6]
+out = open(path, "w", buffering=1)
+async def attempt():
+    started = time.monotonic()
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(address, int(port)), float(timeout))
+        answer = (await asyncio.wait_for(reader.read(64), float(timeout))).decode() or "-"
+        writer.close()
+    except (OSError, asyncio.TimeoutError):
+        answer = "-"
+    out.write(f"{started:.6f} {time.monotonic():.6f} {answer}\\n")
+async def main():
+    tasks = set()
+    print("ready", flush=True)
+    while True:
+        task = asyncio.ensure_future(attempt())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        await asyncio.sleep(float(interval))
+asyncio.run(main())
+"""
 
 
 class _InNamespace:
@@ -46,19 +73,43 @@ class _InNamespace:
 
 
 class Node(_InNamespace):
-    """A host on the tenant network at `address`, answering TCP on PORT with `name`."""
+    """A host on the tenant network at `address` (with `mac`, its port's, as a VM's NIC has),
+    answering TCP on PORT with `name`."""
 
-    def __init__(self, net: RouterNetwork, name: str, address: str) -> None:
+    def __init__(self, net: RouterNetwork, name: str, address: str,
+                 mac: str | None = None) -> None:
         self.net, self.name = net, name
         prefix_len = TENANT_CIDR.split("/")[1]
         netns = net.plug_host(name, external=False, cidr=f"{address}/{prefix_len}",
-                              gateway=TENANT_GATEWAY)
+                              gateway=TENANT_GATEWAY, mac=mac)
         super().__init__(netns, LISTENER, name, str(PORT))
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
 
     def remove(self) -> None:
         self.stop()
         self.net.unplug_host(self.name)
+
+
+class Watcher(_InNamespace):
+    """Runs in a client's namespace, probing `address`:PORT every `interval` s into `log`."""
+
+    def __init__(self, client: Client, address: str, log: str, interval: float = 0.005,
+                 timeout: float = 0.5) -> None:
+        self.log = log
+        super().__init__(client.net.host(client.name), WATCHER, address, str(PORT),
+                         str(interval), str(timeout), log)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def attempts(self) -> list[tuple[float, float, str | None]]:
+        """(started, ended, who answered or None), in start order."""
+        rows = []
+        with open(self.log) as lines:
+            for line in lines:
+                parts = line.split()
+                if len(parts) == 3:  # the last line may be half written
+                    rows.append((float(parts[0]), float(parts[1]),
+                                 None if parts[2] == "-" else parts[2]))
+        return sorted(rows)
 
 
 class Client(_InNamespace):

@@ -7,6 +7,7 @@ the root namespace is touched: no addresses, firewall rules or sysctls.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from cluster.lab import netns
@@ -54,12 +55,20 @@ class RouterNetwork:
         netns.run(["ip", "netns", "exec", self.router, "sysctl", "-qw",
                    "net.ipv4.ip_forward=1"])
 
-    def plug_host(self, name: str, *, external: bool, cidr: str, gateway: str) -> str:
-        """A host (namespace) on one of the router's networks; returns its namespace name."""
+    def plug_host(self, name: str, *, external: bool, cidr: str, gateway: str,
+                  mac: str | None = None) -> str:
+        """A host (namespace) on one of the router's networks; returns its namespace name.
+
+        Its MAC is `mac` (a node's: its Neutron port's) or one derived from the name: a host
+        made again keeps its MAC, so the router's ARP cache never points at a vanished one
+        (a stale entry blackholes the host for up to a minute)."""
         host = self.host(name)
         netns.add(host)
         switch = self.external_switch if external else self.tenant_switch
         netns.plug(host, switch, "eth0", f"{self.prefix}-{name}"[:15], [cidr])
+        digest = hashlib.sha256(f"{self.prefix}/{name}".encode()).digest()
+        mac = mac or ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))  # locally administered
+        netns.ip("link", "set", "eth0", "address", mac, netns=host)
         netns.ip("route", "replace", "default", "via", gateway, netns=host)
         return host
 

@@ -21,17 +21,20 @@ class FloatingIPs:
         self.database = database
         self.router_id = router_id
 
-    def signature(self) -> tuple[tuple[int, int], ...]:
-        """Changes whenever a transaction commits: with a rollback journal the file itself is
-        written; in WAL mode the -wal file is (so both are watched)."""
-        found = []
-        for path in (self.database, self.database.with_name(self.database.name + "-wal")):
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                st = None
-            found.append((st.st_mtime_ns, st.st_size) if st else (0, 0))
-        return tuple(found)
+    def signature(self) -> tuple[int, ...]:
+        """Changes whenever a transaction commits: SQLite's file change counter (header
+        bytes 24-27, bumped by every commit in rollback-journal mode, Neutron's), plus the
+        files' mtime and size (and the -wal file's, should the mode ever be WAL). The counter
+        matters: two commits within one coarse mtime tick leave mtime and size unchanged."""
+        with open(self.database, "rb") as db:
+            counter = int.from_bytes(os.pread(db.fileno(), 4, 24), "big")
+            st = os.fstat(db.fileno())
+        try:
+            wal = os.stat(self.database.with_name(self.database.name + "-wal"))
+            wal_sig = (wal.st_mtime_ns, wal.st_size)
+        except FileNotFoundError:
+            wal_sig = (0, 0)
+        return (counter, st.st_mtime_ns, st.st_size, *wal_sig)
 
     def read(self) -> dict[str, str]:
         """floating IP -> fixed IP. Raises sqlite3.OperationalError while a writer holds the
