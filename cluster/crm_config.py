@@ -7,6 +7,7 @@ from pathlib import Path
 from string import Template
 
 TEMPLATE = Path(__file__).parent / "config" / "fractal.crm"
+FENCING = Path(__file__).parent / "config" / "fencing.crm"
 
 
 @dataclass(frozen=True)
@@ -15,15 +16,26 @@ class ServiceConfig:
     api_port: int = 8080
     data_dir: str = "/var/lib/fractal"
     workers: int = 2
-    stonith_enabled: bool = False
-    # The address resource. The lab uses IPaddr2 on the nodes' network until the OpenStack
-    # floating-IP agent replaces it.
+    # The address resource: the OpenStack floating IP in a cloud; IPaddr2 on plain networks.
     address_agent: str = "ocf:heartbeat:IPaddr2"
     address_params: str = ""
+    # fence_openstack through the cloud's compute API (stonith-enabled=true)
+    fencing: bool = False
+    cloud: str = "fractal-lab"  # the clouds.yaml entry the agents and fencing use
+    fence_action: str = "off"  # see fencing.crm
 
-    def render(self) -> str:
+    def render(self, servers: dict[str, str] | None = None) -> str:
+        """`servers`: cluster node name -> compute server id, for fencing."""
+        fencing = ""
+        if self.fencing:
+            if not servers:
+                raise ValueError("fencing needs each node's server id")
+            host_map = ";".join(f"{node}:{server}" for node, server in sorted(servers.items()))
+            fencing = Template(FENCING.read_text()).substitute(cloud=self.cloud,
+                                                               host_map=host_map)
         params = self.address_params or f"ip={self.address} cidr_netmask=24"
         return Template(TEMPLATE.read_text()).substitute(
-            stonith_enabled=str(self.stonith_enabled).lower(), api_port=self.api_port,
+            stonith_enabled=str(self.fencing).lower(), api_port=self.api_port,
             data_dir=self.data_dir, address_agent=self.address_agent, address_params=params,
-            api_url=f"http://{self.address}:{self.api_port}", workers=self.workers)
+            api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
+            fence_action=self.fence_action) + fencing

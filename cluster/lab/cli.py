@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from cluster.lab import netns
-from cluster.lab.lab import CLIENT_ADDRESS, SERVICE_ADDRESS, Lab
+from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
 NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl")
@@ -55,8 +55,8 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     if found := leftovers(lab):
         raise LabError(f"leftovers from an earlier run: namespaces {', '.join(found)} — "
                        "run `fractal-ha lab down` first")
-    say("creating the network (switch, 3 nodes, client), installing the agents for the "
-        "nodes, booting them", started)
+    say("bringing up the lab cloud, the nodes' network (tenant network, router, client), "
+        "installing the agents for the nodes, booting them", started)
     lab.boot(lambda line: say(line, started))
     say("waiting for corosync membership, quorum and a DC", started)
     state = lab.wait_formed()
@@ -77,11 +77,12 @@ def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
                       for name, n in sorted(state.nodes.items()))
     print(f"nodes:    {nodes}; DC {state.dc}; {'quorate' if state.quorate else 'NO QUORUM'}")
     print(f"service:  API on {', '.join(state.where('fractal-api')) or 'nowhere'}, "
-          f"address {SERVICE_ADDRESS} on {', '.join(state.where('fractal-ip')) or 'nowhere'}")
+          f"floating IP {SERVICE_ADDRESS} on "
+          f"{', '.join(state.where('fractal-ip')) or 'nowhere'}")
     print(f"workers:  {', '.join(state.where('fractal-workers')) or 'none'}")
     health = lab.client("GET", "/readyz")
     print(f"API:      http://{SERVICE_ADDRESS}:8080 {'ready' if health else 'NOT ANSWERING'}"
-          f" (from the client namespace {lab.client_netns}, {CLIENT_ADDRESS})")
+          f" (from the client namespace {lab.client_netns}, {CLIENT_CIDR})")
     for failure in state.failures:
         print(f"failure:  {failure.get('op_key')} on {failure.get('node')}: "
               f"{failure.get('exitreason') or failure.get('status')}")
@@ -209,9 +210,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    lab = Lab(args.dir)
+    lab = Lab.open(args.dir)
     try:
         return COMMANDS[args.action](lab, args)
     except (LabError, KeyError, TimeoutError) as exc:
         print(f"fractal-ha lab: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

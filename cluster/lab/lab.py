@@ -1,4 +1,10 @@
-"""The lab: N cluster nodes and a client on one switch, each in its own namespaces, one host.
+"""The lab: N cluster nodes on the lab cloud's tenant network, each in its own namespaces, one
+host; the lab's OpenStack beside them (real Keystone and Neutron, compute, data plane).
+
+Like VMs in a real cloud: each node has a Neutron port (fixed IP on 192.0.2.0/24) and a compute
+server whose power actions crash and boot it, so `fence_openstack` really fences; clients reach
+the service on the floating IP from the external network, through the router's NAT. The nodes
+reach the cloud's endpoints at the catalog's own URLs through a relay (cloud_relay.py).
 
 Everything the lab creates is named with its prefix (namespaces `fha-*` for the operator's lab;
 tests pick a prefix of their own, so a test run and a lab can share a host) and recorded under
@@ -13,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,25 +29,52 @@ from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
+from cluster.openstack.daemons import PROJECT_BIN, Daemon
+from cluster.openstack.dataplane.network import RouterNetwork
+from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
+from cluster.openstack.topology import (
+    EXTERNAL_GATEWAY,
+    FLOATING_IP,
+    NODES,
+    TENANT_CIDR,
+    TENANT_GATEWAY,
+    Topology,
+)
 
 PREFIX = "fha"
-SUBNET = "192.0.2"  # RFC 5737 TEST-NET-1: the nodes' network
-CLIENT_ADDRESS = f"{SUBNET}.200"
-SERVICE_ADDRESS = f"{SUBNET}.100"  # where clients and workers reach the API
+CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
+SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 SHARED_DATA = "/srv/fractal"  # inside every node: the lab's stand-in for shared storage
+Progress = Callable[[str], None]
 
 
 class Lab:
     def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 1000,
                  prefix: str = PREFIX) -> None:
+        if not 1 <= size <= len(NODES):
+            raise ValueError(f"the lab has 1 to {len(NODES)} nodes, not {size}")
         self.dir = lab_dir
         self.token_ms = token_ms
         self.prefix = prefix
-        self.switch = f"{prefix}-sw"
-        self.client_netns = f"{prefix}-client"
-        self.nodes = [Node(NodeSpec(f"n{i}", i, f"{SUBNET}.{10 + i}", f"{prefix}-n{i}"),
-                           lab_dir) for i in range(1, size + 1)]
-        self.service = ServiceConfig(SERVICE_ADDRESS, data_dir=SHARED_DATA)
+        # The cloud's state lives in the lab; its virtualenv is the shared cache.
+        self.cloud = Layout(state=lab_dir / "cloud", venv=Layout().venv, netns_prefix=prefix)
+        self.net = RouterNetwork.of(self.cloud)
+        self.client_netns = self.net.host("client")
+        self.nodes = [Node(NodeSpec(name, i, address, f"{prefix}-{name}"), lab_dir)
+                      for i, (name, address) in enumerate(list(NODES.items())[:size], start=1)]
+        self.service = ServiceConfig(
+            SERVICE_ADDRESS, data_dir=SHARED_DATA, address_agent="ocf:fractal:floating-ip",
+            address_params=f"cloud={MEMBER_CLOUD} floating_ip={FLOATING_IP} network=fractal",
+            fencing=True)
+
+    @classmethod
+    def open(cls, lab_dir: Path) -> Lab:
+        """The lab that `boot` recorded in `lab_dir` (its prefix and size), or a default one."""
+        try:
+            saved = json.loads((lab_dir / "lab.json").read_text())
+        except (OSError, ValueError):
+            return cls(lab_dir)
+        return cls(lab_dir, saved["size"], token_ms=saved["token_ms"], prefix=saved["prefix"])
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -53,29 +87,80 @@ class Lab:
     def ocf_providers(self) -> Path:
         return self.dir / "ocf" / "resource.d"
 
+    @property
+    def openstack_etc(self) -> Path:
+        """The nodes' /etc/openstack: clouds.yaml with the member user only (no admin)."""
+        return self.dir / "etc-openstack"
+
     def namespaces(self) -> list[str]:
-        return [n.spec.netns for n in self.nodes] + [self.client_netns, self.switch]
+        return [n.spec.netns for n in self.nodes] + [self.client_netns, self.net.router,
+                                                     self.net.tenant_switch,
+                                                     self.net.external_switch]
+
+    def relay(self) -> Daemon:
+        """The nodes' path to the cloud's endpoints (see cloud_relay.py)."""
+        ports = ",".join(str(self.cloud.ports()[f"{s}-proxy"]) for s in SERVICES)
+        return Daemon("relay", self.dir / "relay",
+                      [str(PROJECT_BIN / "python"), "-m", "cluster.lab.cloud_relay", ports,
+                       *(n.spec.netns for n in self.nodes)])
 
     def build_network(self) -> None:
-        netns.make_switch(self.switch)
+        """Nodes on the tenant network at their ports' addresses, routed by the cloud's router;
+        the client on the external network."""
+        prefix_len = TENANT_CIDR.split("/")[1]
         for node in self.nodes:
             netns.add(node.spec.netns)
-            netns.plug(node.spec.netns, self.switch, "eth0", f"{node.name}-port",
-                       [f"{node.spec.address}/24"])
-        netns.add(self.client_netns)
-        netns.plug(self.client_netns, self.switch, "eth0", "client-port",
-                   [f"{CLIENT_ADDRESS}/24"])
+            netns.plug(node.spec.netns, self.net.tenant_switch, "eth0", f"{node.name}-port",
+                       [f"{node.spec.address}/{prefix_len}"])
+            netns.ip("route", "replace", "default", "via", TENANT_GATEWAY,
+                     netns=node.spec.netns)
+        self.net.plug_host("client", external=True, cidr=CLIENT_CIDR, gateway=EXTERNAL_GATEWAY)
+
+    def write_etc_net(self) -> None:
+        """The nodes' /etc/hosts (every node by name, as cloud-init writes it) and an empty
+        resolv.conf (no DNS on the lab's networks: lookups must fail at once, not time out)."""
+        etc = self.dir / "etc-net"
+        etc.mkdir(exist_ok=True)
+        hosts = ["127.0.0.1 localhost", *(f"{n.spec.address} {n.name}" for n in self.nodes)]
+        (etc / "hosts").write_text("\n".join(hosts) + "\n")
+        (etc / "resolv.conf").write_text("# the lab has no DNS server\n")
 
     def boot_node(self, node: Node) -> None:
-        node.boot(shared_dir=self.dir / "shared", ocf_providers=self.ocf_providers)
+        """Power on, as the hypervisor would: the compute service sees it ACTIVE again."""
+        from cluster.openstack.compute.power import PowerStates
 
-    def boot(self, progress: Callable[[str], None] = lambda _: None) -> None:
+        node.boot(shared_dir=self.dir / "shared", ocf_providers=self.ocf_providers,
+                  openstack_etc=self.openstack_etc, etc_net=self.dir / "etc-net")
+        PowerStates(self.cloud).set_on(self.topology.servers[node.name], True)
+
+    @property
+    def topology(self) -> Topology:
+        return Topology.load(self.cloud)
+
+    def boot(self, progress: Progress = lambda _: None) -> None:
+        from cluster.openstack import cloud, clouds
+        from cluster.openstack.compute import registry
         from resource_agents import install
 
         self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "lab.json").write_text(json.dumps(
+            {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms}))
         (self.dir / "shared").mkdir(exist_ok=True)
         install.install(self.dir / "ocf")
+        topo = cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+        self.openstack_etc.mkdir(exist_ok=True)
+        member_only = {"clouds": {MEMBER_CLOUD: clouds.entries(self.cloud)[MEMBER_CLOUD]}}
+        (self.openstack_etc / "clouds.yaml").touch(mode=0o600)
+        (self.openstack_etc / "clouds.yaml").write_text(json.dumps(member_only, indent=2))
+        self.write_etc_net()
         self.build_network()
+        self.relay().start()
+        # The hypervisor's side of compute: os-stop crashes a node, os-start boots it.
+        lab_cli = [sys.executable, "-m", "cluster.lab.cli", "--dir", str(self.dir)]
+        for node in self.nodes:
+            registry.set_hooks(self.cloud, topo.servers[node.name],
+                               {"stop": [*lab_cli, "crash", node.name],
+                                "start": [*lab_cli, "boot", node.name]})
         conf = render([Member(n.name, n.spec.nodeid, n.spec.address) for n in self.nodes],
                       token_ms=self.token_ms)
         authkey = os.urandom(256)
@@ -87,15 +172,15 @@ class Lab:
     def configure(self) -> None:
         """Load the Fractal service's configuration through one node's crm shell."""
         path = self.dir / "fractal.crm"
-        path.write_text(self.service.render())
+        path.write_text(self.service.render(self.topology.servers))
         self.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
 
     def wait_formed(self, timeout: float = 90.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
         deadline = time.monotonic() + timeout
-        running = [n for n in self.nodes if n.running]
-        names = sorted(n.name for n in running)
         while True:
+            running = [n for n in self.nodes if n.running]
+            names = sorted(n.name for n in running)
             states = [self.status(n) for n in running]
             if states and all(s is not None and s.quorate and s.dc and s.online() == names
                               for s in states):
@@ -132,14 +217,19 @@ class Lab:
 
     # -- faults --------------------------------------------------------------------------
     def isolate(self, name: str, cut: bool = True) -> None:
-        netns.set_link(self.switch, f"{name}-port", up=not cut)
+        netns.set_link(self.net.tenant_switch, f"{name}-port", up=not cut)
 
     # -- down ----------------------------------------------------------------------------
     def down(self) -> None:
+        from cluster.openstack import cloud
+
         for node in self.nodes:
             node.crash()  # PID 1 of each node: every process of the node goes with it
+        self.relay().stop()
+        cloud.down(self.cloud)  # its daemons, then every namespace with our prefix
         for name in self.namespaces():
             netns.delete(name)
-        for created in ("nodes", "shared", "ocf"):
+        for created in ("nodes", "shared", "ocf", "relay", "etc-openstack", "etc-net"):
             shutil.rmtree(self.dir / created, ignore_errors=True)
-        (self.dir / "fractal.crm").unlink(missing_ok=True)
+        for created in ("fractal.crm", "lab.json"):
+            (self.dir / created).unlink(missing_ok=True)

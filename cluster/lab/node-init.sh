@@ -20,6 +20,15 @@ if [[ -n ${SHARED_DIR:-} ]]; then  # the lab's stand-in for shared storage
   mkdir -p /srv/fractal
   mount --bind "$SHARED_DIR" /srv/fractal
 fi
+if [[ -n ${ETC_NET:-} ]]; then  # the lab's hosts file and a resolver that fails fast
+  # (the host's DNS server is not reachable from the lab's networks: every lookup would
+  # wait out its timeouts; fence_openstack looked up the node's own name for 10 s)
+  for file in hosts resolv.conf; do mount --bind "$ETC_NET/$file" "/etc/$file"; done
+fi
+if [[ -n ${OPENSTACK_ETC:-} ]]; then  # clouds.yaml for the agents and fence_openstack
+  mkdir -p /etc/openstack
+  mount --bind "$OPENSTACK_ETC" /etc/openstack
+fi
 if [[ -n ${OCF_PROVIDERS:-} ]]; then  # agents for this node only (see ocf-view.sh)
   bash "$(dirname "${BASH_SOURCE[0]}")/ocf-view.sh" "$OCF_PROVIDERS"
 fi

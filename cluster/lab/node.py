@@ -37,9 +37,6 @@ class Node:
         self.spec = spec
         self.dir = lab_dir / "nodes" / spec.name
         self.launcher: subprocess.Popen | None = None  # when booted by this process
-        # The node's PID 1 (as the host sees it), kept in a file so that a later `fractal-ha lab`
-        # command can find, enter and crash the node.
-        self._pid1: int | None = _read_pid(self.dir / "pid1")
 
     @property
     def name(self) -> str:
@@ -62,12 +59,16 @@ class Node:
 
     # -- life and death ----------------------------------------------------------------
     def boot(self, timeout: float = 20.0, shared_dir: Path | None = None,
-             ocf_providers: Path | None = None) -> None:
+             ocf_providers: Path | None = None, openstack_etc: Path | None = None,
+             etc_net: Path | None = None) -> None:
         """Start the node. `ocf_providers` (a directory of OCF provider directories) is laid over
-        the node's /usr/lib/ocf/resource.d, so agents need not be installed on the host."""
+        the node's /usr/lib/ocf/resource.d, so agents need not be installed on the host;
+        `openstack_etc` becomes the node's /etc/openstack (clouds.yaml); `etc_net` holds the
+        node's /etc/hosts and /etc/resolv.conf."""
         (self.dir / "ready").unlink(missing_ok=True)
         env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir),
-               "SHARED_DIR": str(shared_dir or ""), "OCF_PROVIDERS": str(ocf_providers or "")}
+               "SHARED_DIR": str(shared_dir or ""), "OCF_PROVIDERS": str(ocf_providers or ""),
+               "OPENSTACK_ETC": str(openstack_etc or ""), "ETC_NET": str(etc_net or "")}
         with open(self.dir / "init.log", "ab") as log:
             self.launcher = subprocess.Popen(
                 ["ip", "netns", "exec", self.spec.netns, "unshare", "--mount", "--uts", "--pid",
@@ -82,8 +83,9 @@ class Node:
                 self.crash()
                 raise NodeError(f"{self.name} did not boot in {timeout:.0f} s: {self.log_tail()}")
             time.sleep(0.05)
-        self._pid1 = self._find_pid1()
-        (self.dir / "pid1").write_text(f"{self._pid1}\n")
+        # The node's PID 1 (as the host sees it) lives in a file: a later `fractal-ha lab`
+        # command, or the compute service fencing the node, finds, enters and crashes it.
+        (self.dir / "pid1").write_text(f"{self._find_pid1()}\n")
 
     def _find_pid1(self) -> int:
         # ip netns exec execs unshare in place; unshare --fork has one child: the node's PID 1.
@@ -95,23 +97,28 @@ class Node:
         return int(children[0])
 
     @property
+    def _pid1(self) -> int | None:
+        return _read_pid(self.dir / "pid1")
+
+    @property
     def pid1(self) -> int:
-        if self._pid1 is None:
+        pid = self._pid1
+        if pid is None:
             raise NodeError(f"{self.name} is not running")
-        return self._pid1
+        return pid
 
     @property
     def running(self) -> bool:
-        if self.launcher is not None and self.launcher.poll() is not None:
-            return False
-        return self._pid1 is not None and _is_node_init(self._pid1)
+        pid = self._pid1
+        return pid is not None and _is_node_init(pid)
 
     def crash(self) -> None:
         """Hard crash: SIGKILL to the node's PID 1 takes every process of the node with it."""
-        if self.running:
-            os.kill(self.pid1, signal.SIGKILL)
+        pid = self._pid1
+        if pid is not None and _is_node_init(pid):
+            os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 10
-            while _is_node_init(self.pid1) and time.monotonic() < deadline:
+            while _is_node_init(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
         if self.launcher is not None:
             try:
@@ -120,7 +127,6 @@ class Node:
                 os.killpg(self.launcher.pid, signal.SIGKILL)
                 self.launcher.wait(5)
             self.launcher = None
-        self._pid1 = None
         (self.dir / "pid1").unlink(missing_ok=True)
 
     def shutdown(self, timeout: float = 60.0) -> None:

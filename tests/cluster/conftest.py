@@ -29,10 +29,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture
 def healthy(lab: Lab) -> Iterator[Lab]:
-    """Every test starts from (and leaves) a whole cluster with the service up, failures cleared."""
+    """Every test starts from (and leaves) a whole cluster with the service up, failures and
+    injected cloud faults cleared."""
     yield lab
+    from cluster.openstack.faults import control
+
+    control.clear(lab.cloud)
     for node in lab.nodes:
         lab.isolate(node.name, cut=False)
+    for node in lab.nodes:  # fenced (stonith-action=off) or crashed: the operator starts it
         if not node.running:
             lab.boot_node(node)
     lab.wait_formed(timeout=120)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from cluster import crm_mon
 from cluster.lab.lab import Lab
+from cluster.openstack.faults import control
 from tests.cluster.conftest import Observer
 from tests.support.processes import wait_until
 
@@ -28,6 +30,26 @@ def kill_api_process(lab: Lab, node_name: str) -> None:
     node.exec(["kill", "-KILL", pid.strip()])
 
 
+def full_state(lab: Lab, node_name: str) -> crm_mon.ClusterState:
+    """The cluster with its whole fencing history and operation history, from `node_name`."""
+    xml = lab.node(node_name).exec(["crm_mon", "-1", "--output-as=xml", "--fence-history=3",
+                                    "--include=operations"]).stdout
+    return crm_mon.parse(xml)
+
+
+def assert_fenced_before_takeover(lab: Lab, victim: str, survivor: str) -> None:
+    """The lost node was fenced through the cloud, and the API started elsewhere only after."""
+    state = full_state(lab, survivor)
+    fenced = [e for e in state.fence_events if e.target == victim and e.status == "success"]
+    assert fenced, f"{victim} was not fenced: {state.fence_events}"
+    starts = [op.last_rc_change for h in state.history
+              if h.resource == "fractal-api" and h.node == survivor
+              for op in h.operations if op.task == "start" and op.last_rc_change]
+    assert starts, "no start of the API on the survivor in its history"
+    # crm_mon prints both with one-second resolution
+    assert max(e.completed or 0 for e in fenced) <= max(starts) + 1
+
+
 def test_api_process_killed(healthy: Lab) -> None:
     lab = healthy
     before = api_node(lab)
@@ -44,7 +66,7 @@ def test_api_process_killed(healthy: Lab) -> None:
     seen.assert_nothing_lost()
 
 
-def test_active_node_crash_then_rejoin_without_fail_back(healthy: Lab) -> None:
+def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Lab) -> None:
     lab = healthy
     victim = api_node(lab)
     with Observer(lab) as seen:
@@ -56,8 +78,11 @@ def test_active_node_crash_then_rejoin_without_fail_back(healthy: Lab) -> None:
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
     print(f"node crash: service back after {seen.downtime:.2f} s on {survivor}")
     assert survivor != victim
+    assert_fenced_before_takeover(lab, victim, survivor)
     seen.assert_no_split_brain()
     seen.assert_nothing_lost()
+    # fencing powered it off through the cloud; the operator starts it again
+    assert not lab.node(victim).running
     lab.boot_node(lab.node(victim))
     lab.wait_formed(timeout=120)
     assert api_node(lab) == survivor  # stickiness: the rejoining node does not pull it back
@@ -77,11 +102,15 @@ def test_active_node_isolated(healthy: Lab) -> None:
             raise AssertionError(f"no takeover; victim {victim}; views {views}") from None
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
         # the minority lost quorum and stopped its copy (no-quorum-policy=stop)
+        # the minority lost quorum and stopped its copy (no-quorum-policy=stop), or was
+        # already fenced (powered off)
         minority = lab.node(victim)
-        wait_until(lambda: (s := lab.status(minority)) and not s.quorate
-                   and not s.where("fractal-api"), 30, "the isolated node to stop the API")
+        wait_until(lambda: not (s := lab.status(minority)) or (not s.quorate
+                   and not s.where("fractal-api")), 30, "the isolated node to stop the API")
     print(f"isolation: service back after {seen.downtime:.2f} s")
-    assert api_node(lab) != victim
+    survivor = api_node(lab)
+    assert survivor != victim
+    assert_fenced_before_takeover(lab, victim, survivor)
     seen.assert_no_split_brain()
     seen.assert_nothing_lost()
 
@@ -102,3 +131,74 @@ def test_planned_move_and_clear(healthy: Lab) -> None:
     assert api_node(lab) == target  # and clearing it does not move the service back
     seen.assert_no_split_brain()
     seen.assert_nothing_lost()
+
+
+def test_restart_cleanup_refresh_keep_the_service_in_place(healthy: Lab) -> None:
+    lab = healthy
+    where = api_node(lab)
+    with Observer(lab) as seen:
+        wait_until(lambda: seen.accepted, 10, "submissions to flow")
+        lab.nodes[0].exec(["crm", "resource", "restart", "fractal-service"], timeout=120)
+        wait_until(lambda: lab.client("GET", "/healthz"), RESTART_BOUND_S, "the API back")
+        for command in (["crm_resource", "--cleanup"], ["crm_resource", "--refresh"]):
+            lab.nodes[0].exec(command)
+            lab.nodes[0].exec(["crm_resource", "--wait", "--timeout=60s"], timeout=90)
+            assert lab.client("GET", "/healthz"), f"{command} took the service down"
+        wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
+    assert api_node(lab) == where
+    seen.assert_no_split_brain()
+    seen.assert_nothing_lost()
+
+
+def test_unmanaged_service_is_left_alone_until_managed_again(healthy: Lab) -> None:
+    lab = healthy
+    where = api_node(lab)
+    crm = lab.nodes[0].exec
+    crm(["crm_resource", "--resource", "fractal-service", "--set-parameter", "is-managed",
+         "--meta", "--parameter-value", "false"])
+    try:
+        kill_api_process(lab, where)
+        # Unmanaged: the failure is seen by the monitor but nothing is restarted or moved.
+        wait_until(lambda: any(f.get("op_key", "").startswith("fractal-api_monitor")
+                               for f in lab.status().failures), 30, "the monitor to see it")
+        assert not lab.client("GET", "/healthz", timeout=1)
+        assert lab.status().where("fractal-ip") == [where]
+    finally:
+        crm(["crm_resource", "--resource", "fractal-service", "--delete-parameter",
+             "is-managed", "--meta"])
+    # Managed again: Pacemaker recovers the API where it was.
+    wait_until(lambda: lab.client("GET", "/healthz"), RESTART_BOUND_S, "the API recovered")
+    assert api_node(lab) == where
+
+
+def test_node_crash_while_the_cloud_api_is_slow_and_failing(healthy: Lab) -> None:
+    lab = healthy
+    victim = api_node(lab)
+    # Every second Neutron call fails with 503, and each takes 300 ms more.
+    control.inject(lab.cloud, "neutron", latency_ms=300, error_rate=0.5, error_status=503)
+    with Observer(lab) as seen:
+        wait_until(lambda: seen.accepted, 10, "submissions to flow")
+        seen.fault()
+        lab.node(victim).crash()
+        wait_until(lambda: seen.first_success_after_fault, FAILOVER_BOUND_S + 15,
+                   "the takeover through a failing cloud API")
+        wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
+    print(f"node crash, cloud API 50% 503 + 300 ms: service back after {seen.downtime:.2f} s")
+    assert api_node(lab) != victim
+    seen.assert_no_split_brain()
+    seen.assert_nothing_lost()
+
+
+def test_revoked_token_is_renewed_without_a_failover(healthy: Lab) -> None:
+    lab = healthy
+    where = api_node(lab)
+    session = "/run/resource-agents/fractal-floating-ip-fractal-ip/session.json"
+    before = lab.node(where).exec(["cat", session]).stdout
+    control.revoke_tokens(lab.cloud, "fractal")
+    # The next monitor gets a 401, logs in again and carries on: a new token, no failure.
+    wait_until(lambda: lab.node(where).exec(["cat", session]).stdout != before, 30,
+               "the floating-IP agent to renew its token")
+    state = lab.status()
+    assert not state.failures, state.failures
+    assert state.where("fractal-ip") == [where]
+    assert lab.client("GET", "/healthz")

@@ -65,6 +65,12 @@ class PowerStates:
         tmp.write_text(json.dumps({"on": power.on, "task": power.task}))
         os.replace(tmp, self._path(server_id))
 
+    def set_on(self, server_id: str, on: bool) -> None:
+        """The hypervisor's word: the lab booted (or lost) a node outside the API. Nova's
+        power-state sync records the same, so the next fence sees the truth."""
+        with self.lock:
+            self._put(server_id, Power(on, None))
+
     def begin(self, server: Server, action: str) -> threading.Thread:
         """Check and mark the transition atomically, then run its hooks in the background."""
         when_on, when_off, task, hooks, on_after = ACTIONS[action]
