@@ -14,6 +14,7 @@ import pytest
 
 from fractal_service.client import FractalClient
 from resource_agents import install
+from tests.support.cloud import LabCloud, run_lab_cloud
 from tests.support.processes import ApiServer
 from tests.support.spawner import Spawner
 from tests.support.stores import Backend, override
@@ -26,6 +27,12 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "sqlite":
         return Backend.sqlite()
     return override() or request.getfixturevalue("lab_object_store")
+
+
+@pytest.fixture(scope="session")
+def lab_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabCloud]:
+    """One lab cloud (real Keystone and Neutron, our compute, Object Storage) per test run."""
+    yield from run_lab_cloud(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
