@@ -26,6 +26,12 @@ BACKENDS = ["sqlite", pytest.param("swift", marks=pytest.mark.openstack)]
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "sqlite":
         return Backend.sqlite()
+    return request.getfixturevalue("object_store")
+
+
+@pytest.fixture(scope="session")
+def object_store(request: pytest.FixtureRequest) -> Backend:
+    """Object Storage for the store's tests: the lab cloud's, or FRACTAL_TEST_OBJECT_STORE."""
     return override() or request.getfixturevalue("lab_object_store")
 
 

@@ -162,6 +162,8 @@ class SwiftStore(Store):
         self.max_attempts = max_attempts
         self.timeout = timeout
         self.settle = settle
+        self.gc_age = GC_AGE
+        self.tombstone_age = TOMBSTONE_AGE
         self._parallel = parallel
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -329,15 +331,17 @@ class SwiftStore(Store):
         raise StoreError(f"too much contention on {uuid}")
 
     def _collect(self, job: _Job, latest: int, *, everything: bool = False) -> None:
-        """Delete superseded generations that no in-flight writer can still be aiming at."""
-        old = time.time() - GC_AGE
+        """Delete superseded generations that no in-flight writer can still be aiming at;
+        `everything` below a tombstone (the tombstone itself guards the next name)."""
+        old = time.time() - self.gc_age
         for entry in job.gens:
-            if entry.gen < latest - 1 and (everything or entry.modified < old):
+            superseded = entry.gen < latest - 1 and entry.modified < old
+            if superseded or (everything and entry.gen < latest):
                 self._request("DELETE", entry.name, ok=(204, 404))
 
     def _forget(self, job: _Job) -> None:
         """A tombstone old enough that no writer can race it: remove the fractal's last trace."""
-        if job.current.state == DELETED and job.current.modified < time.time() - TOMBSTONE_AGE:
+        if job.current.state == DELETED and job.current.modified < time.time() - self.tombstone_age:
             for entry in job.gens:
                 self._request("DELETE", entry.name, ok=(204, 404))
 
