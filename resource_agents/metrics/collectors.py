@@ -136,11 +136,12 @@ def failovers(tracker: FailoverTracker) -> Iterator[Metric]:
     durations = HistogramMetricFamily(
         "fractal_ha_failover_duration_seconds", "From the last snapshot with the resource "
         "healthy on its old node to the first with it healthy on the new one (upper bound)",
-        labels=["resource", "cause"])
-    for (resource, cause), h in sorted(tracker.histograms.items()):
-        total.add_metric([resource, cause], h.count)
+        labels=["resource"])
+    for (resource, cause), n in sorted(tracker.counts.items()):
+        total.add_metric([resource, cause], n)
+    for resource, h in sorted(tracker.histograms.items()):
         buckets = [(repr(b), c) for b, c in zip(BUCKETS, h.counts, strict=True)]
-        durations.add_metric([resource, cause], [*buckets, ("+Inf", h.count)], h.sum)
+        durations.add_metric([resource], [*buckets, ("+Inf", h.count)], h.sum)
     yield total
     yield durations
 

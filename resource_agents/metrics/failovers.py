@@ -22,7 +22,7 @@ from cluster.crm_mon import ClusterState
 # Failover durations (s): the lab fails over in ~4 s; the slow-failover alert's threshold
 # (30 s by default) must be one of these bounds.
 CAUSES = ("node_lost", "resource_failed", "moved")
-BUCKETS = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0)
+BUCKETS = (1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
 @dataclass
@@ -54,7 +54,8 @@ class Failover:
 class FailoverTracker:
     def __init__(self) -> None:
         self.where: dict[str, tuple[str, float]] = {}  # resource -> (healthy on, seen at)
-        self.histograms: dict[tuple[str, str], Histogram] = {}  # (resource, cause)
+        self.counts: dict[tuple[str, str], int] = {}  # (resource, cause) -> failovers
+        self.histograms: dict[str, Histogram] = {}  # resource -> durations (any cause)
         self.recent: list[Failover] = []  # for logs and tests; bounded
 
     def observe(self, state: ClusterState, now: float) -> list[Failover]:
@@ -63,8 +64,9 @@ class FailoverTracker:
         found = []
         for r in state.resources:
             if r.clone is None:  # zero series from the start: increase() misses a first 1
+                self.histograms.setdefault(r.id, Histogram())
                 for cause in CAUSES:
-                    self.histograms.setdefault((r.id, cause), Histogram())
+                    self.counts.setdefault((r.id, cause), 0)
         for resource, node in _healthy_locations(state).items():
             previous = self.where.get(resource)
             self.where[resource] = (node, now)
@@ -73,8 +75,8 @@ class FailoverTracker:
             source, seen_at = previous
             event = Failover(resource, _cause(state, resource, source), source, node,
                              now - seen_at, now)
-            self.histograms.setdefault((resource, event.cause), Histogram()).observe(
-                event.seconds)
+            self.counts[(resource, event.cause)] = self.counts.get((resource, event.cause), 0) + 1
+            self.histograms.setdefault(resource, Histogram()).observe(event.seconds)
             found.append(event)
         self.recent = (self.recent + found)[-50:]
         return found

@@ -35,7 +35,9 @@ def test_a_crash_of_the_api_node_counts_a_node_lost_failover() -> None:
     assert {(e.resource, e.cause, e.source, e.target) for e in events} == {
         ("fractal-api", "node_lost", "n1", "n2"), ("fractal-ip", "node_lost", "n1", "n2")}
     assert all(e.seconds == pytest.approx(4.5) for e in events)
-    h = tracker.histograms[("fractal-api", "node_lost")]
+    assert tracker.counts[("fractal-api", "node_lost")] == 1
+    assert tracker.counts[("fractal-api", "moved")] == 0
+    h = tracker.histograms["fractal-api"]
     assert (h.count, h.sum) == (1, pytest.approx(4.5))
     assert h.counts[:3] == [0, 0, 0] and h.counts[3] == 1  # 4.5 s: in the le=5 bucket
     # the same placement again is no new failover
