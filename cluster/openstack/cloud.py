@@ -6,18 +6,27 @@ import shutil
 import time
 from collections.abc import Callable
 
-from cluster.openstack import clouds, identity, install, keystone, neutron, services, topology
+from cluster.openstack import (
+    clouds,
+    identity,
+    install,
+    keystone,
+    neutron,
+    services,
+    swift,
+    topology,
+)
 from cluster.openstack.compute import registry
-from cluster.openstack.daemons import Daemon
+from cluster.openstack.daemons import Daemon, start_together
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.layout import MEMBER_CLOUD, Layout
+from cluster.openstack.layout import ADMIN_CLOUD, MEMBER_CLOUD, Layout
 from cluster.openstack.topology import EXTERNAL_CIDR
 
 
 def daemons(layout: Layout) -> list[Daemon]:
     """In start order: the proxies first (the catalog points at them), then the backends."""
     return [services.proxies(layout), keystone.daemon(layout), neutron.daemon(layout),
-            services.compute(layout), services.dataplane(layout)]
+            services.compute(layout), *swift.daemons_of(layout), services.dataplane(layout)]
 
 
 def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
@@ -30,7 +39,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     install.ensure_venv(layout.venv, step)
     layout.state.mkdir(parents=True, exist_ok=True)
     fresh = not (layout.dir("keystone") / "keystone.db").exists()
-    proxies, ks, nt, compute, agent = daemons(layout)
+    proxies, ks, nt, compute, *object_store, agent = daemons(layout)
     proxies.start()
     if fresh:
         step("configuring Keystone (SQLite, fernet) and bootstrapping its admin")
@@ -45,10 +54,14 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
         step("configuring Neutron (SQLite schema from its models, ML2 without agents)")
         neutron.configure(layout)
         neutron.initialise(layout)
-    step(f"starting Neutron on {layout.backend_url('neutron')} and compute on "
-         f"{layout.backend_url('compute')}")
-    nt.start()
-    compute.start()
+    if not swift.configured(layout):
+        step("configuring Swift (one replica on a directory, Keystone auth)")
+        if not fresh:
+            identity.register(layout)  # a cloud made before Swift: its service user
+        swift.configure(layout)
+    step(f"starting Neutron on {layout.backend_url('neutron')}, compute on "
+         f"{layout.backend_url('compute')}, Swift on {layout.backend_url('object-store')}")
+    start_together([nt, compute, *object_store])
     step("building the cluster's networks, ports, router and floating IP")
     built = topology.build(layout)
     for node, server_id in built.servers.items():
@@ -58,7 +71,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     RouterNetwork.of(layout).create(f"{built.router_gateway_ip}/{EXTERNAL_CIDR.split('/')[1]}")
     agent.start()
     step(f"up: identity {layout.keystone_url}; floating IP {built.floating_ip}; "
-         f"clouds.yaml {layout.clouds_yaml} (clouds {MEMBER_CLOUD!r} and admin)")
+         f"clouds.yaml {layout.clouds_yaml} (clouds {MEMBER_CLOUD!r} and {ADMIN_CLOUD!r})")
     return built
 
 

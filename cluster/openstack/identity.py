@@ -32,8 +32,9 @@ def register(layout: Layout) -> None:
                 for name in ("service", "fractal")}
     roles = {name: _find_or_create(ident.find_role, ident.create_role, name)
              for name in ("admin", "member", "reader", "service")}
-    # neutron validates users' tokens (service role); fractal is an ordinary member.
-    users = {"neutron": ("service", ("service", "admin")), "fractal": ("fractal", ("member",))}
+    # neutron and swift validate users' tokens (service role); fractal is an ordinary member.
+    service = ("service", ("service", "admin"))
+    users = {"neutron": service, "swift": service, "fractal": ("fractal", ("member",))}
     for name, (project, granted) in users.items():
         user = ident.find_user(name) or ident.create_user(
             name=name, password=layout.secret(name), domain_id="default",

@@ -22,6 +22,8 @@ MEMBER_CLOUD = "fractal-lab"  # what the cluster's agents use: an ordinary proje
 # Every endpoint: Keystone and Neutron (real), compute and object-store (ours). Clients reach
 # each one through its fault-injecting proxy; the backend port is the server's own.
 SERVICES = ("keystone", "neutron", "compute", "object-store")
+# Ports only the cloud itself uses: Swift's storage servers, behind its proxy (object-store).
+INTERNAL = ("swift-account", "swift-container", "swift-object")
 
 
 def _free_port() -> int:
@@ -54,9 +56,10 @@ class Layout:
             path = self.state / "ports.json"
             if path.exists():
                 self._ports.update(json.loads(path.read_text()))
-            else:
-                names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults"]
-                self._ports.update({name: _free_port() for name in names})
+            names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults", *INTERNAL]
+            missing = [name for name in names if name not in self._ports]
+            if missing:  # a new cloud, or one made before a service was added
+                self._ports.update({name: _free_port() for name in missing})
                 self.state.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(self._ports, indent=2))
         return self._ports
