@@ -75,6 +75,8 @@ META = "X-Object-Meta-"
 GC_AGE = 60.0
 TOMBSTONE_AGE = 3600.0
 RACES = 25  # lost compare-and-swaps in a row before giving up with a 503
+FULL_SCAN = 60.0  # seconds between claim scans of the whole container
+CLOCK_MARGIN = 300.0  # seconds of clock lag between API instances that claims tolerate
 TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
 
@@ -164,6 +166,8 @@ class SwiftStore(Store):
         self.settle = settle
         self.gc_age = GC_AGE
         self.tombstone_age = TOMBSTONE_AGE
+        self._open_from: str | None = None  # claims: every older fractal was finished
+        self._full_scan_at = 0.0
         self._parallel = parallel
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -267,10 +271,17 @@ class SwiftStore(Store):
         return job
 
     # -- reading and writing generations -----------------------------------------------------
-    def _read(self, uuid: str, *, body: bool = False, job: _Job | None = None) -> _Current:
-        """The current generation of a fractal; NotFound if there is none or it was deleted."""
+    def _read(self, uuid: str, *, body: bool = False, job: _Job | None = None,
+              floor: int = 0) -> _Current:
+        """The current generation of a fractal; NotFound if there is none or it was deleted.
+
+        `floor` is a generation known to exist (a create lost to it): if the listing has not
+        caught up with it yet, the generations from there on are looked up by name.
+        """
         for _ in range(RACES):
             job = job or self._gens(uuid)
+            if floor and (not job.gens or job.current.gen < floor):
+                job = self._look_past(job, floor)
             if not job.gens:
                 raise NotFound(uuid)
             top = job.current
@@ -283,6 +294,23 @@ class SwiftStore(Store):
                                 response.content if body else b"")
             job = None  # collected between the listing and the read: list again
         raise StoreError(f"cannot read a stable generation of {uuid}")
+
+    def _look_past(self, job: _Job, floor: int) -> _Job:
+        """A lagging listing, completed by HEAD requests (a new name reads back at once)."""
+        gens = [e for e in job.gens if e.gen < floor]
+        gen = floor
+        while gen < floor + RACES:
+            response = self._request("HEAD", _name(job.uuid, gen), ok=(200, 404))
+            if response.status_code == 404:
+                break
+            entry = _Entry.parse({"name": _name(job.uuid, gen),
+                                  "content_type": response.headers.get("Content-Type", ""),
+                                  "last_modified": datetime.now(UTC).replace(tzinfo=None)
+                                  .isoformat()})
+            if entry is not None:
+                gens.append(entry)
+            gen += 1
+        return _Job(job.uuid, gens)
 
     def _create(self, name: str, headers: dict[str, str], body: bytes, *,
                 verify: bool = False) -> bool:
@@ -314,8 +342,9 @@ class SwiftStore(Store):
                     body: bool = False, job: _Job | None = None, verify: bool = False) -> Any:
         """Read the current generation, let `step` decide, create the next one; on a lost
         race read again and let `step` decide again."""
+        floor = 0
         for _ in range(RACES):
-            current = self._read(uuid, body=body, job=job)
+            current = self._read(uuid, body=body, job=job, floor=floor)
             job = None
             decision = step(current)
             if isinstance(decision, _Keep):
@@ -328,6 +357,7 @@ class SwiftStore(Store):
             if self._create(_name(uuid, gen), headers, decision.body, verify=verify):
                 self._collect(current.job, gen, everything=decision.fractal is None)
                 return decision.value
+            floor = gen
         raise StoreError(f"too much contention on {uuid}")
 
     def _collect(self, job: _Job, latest: int, *, everything: bool = False) -> None:
@@ -403,8 +433,19 @@ class SwiftStore(Store):
 
     # -- the job queue --------------------------------------------------------------------
     def claim(self, worker: str, lease_seconds: float, now: float) -> Lease | None:
-        for job in self._jobs():
+        # Finished fractals stay finished, so a scan may start at the oldest one that was
+        # still open at the last scan; less a margin for API instances whose clocks lag
+        # (their new uuids sort a little earlier), and from the start once a minute.
+        full = self._open_from is None or time.monotonic() - self._full_scan_at > FULL_SCAN
+        start = None if full else _uuid_at(_uuid_time(self._open_from) - CLOCK_MARGIN)
+        if full:
+            self._full_scan_at = time.monotonic()
+        first_open = last_seen = None
+        for job in self._jobs(after=start):
             top = job.current
+            last_seen = job.uuid
+            if first_open is None and top.state in (State.PENDING, State.RUNNING):
+                first_open = self._open_from = job.uuid
             if top.state == DELETED:
                 self._forget(job)
                 continue
@@ -436,6 +477,8 @@ class SwiftStore(Store):
                 continue
             if lease is not None:
                 return lease
+        if first_open is None and last_seen is not None:
+            self._open_from = last_seen  # everything listed is finished
         return None
 
     def heartbeat(self, uuid: str, token: str, lease_seconds: float, now: float) -> Lease:
@@ -510,6 +553,16 @@ class SwiftStore(Store):
 
 def _name(uuid: str, gen: int) -> str:
     return f"{PREFIX}{uuid}/{gen:0{GEN_DIGITS}d}"
+
+
+def _uuid_time(uuid: str) -> float:
+    return int(uuid.replace("-", "")[:12], 16) / 1000  # UUIDv7: 48 bits of milliseconds
+
+
+def _uuid_at(ts: float) -> str:
+    """Sorts before every UUIDv7 made at or after `ts`."""
+    ms = f"{max(0, int(ts * 1000)):012x}"
+    return f"{ms[:8]}-{ms[8:]}-0000-0000-000000000000"
 
 
 # -- records as metadata headers --------------------------------------------------------------

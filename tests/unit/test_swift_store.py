@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fractal_service.params import FractalParams
-from fractal_service.records import Fractal, State, new_uuid
+from fractal_service.records import Fractal, Result, State, new_uuid
 from fractal_service.store import LeaseLost
 from fractal_service.store.swift import SwiftStore, _Current, _Write
 from tests.support.stores import Backend
@@ -107,3 +107,28 @@ def test_a_stray_object_in_the_container_is_ignored(pair) -> None:
                    headers={"Content-Type": "text/plain"}, ok=(201,))
     assert [f.uuid for f in store.list(limit=10).items] == [uuid]
     assert store.count_by_state()[State.PENDING] == 1
+
+
+def test_a_listing_that_lags_is_completed_by_name(pair) -> None:
+    store, _ = pair
+    uuid = add(store)
+    stale = store._gens(uuid)  # generation 0 only
+    lease = store.claim("w1", 30, time.time())
+    store.heartbeat(uuid, lease.token, 30, time.time())
+    # as if the container listing still showed generation 0 after a create lost to gen 1
+    current = store._read(uuid, job=stale, floor=1)
+    assert (current.gen, current.fractal.state, current.token) == (2, State.RUNNING, lease.token)
+
+
+def test_claims_skip_finished_fractals_but_not_late_ones(pair) -> None:
+    store, other = pair
+    now = time.time()
+    done = [add(store, now - 50 + i) for i in range(3)]
+    for uuid in done:
+        store.complete(uuid, Result(b"\x89PNG", "c", 0.1, "w"), now)
+    fresh = add(store, now)
+    assert store.claim("w", 30, now).fractal.uuid == fresh
+    assert store._open_from == fresh
+    # an API instance whose clock is 100 s behind adds a fractal that sorts before the hint
+    late = add(other, now - 100)
+    assert store.claim("w", 30, now).fractal.uuid == late
