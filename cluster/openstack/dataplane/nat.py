@@ -14,6 +14,7 @@ import struct
 import subprocess
 
 from cluster.openstack.dataplane.network import EXTERNAL_DEVICE
+from cluster.openstack.topology import TENANT_CIDR, TENANT_GATEWAY
 
 
 def rules(mapping: dict[str, str]) -> str:
@@ -26,6 +27,11 @@ def rules(mapping: dict[str, str]) -> str:
     for floating, fixed in sorted(mapping.items()):
         lines.append(f"-A fip-dnat -d {floating}/32 -j DNAT --to-destination {fixed}")
         lines.append(f"-A fip-snat -s {fixed}/32 -j SNAT --to-source {floating}")
+    # Hairpin: a tenant host reaching another one's floating IP. Without this the reply goes
+    # straight back on the tenant network from the wrong address; Neutron's L3 agent SNATs
+    # such DNATed traffic to the router, and so do we (the lab's workers reach the API so).
+    lines.append(f"-A fip-snat -s {TENANT_CIDR} -d {TENANT_CIDR} -m conntrack --ctstate DNAT "
+                 f"-j SNAT --to-source {TENANT_GATEWAY}")
     return "\n".join([*lines, "COMMIT", ""])
 
 
