@@ -20,7 +20,8 @@ from resource_agents.metrics.failovers import FailoverTracker
 
 log = logging.getLogger("fractal-ha.exporter")
 
-CRM_MON = ["crm_mon", "--output-as=xml", "--inactive"]
+# --fence-history=3: every fencing action (the default shows failures and pending only).
+CRM_MON = ["crm_mon", "--output-as=xml", "--inactive", "--fence-history=3"]
 CIBADMIN = ["cibadmin", "--query", "--local"]
 QUORUMTOOL = ["corosync-quorumtool", "-p"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from cluster.crm_mon import ClusterState
 from cluster.lab.lab import Lab
 from cluster.lab.node import Node
+from resource_agents.metrics.source import CIBADMIN, CRM_MON
 
 DATA = Path(__file__).resolve().parent / "data"
 API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
@@ -23,8 +24,7 @@ API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
 
 def capture(node: Node, name: str) -> None:
     """Both documents the exporter reads, as `node` sees the cluster."""
-    for suffix, argv in (("crm_mon", ["crm_mon", "--output-as=xml", "--inactive"]),
-                         ("cib", ["cibadmin", "--query", "--local"])):
+    for suffix, argv in (("crm_mon", CRM_MON), ("cib", CIBADMIN)):
         (DATA / f"{name}.{suffix}.xml").write_text(node.exec(argv).stdout)
     print(f"captured {name} from {node.name}", flush=True)
 
