@@ -1,0 +1,184 @@
+"""On the three-node lab: the exporter clone on every node (cluster/config/exporter.crm), a real
+Prometheus (Debian's) with cluster/prometheus/prometheus-lab.yml and alerts.yml scraping every
+node's exporter and API; after a crash of the API's node, PromQL shows the failover counted and
+the right alerts firing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cluster.lab import netns
+from cluster.lab.lab import Lab
+from tests.support.processes import Process, wait_until
+
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(shutil.which("prometheus") is None,
+                                 reason="Debian's prometheus package is missing (setup.sh)")]
+ROOT = Path(__file__).resolve().parents[2]
+CRM = ROOT / "cluster" / "config" / "exporter.crm"
+PROM = ROOT / "cluster" / "prometheus"
+MONITOR_ADDRESS = "192.0.2.250/24"  # on the nodes' tenant network, outside Neutron's ports
+
+
+class Prometheus:
+    """A Prometheus server in a namespace of its own on the lab's tenant switch."""
+
+    def __init__(self, lab: Lab, directory: Path) -> None:
+        self.lab = lab
+        self.netns = f"{lab.prefix}-prom"
+        config = yaml.safe_load((PROM / "prometheus-lab.yml").read_text())
+        config["rule_files"] = [str(PROM / "alerts.yml")]
+        (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.process = Process(
+            ["ip", "netns", "exec", self.netns, "prometheus",
+             f"--config.file={directory / 'prometheus.yml'}",
+             f"--storage.tsdb.path={directory / 'data'}", "--web.listen-address=127.0.0.1:9090"],
+            directory / "prometheus.log")
+
+    def start(self) -> None:
+        netns.add(self.netns)
+        netns.plug(self.netns, self.lab.net.tenant_switch, "eth0", "prom-port",
+                   [MONITOR_ADDRESS])
+        self.process.start()
+        wait_until(lambda: self.api("/-/ready", raw=True), 60, "Prometheus to be ready",
+                   interval=0.5)
+
+    def stop(self) -> None:
+        self.process.stop()
+        netns.delete(self.netns)
+
+    def api(self, path: str, raw: bool = False, **params: str) -> object:
+        argv = ["ip", "netns", "exec", self.netns, "curl", "-fsS", "-m", "5", "-G",
+                f"http://127.0.0.1:9090{path}"]
+        for key, value in params.items():
+            argv += ["--data-urlencode", f"{key}={value}"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
+        if done.returncode != 0:
+            return None
+        return done.stdout if raw else json.loads(done.stdout)["data"]
+
+    def query(self, expr: str) -> list[tuple[dict[str, str], float]]:
+        data = self.api("/api/v1/query", query=expr) or {"result": []}
+        return [(r["metric"], float(r["value"][1])) for r in data["result"]]
+
+    def scalar(self, expr: str) -> float | None:
+        result = self.query(expr)
+        return result[0][1] if result else None
+
+    def firing(self, alert: str, **labels: str) -> list[dict[str, str]]:
+        selector = "".join(f',{k}="{v}"' for k, v in labels.items())
+        return [m for m, _ in self.query(
+            f'ALERTS{{alertname="{alert}",alertstate="firing"{selector}}}')]
+
+
+def api_node(lab: Lab) -> str:
+    state = wait_until(lambda: (s := lab.status()) and s.where("fractal-api") and s, 60,
+                       "the API to be placed")
+    return state.where("fractal-api")[0]
+
+
+@pytest.fixture(scope="module")
+def prometheus(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    first = lab.nodes[0]
+    first.exec(["crm", "configure", "load", "update", str(CRM)])
+    names = sorted(n.name for n in lab.nodes)
+    wait_until(lambda: (s := lab.status()) and s.where("fractal-exporters") == names, 90,
+               "the exporter on every node")
+    server = Prometheus(lab, tmp_path_factory.mktemp("prometheus"))
+    server.start()
+    try:
+        wait_until(lambda: server.scalar('count(up{job="fractal-ha"} == 1)') == 3, 60,
+                   "Prometheus scraping the three exporters", interval=1)
+        yield server
+    finally:
+        server.stop()
+        # Leave the shared lab as tests/cluster configured it.
+        first.exec(["crm", "resource", "stop", "fractal-exporters"], check=False)
+        wait_until(lambda: (s := lab.status()) and not s.where("fractal-exporters"), 60,
+                   "the exporters stopped")
+        first.exec(["crm", "configure", "delete", "fractal-exporters", "fractal-exporter"],
+                   check=False)
+
+
+def test_prometheus_scrapes_every_exporter_and_the_api(prometheus: Prometheus) -> None:
+    p = prometheus
+    wait_until(lambda: p.scalar('sum(up{job="fractal-api"})') == 1, 30,
+               "the API scraped on the node that runs it", interval=1)
+    online = p.query('max by (node) (ha_cluster_pacemaker_nodes{status="online"})')
+    assert sorted((m["node"], v) for m, v in online) == [("n1", 1), ("n2", 1), ("n3", 1)]
+    assert p.scalar("min(ha_cluster_corosync_quorate)") == 1
+    assert p.scalar('min(ha_cluster_scrape_success)') == 1
+    # one service address resource, active on exactly one node, as every exporter sees it
+    assert p.scalar('sum by (instance) (ha_cluster_pacemaker_resources{resource="fractal-ip",'
+                    'status="active"})') == 1
+    # the agents' records: the API's monitors on the node that runs it
+    assert p.scalar('sum(fractal_ha_agent_actions_total{agent="api",action="monitor",'
+                    'exit_code="0"})') >= 1
+    for alert in ("FractalHAQuorumLost", "FractalHAApiUnreachable", "FractalHAExporterFailing",
+                  "FractalHAFloatingIPUnassociated"):
+        assert p.firing(alert) == [], alert
+
+
+def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
+                                                         prometheus: Prometheus) -> None:
+    p = prometheus
+    victim = api_node(lab)
+    survivors = [n.name for n in lab.nodes if n.name != victim]
+    # Every exporter has seen the API where it runs (its failover series exist from then on).
+    wait_until(lambda: p.scalar('count(fractal_ha_failovers_total{resource="fractal-api",'
+                                'cause="node_lost"})') == 3, 30, "every exporter's baseline",
+               interval=1)
+    time.sleep(3)
+    crashed_at = time.time()
+    lab.node(victim).crash()
+    try:
+        wait_until(lambda: p.scalar('max(fractal_ha_failovers_total{resource="fractal-api",'
+                                    'cause="node_lost"})') == 1, 90,
+                   "PromQL to show the failover counted", interval=1)
+        counted_after = time.time() - crashed_at
+        assert api_node(lab) in survivors
+        assert p.scalar('max(increase(fractal_ha_failovers_total{resource="fractal-api"}'
+                        '[5m])) >= 0.5') is not None
+        # both survivors' exporters saw it; the crashed node's exporter went with its node
+        seen_by = p.query('fractal_ha_failovers_total{resource="fractal-api",'
+                          'cause="node_lost"} == 1')
+        assert {m["instance"] for m, _ in seen_by} <= set(survivors) and seen_by
+        duration = p.scalar('max(fractal_ha_failover_duration_seconds_sum'
+                            '{resource="fractal-api"})')
+        assert duration is not None and 0 < duration < 30
+
+        fencing = p.scalar("max(ha_cluster_pacemaker_stonith_enabled)") == 1
+        if fencing:  # the lab fences through the cloud (stonith-action=off)
+            wait_until(lambda: p.firing("FractalHANodeFenced", target=victim), 60,
+                       f"FractalHANodeFenced for {victim}", interval=1)
+        wait_until(lambda: p.firing("FractalHANodeOffline", node=victim), 60,
+                   f"FractalHANodeOffline for {victim}", interval=1)
+        assert p.firing("FractalHAFailoverSlow") == []
+        assert p.firing("FractalHAQuorumLost") == []  # two of three: still quorate
+
+        agent = p.query('max by (agent) (ha_cluster_pacemaker_resources{resource="fractal-ip"})')
+        takeovers = None
+        if agent and agent[0][0]["agent"] == "ocf:fractal:floating-ip":
+            wait_until(lambda: p.scalar("max(fractal_ha_floating_ip_associated)") == 1, 60,
+                       "the floating IP associated on a survivor", interval=1)
+            takeovers = p.scalar("sum(fractal_ha_floating_ip_takeovers_total)")
+            assert takeovers == 1  # taken from the dead node's port
+        association = p.scalar("max(fractal_ha_floating_ip_last_association_duration_seconds)")
+        print(f"\nnode crash of {victim}: failover counted by PromQL {counted_after:.1f} s "
+              f"after the crash; failover duration (upper bound) {duration:.2f} s; floating "
+              f"IP association {association} s, takeovers {takeovers}; fencing {fencing}")
+    finally:
+        node = lab.node(victim)
+        if not node.running:  # fencing powered it off: the operator starts it again
+            lab.boot_node(node)
+        lab.wait_formed(timeout=120)
+        lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
+        wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after the test")
