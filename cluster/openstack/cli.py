@@ -16,6 +16,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fractal-ha cloud", description=__doc__)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME,
                         help=f"state and virtualenv directory (default {DEFAULT_HOME})")
+    parser.add_argument("--netns-prefix", default="fos",
+                        help="prefix of the network namespaces it makes (default fos): two "
+                             "clouds on one host need different ones")
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("up", help="install (once), configure (once) and start everything")
     sub.add_parser("status", help="which servers run and answer")
@@ -37,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    layout = Layout.at(args.home)
+    layout = Layout.at(args.home, netns_prefix=args.netns_prefix)
     try:
         if args.action == "up":
             cloud.up(layout)

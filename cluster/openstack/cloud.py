@@ -17,7 +17,7 @@ from cluster.openstack import (
     topology,
 )
 from cluster.openstack.compute import registry
-from cluster.openstack.daemons import Daemon, start_together
+from cluster.openstack.daemons import Daemon, start_together, stop_together
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import ADMIN_CLOUD, MEMBER_CLOUD, Layout
 from cluster.openstack.topology import EXTERNAL_CIDR
@@ -76,8 +76,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
 
 
 def down(layout: Layout, keep_venv: bool = True) -> None:
-    for daemon in reversed(daemons(layout)):
-        daemon.stop()
+    stop_together(daemons(layout))
     RouterNetwork.of(layout).destroy()
     shutil.rmtree(layout.state, ignore_errors=True)
     if not keep_venv:
