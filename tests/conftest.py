@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.openstack.layout import MEMBER_CLOUD
 from fractal_service.client import FractalClient
 from resource_agents import install
 from tests.support.cloud import LabCloud, run_lab_cloud
@@ -42,8 +43,9 @@ def lab_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabCloud]:
 
 
 @pytest.fixture(scope="session")
-def lab_object_store() -> Backend:
-    pytest.skip("the lab cloud has no Object Storage yet (or set FRACTAL_TEST_OBJECT_STORE)")
+def lab_object_store(lab_cloud: LabCloud) -> Backend:
+    """The lab's real Swift, as the project member the cluster's services run as."""
+    return Backend.swift(MEMBER_CLOUD, lab_cloud.layout.clouds_yaml, "RegionOne")
 
 
 @pytest.fixture(scope="session")

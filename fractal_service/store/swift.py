@@ -5,15 +5,18 @@ Layout. Every fractal is a short log of immutable *generations*, one object each
     fractals/<uuid>/<gen:010d>
 
 A generation holds the whole record in metadata headers (`X-Object-Meta-*`: parameters,
-state, times, attempts, lease) and, once the fractal is done, the PNG as its body: the image
-and its metadata are one object, written once. The content type says what the generation is,
-so the container listing alone tells every job's state without opening an object::
+state, times, attempts, lease; what `swift stat` shows) and, once the fractal is done, the PNG
+as its body: the image and its metadata are one object, written once. The same record rides
+in the content type's parameters, as Swift's own SLO and symlink middlewares carry data there,
+because the content type is what a container listing returns::
 
-    application/x-fractal;state=pending
-    application/x-fractal;state=running;expires=<epoch>;attempts=<n>
-    application/x-fractal;state=failed
-    image/png                                   (done: the body is the fractal)
+    application/x-fractal;state=pending;attempts=0;created=…;kind=julia;width=…;…
+    application/x-fractal;state=running;…;token=…;expires=…
+    image/png;state=done;…;checksum=…           (done: the body is the fractal)
     application/x-fractal;state=deleted         (a tombstone)
+
+So the listing alone answers "list fractals" (a page is one request), finds claimable jobs
+and counts states; objects are opened only for an image.
 
 A job's current state is its highest generation. UUIDv7 ids sort by creation time, so the
 listing in name order is the listing in creation order and `marker` pagination works as in
@@ -53,13 +56,11 @@ import contextlib
 import hashlib
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fractal_service.params import FIELDS, FractalParams
@@ -80,7 +81,6 @@ CLOCK_MARGIN = 300.0  # seconds of clock lag between API instances that claims t
 TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
 
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,22 +92,23 @@ class _Entry:
     name: str
     state: str
     expires: float | None
-    attempts: int
     modified: float
+    content_type: str
 
     @classmethod
     def parse(cls, item: Mapping[str, Any]) -> _Entry | None:
         try:
             uuid, gen = item["name"].removeprefix(PREFIX).split("/")
-            ctype, *params = item["content_type"].split(";")
-            opts = dict(p.strip().split("=", 1) for p in params if "=" in p)
-            state = State.DONE.value if ctype.strip() == PNG_TYPE else opts["state"]
+            opts = _options(item["content_type"])
             expires = float(opts["expires"]) if "expires" in opts else None
             modified = datetime.fromisoformat(item["last_modified"]).replace(tzinfo=UTC)
-            return cls(uuid, int(gen), item["name"], state, expires,
-                       int(opts.get("attempts", 0)), modified.timestamp())
+            return cls(uuid, int(gen), item["name"], opts["state"], expires,
+                       modified.timestamp(), item["content_type"])
         except (KeyError, ValueError):
             return None  # not ours (a stray object in the prefix): ignore, never crash a listing
+
+    def record(self) -> tuple[Fractal, str | None, float | None]:
+        return _decode(self.uuid, self.content_type)
 
 
 @dataclass
@@ -154,7 +155,7 @@ class _Keep:
 
 class SwiftStore(Store):
     def __init__(self, http: Any, container: str, *, max_attempts: int = 5,
-                 timeout: float = 10.0, settle: float = 0.05, parallel: int = 8) -> None:
+                 timeout: float = 10.0, settle: float = 0.05) -> None:
         """`http` is a keystoneauth adapter for the object-store endpoint (openstacksdk's
         `conn.object_store`): it authenticates, renews tokens and resolves the catalog."""
         if not container or "/" in container:
@@ -168,9 +169,6 @@ class SwiftStore(Store):
         self.tombstone_age = TOMBSTONE_AGE
         self._open_from: str | None = None  # claims: every older fractal was finished
         self._full_scan_at = 0.0
-        self._parallel = parallel
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, *, max_attempts: int = 5) -> SwiftStore:
@@ -202,12 +200,6 @@ class SwiftStore(Store):
         return cls(http, container, max_attempts=max_attempts,
                    timeout=float(query.get("timeout", 10.0)),
                    settle=float(query.get("settle", 0.05)))
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False)
-                self._pool = None
 
     # -- HTTP ------------------------------------------------------------------------------
     def _request(self, method: str, name: str | None = None, *, ok: tuple[int, ...] = (),
@@ -287,11 +279,12 @@ class SwiftStore(Store):
             top = job.current
             if top.state == DELETED:
                 raise NotFound(uuid)
-            response = self._request("GET" if body else "HEAD", top.name, ok=(200, 404))
+            if not body:
+                return _Current(top.gen, *top.record(), job)  # the listing carries the record
+            response = self._request("GET", top.name, ok=(200, 404))
             if response.status_code == 200:
-                fractal, token, expires = _from_headers(uuid, response.headers)
-                return _Current(top.gen, fractal, token, expires, job,
-                                response.content if body else b"")
+                fractal, token, expires = _decode(uuid, response.headers["Content-Type"])
+                return _Current(top.gen, fractal, token, expires, job, response.content)
             job = None  # collected between the listing and the read: list again
         raise StoreError(f"cannot read a stable generation of {uuid}")
 
@@ -353,7 +346,7 @@ class SwiftStore(Store):
             if decision.fractal is None:
                 headers = {"Content-Type": f"{JOB_TYPE};state={DELETED}"}
             else:
-                headers = _to_headers(decision.fractal, decision.token, decision.expires)
+                headers = _encode(decision.fractal, decision.token, decision.expires)
             if self._create(_name(uuid, gen), headers, decision.body, verify=verify):
                 self._collect(current.job, gen, everything=decision.fractal is None)
                 return decision.value
@@ -375,18 +368,9 @@ class SwiftStore(Store):
             for entry in job.gens:
                 self._request("DELETE", entry.name, ok=(204, 404))
 
-    def _map(self, fn: Callable[[Any], T], items: list[Any]) -> list[T]:
-        if len(items) <= 1:
-            return [fn(i) for i in items]
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="swift")
-            pool = self._pool
-        return list(pool.map(fn, items))
-
     # -- records -------------------------------------------------------------------------
     def add(self, fractal: Fractal) -> None:
-        if not self._create(_name(fractal.uuid, 0), _to_headers(fractal, None, None), b""):
+        if not self._create(_name(fractal.uuid, 0), _encode(fractal, None, None), b""):
             raise StoreError(f"fractal {fractal.uuid} exists already")
 
     def get(self, uuid: str) -> Fractal:
@@ -400,27 +384,17 @@ class SwiftStore(Store):
         state: State | None = None,
         descending: bool = False,
     ) -> Page:
-        # The listing's content types filter by state; only the page's own records are read.
-        wanted: list[_Job] = []
+        # One listing request per page: the content types carry state and record alike.
+        wanted: list[Fractal] = []
         page = min(10_000, max(100, 3 * (limit + 1)))
         for job in self._jobs(after=marker, descending=descending, page=page):
             if job.current.state == DELETED:
                 self._forget(job)
             elif state is None or job.current.state == state.value:
-                wanted.append(job)
+                wanted.append(job.current.record()[0])
                 if len(wanted) > limit:
                     break
-        shown = wanted[:limit]
-
-        def read(job: _Job) -> Fractal | None:
-            try:
-                # The job as listed: its newest generation is read, or listed again if gone.
-                return self._read(job.uuid, job=job).fractal
-            except NotFound:
-                return None  # deleted since the listing
-
-        items = [f for f in self._map(read, shown) if f is not None]
-        return Page(items, shown[-1].uuid if len(wanted) > limit else None)
+        return Page(wanted[:limit], wanted[limit - 1].uuid if len(wanted) > limit else None)
 
     def delete(self, uuid: str) -> None:
         self._transition(uuid, lambda current: _Write(None, None))
@@ -565,75 +539,75 @@ def _uuid_at(ts: float) -> str:
     return f"{ms[:8]}-{ms[8:]}-0000-0000-000000000000"
 
 
-# -- records as metadata headers --------------------------------------------------------------
-# Header values must be ASCII without line breaks, and each at most 256 bytes: free text
-# (worker names, error messages) is percent-encoded and spread over numbered headers.
-def _to_headers(f: Fractal, token: str | None, expires: float | None) -> dict[str, str]:
-    if f.state is State.DONE:
-        ctype = PNG_TYPE
-    else:
-        ctype = f"{JOB_TYPE};state={f.state.value}"
-        if f.state is State.RUNNING:
-            ctype += f";expires={expires!r};attempts={f.attempts}"
-    h = {"Content-Type": ctype, f"{META}State": f.state.value, f"{META}Attempts": str(f.attempts),
-         f"{META}Created": repr(f.created_at)}
+# -- records in content types and metadata headers ----------------------------------------
+# Values must be header-safe: numbers as repr (exact round trip), free text (worker names,
+# error messages) percent-encoded and bounded; each metadata header holds at most 256 bytes.
+META_NAMES = {"by": "Generated-By", "c_re": "C-Re", "c_im": "C-Im"}
+
+
+def _encode(f: Fractal, token: str | None, expires: float | None) -> dict[str, str]:
+    fields = {"state": f.state.value, "attempts": str(f.attempts), "created": repr(f.created_at)}
     for key, value in f.params.to_dict().items():
-        text = repr(value) if isinstance(value, float) else str(value)  # repr: exact round trip
-        h[f"{META}P-{key.replace('_', '-')}"] = text
-    for key, value in (("Started", f.started_at), ("Finished", f.finished_at),
-                       ("Duration", f.duration), ("Lease-Expires", expires)):
-        if value is not None:
-            h[f"{META}{key}"] = repr(float(value))
-    for key, value in (("Size", f.size), ("Checksum", f.checksum), ("Lease-Token", token)):
-        if value is not None:
-            h[f"{META}{key}"] = str(value)
-    for key, text in (("Generated-By", f.generated_by), ("Error", f.error)):
+        fields[key] = repr(value) if isinstance(value, float) else str(value)
+    for key, number in (("started", f.started_at), ("finished", f.finished_at),
+                        ("duration", f.duration), ("expires", expires)):
+        if number is not None:
+            fields[key] = repr(float(number))
+    for key, plain in (("size", f.size), ("checksum", f.checksum), ("token", token)):
+        if plain is not None:
+            fields[key] = str(plain)
+    for key, text in (("by", f.generated_by), ("error", f.error)):
         if text is not None:
-            h.update(_text_headers(key, text))
-    return h
+            fields[key] = _quote(text)
+    base = PNG_TYPE if f.state is State.DONE else JOB_TYPE
+    headers = {"Content-Type": ";".join([base, *(f"{k}={v}" for k, v in fields.items())])}
+    for key, value in fields.items():
+        name = META + META_NAMES.get(key, key.title())
+        if len(value) <= 250:
+            headers[name] = value
+        else:  # long text over numbered headers
+            headers.update({f"{name}-{i // 250}": value[i:i + 250]
+                            for i in range(0, len(value), 250)})
+    return headers
 
 
-def _text_headers(key: str, text: str) -> dict[str, str]:
+def _quote(text: str) -> str:
     encoded = quote(text, safe="")
     while len(encoded) > TEXT_BUDGET:  # keep whole characters: shorten, then encode again
         text = text[: len(text) * TEXT_BUDGET // len(encoded) - 1]
         encoded = quote(text, safe="")
-    chunks = [encoded[i:i + 250] for i in range(0, len(encoded), 250)] or [""]
-    return {f"{META}{key}-{i}": chunk for i, chunk in enumerate(chunks)}
+    return encoded
 
 
-def _text(headers: Mapping[str, str], key: str) -> str | None:
-    chunks = []
-    while (chunk := headers.get(f"{META}{key}-{len(chunks)}")) is not None:
-        chunks.append(chunk)
-    return unquote("".join(chunks)) if chunks else None
+def _options(content_type: str) -> dict[str, str]:
+    return dict(p.strip().split("=", 1) for p in content_type.split(";")[1:] if "=" in p)
 
 
-def _from_headers(uuid: str, h: Mapping[str, str]) -> tuple[Fractal, str | None, float | None]:
+def _decode(uuid: str, content_type: str) -> tuple[Fractal, str | None, float | None]:
+    opts = _options(content_type)
+
     def number(key: str, kind: type = float) -> Any:
-        value = h.get(f"{META}{key}")
-        return None if value is None else kind(value)
+        return kind(opts[key]) if key in opts else None
+
+    def text(key: str) -> str | None:
+        return unquote(opts[key]) if key in opts else None
 
     try:
-        record: dict[str, Any] = {}
-        for name, kind in PARAM_TYPES.items():
-            value = h.get(f"{META}P-{name.replace('_', '-')}")
-            if value is not None:
-                record[name] = kind(value)
+        params = {name: kind(opts[name]) for name, kind in PARAM_TYPES.items() if name in opts}
         fractal = Fractal(
             uuid=uuid,
-            params=FractalParams.from_record(record),
-            state=State(h[f"{META}State"]),
-            created_at=float(h[f"{META}Created"]),
-            started_at=number("Started"),
-            finished_at=number("Finished"),
-            duration=number("Duration"),
-            generated_by=_text(h, "Generated-By"),
-            size=number("Size", int),
-            checksum=h.get(f"{META}Checksum"),
-            attempts=int(h[f"{META}Attempts"]),
-            error=_text(h, "Error"),
+            params=FractalParams.from_record(params),
+            state=State(opts["state"]),
+            created_at=float(opts["created"]),
+            started_at=number("started"),
+            finished_at=number("finished"),
+            duration=number("duration"),
+            generated_by=text("by"),
+            size=number("size", int),
+            checksum=opts.get("checksum"),
+            attempts=int(opts["attempts"]),
+            error=text("error"),
         )
     except (KeyError, ValueError, TypeError) as exc:
-        raise StoreError(f"generation of {uuid} has unreadable metadata: {exc}") from exc
-    return fractal, h.get(f"{META}Lease-Token"), number("Lease-Expires")
+        raise StoreError(f"generation of {uuid} has an unreadable record: {exc}") from exc
+    return fractal, opts.get("token"), number("expires")

@@ -3,8 +3,10 @@ grouping across pages, and the compare-and-swap under a competing API instance."
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -132,3 +134,19 @@ def test_claims_skip_finished_fractals_but_not_late_ones(pair) -> None:
     # an API instance whose clock is 100 s behind adds a fractal that sorts before the hint
     late = add(other, now - 100)
     assert store.claim("w", 30, now).fractal.uuid == late
+
+
+def test_the_image_and_its_metadata_are_one_object(pair) -> None:
+    store, _ = pair
+    uuid = add(store)
+    store.claim("wörker 1", 30, time.time())
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+    checksum = hashlib.sha256(png).hexdigest()
+    store.complete(uuid, Result(png, checksum, 0.5, "wörker 1"), time.time())
+    stored = store._request("GET", store._gens(uuid).current.name, ok=(200,))
+    assert stored.content == png
+    assert stored.headers["Content-Type"].startswith("image/png;state=done;")
+    meta = {k.lower().removeprefix("x-object-meta-"): v for k, v in stored.headers.items()}
+    assert (meta["state"], meta["checksum"], meta["width"], meta["size"]) == (
+        "done", checksum, "8", str(len(png)))
+    assert unquote(meta["generated-by"]) == "wörker 1"
