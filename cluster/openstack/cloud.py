@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from cluster.openstack import (
     clouds,
@@ -42,23 +43,29 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     proxies, ks, nt, compute, *object_store, agent = daemons(layout)
     proxies.start()
     if fresh:
-        step("configuring Keystone (SQLite, fernet) and bootstrapping its admin")
+        step("configuring Keystone (SQLite, fernet) and bootstrapping its admin; meanwhile "
+             "Neutron's schema (from its models) and Swift's rings")
         keystone.configure(layout)
-        keystone.initialise(layout)
-        clouds.write(layout)
-    step(f"starting Keystone on {layout.backend_url('keystone')}")
-    ks.start()
-    if fresh:
-        step("registering regions, projects, users and the catalog")
-        identity.register(layout)  # Neutron's service user must exist before Neutron serves
-        step("configuring Neutron (SQLite schema from its models, ML2 without agents)")
         neutron.configure(layout)
-        neutron.initialise(layout)
-    if not swift.configured(layout):
-        step("configuring Swift (one replica on a directory, Keystone auth)")
-        if not fresh:
+        # Neutron's schema and Swift's rings need nothing from Keystone: made alongside it.
+        with ThreadPoolExecutor(2) as pool:
+            background = [pool.submit(neutron.initialise, layout),
+                          pool.submit(swift.configure, layout)]
+            keystone.initialise(layout)
+            clouds.write(layout)
+            step(f"starting Keystone on {layout.backend_url('keystone')}")
+            ks.start()
+            step("registering regions, projects, users and the catalog")
+            identity.register(layout)  # the services' users must exist before they serve
+            for job in background:
+                job.result()  # re-raises a failure
+    else:
+        step(f"starting Keystone on {layout.backend_url('keystone')}")
+        ks.start()
+        if not swift.configured(layout):
+            step("configuring Swift (one replica on a directory, Keystone auth)")
             identity.register(layout)  # a cloud made before Swift: its service user
-        swift.configure(layout)
+            swift.configure(layout)
     step(f"starting Neutron on {layout.backend_url('neutron')}, compute on "
          f"{layout.backend_url('compute')}, Swift on {layout.backend_url('object-store')}")
     start_together([nt, compute, *object_store])
@@ -88,6 +95,6 @@ def status(layout: Layout, say: Callable[[str], None] = print) -> bool:
     for daemon in daemons(layout):
         pid, answers = daemon.pid(), daemon.answers()
         healthy &= answers
-        say(f"{daemon.name:<9} {'up' if answers else 'DOWN':<5} pid {pid or '-':<8} "
-            f"{daemon.health_url}")
+        say(f"{daemon.name:<15} {'up' if answers else 'DOWN':<5} pid {pid or '-':<8} "
+            f"{daemon.health_url or daemon.ready_file}")
     return healthy

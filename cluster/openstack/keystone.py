@@ -49,10 +49,19 @@ def initialise(layout: Layout) -> None:
     # The admin password goes through the environment, not the command line (ps shows that).
     env = {**os.environ, "OS_BOOTSTRAP_PASSWORD": layout.secret("admin")}
     url = layout.keystone_url
-    for step in (["db_sync"], ["fernet_setup", *owner], ["credential_setup", *owner],
-                 ["bootstrap", "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
-                  "--bootstrap-internal-url", url, "--bootstrap-region-id", REGIONS[0]]):
-        done = subprocess.run([layout.bin("keystone-manage"), *conf, *step],
-                              capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(f"keystone-manage {step[0]} failed: {done.stderr.strip()[-400:]}")
+    manage = [layout.bin("keystone-manage"), *conf]
+    # Schema and key repositories are independent: made at once, then the bootstrap.
+    _all([[*manage, "db_sync"], [*manage, "fernet_setup", *owner],
+          [*manage, "credential_setup", *owner]], env)
+    _all([[*manage, "bootstrap", "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
+           "--bootstrap-internal-url", url, "--bootstrap-region-id", REGIONS[0]]], env)
+
+
+def _all(commands: list[list[str]], env: dict[str, str]) -> None:
+    running = [(argv, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True, env=env)) for argv in commands]
+    for argv, proc in running:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            step = argv[argv.index("--config-file") + 2]
+            raise RuntimeError(f"keystone-manage {step} failed: {err.strip()[-400:]}")
