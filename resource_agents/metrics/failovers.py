@@ -86,7 +86,8 @@ def _healthy_locations(state: ClusterState) -> dict[str, str]:
     """Primitive → the one node where it runs healthily (clone instances excluded)."""
     located: dict[str, list[str]] = {}
     for r in state.resources:
-        if r.clone is not None or not r.active or r.failed:
+        # failed=true stays after a recovery in place (until cleanup): where it runs counts
+        if r.clone is not None or not r.active:
             continue
         up = [n for n in r.nodes if (s := state.nodes.get(n)) and s.online and not s.unclean]
         located.setdefault(r.id, []).extend(up)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cluster import crm_mon
 from cluster.crm_mon import ClusterState
 from cluster.lab.lab import Lab
 from cluster.lab.node import Node
@@ -33,7 +34,8 @@ def until(lab: Lab, node: Node, ok: Callable[[ClusterState], bool], what: str,
           timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        state = lab.status(node)
+        done = node.exec(CRM_MON, check=False)  # what the exporter sees, fencing included
+        state = crm_mon.parse(done.stdout) if done.returncode == 0 and done.stdout else None
         if state is not None and ok(state):
             return
         if time.monotonic() > deadline:
@@ -50,15 +52,25 @@ def main() -> int:
             lab.wait_formed()
             lab.configure()
             n1, n2, n3 = lab.nodes
-            until(lab, n1, lambda s: bool(s.where("fractal-ip")) and
-                  len(s.where("fractal-workers")) == 3, "the service")
+
+            def placed(s: ClusterState) -> bool:
+                """Settled: the service group started on one node, the workers where they can."""
+                started = {r.id: r.nodes for r in s.resources if r.role == "Started"}
+                workers = [r for r in s.resources if r.clone == "fractal-workers"]
+                return bool(started.get("fractal-api")) \
+                    and started.get("fractal-ip") == started["fractal-api"] \
+                    and all(r.role in ("Started", "Stopped") for r in workers) \
+                    and len(s.where("fractal-workers")) == len(s.online())
+
+            until(lab, n1, placed, "the service")
             capture(n1, "all_online")
 
             # A failed action: SIGKILL the API; the monitor fails and Pacemaker recovers it.
+            until(lab, n1, placed, "the service")
             holder = lab.node(lab.status(n1).where("fractal-api")[0])
             pid = holder.exec(["cat", API_PIDFILE]).stdout.strip()
             holder.exec(["kill", "-KILL", pid])
-            until(lab, n1, lambda s: bool(s.failures) and bool(s.where("fractal-ip")),
+            until(lab, n1, lambda s: bool(s.failures) and placed(s),
                   "a recorded failure and the service back")
             capture(n1, "failed_action")
             n1.exec(["crm", "resource", "cleanup"])
@@ -66,14 +78,20 @@ def main() -> int:
             # A move constraint left by `crm resource move`.
             target = next(n for n in ("n2", "n3") if n != holder.name)
             n1.exec(["crm", "resource", "move", "fractal-service", target])
-            until(lab, n1, lambda s: s.where("fractal-ip") == [target], f"the move to {target}")
+            until(lab, n1, lambda s: placed(s) and s.where("fractal-api") == [target],
+                  f"the move to {target}")
             capture(n1, "move_constraint")
             n1.exec(["crm", "resource", "clear", "fractal-service"])
 
-            # One node down (hard crash), seen from a survivor.
+            # One node down (hard crash), seen from a survivor, once fenced when fencing is on.
             n3.crash()
-            until(lab, n1, lambda s: s.quorate and "n3" not in s.online()
-                  and bool(s.where("fractal-ip")), "n3 offline and the service up")
+
+            def n3_gone(s: ClusterState) -> bool:
+                fenced = any(e.target == "n3" and e.status == "success" for e in s.fence_events)
+                return s.quorate and "n3" not in s.online() and placed(s) \
+                    and (fenced or not s.stonith_enabled)
+
+            until(lab, n1, n3_gone, "n3 offline (fenced) and the service up")
             capture(n1, "one_node_down")
 
             # No quorum: one node of three left.

@@ -17,23 +17,22 @@ from resource_agents.metrics.source import Source
 from tests.metrics.support import DATA, exposition, samples, source_for, value
 
 
-def captured(name: str, offline: tuple[str, ...] = ()) -> bytes:
-    """A captured crm_mon document, with some nodes marked offline (as after a crash)."""
+def captured(name: str, **online: bool) -> bytes:
+    """A captured crm_mon document, with some nodes' online flag changed."""
     root = etree.fromstring((DATA / f"{name}.crm_mon.xml").read_bytes())
     for node in root.iterfind("nodes/node"):
-        if node.get("name") in offline:
-            node.set("online", "false")
+        if node.get("name") in online:
+            node.set("online", str(online[node.get("name")]).lower())
     return etree.tostring(root)
 
 
 def test_a_crash_of_the_api_node_counts_a_node_lost_failover() -> None:
     tracker = FailoverTracker()
-    assert tracker.observe(crm_mon.parse(captured("all_online")), now=100.0) == []  # API on n1
-    # n1 crashed: the survivors run the service on n2 (one_node_down has it there)
-    events = tracker.observe(crm_mon.parse(captured("one_node_down", offline=("n1",))),
-                             now=104.5)
+    # the service on n3 (move_constraint), then n3 crashed and was fenced: on n1 (one_node_down)
+    assert tracker.observe(crm_mon.parse(captured("move_constraint")), now=100.0) == []
+    events = tracker.observe(crm_mon.parse(captured("one_node_down")), now=104.5)
     assert {(e.resource, e.cause, e.source, e.target) for e in events} == {
-        ("fractal-api", "node_lost", "n1", "n2"), ("fractal-ip", "node_lost", "n1", "n2")}
+        ("fractal-api", "node_lost", "n3", "n1"), ("fractal-ip", "node_lost", "n3", "n1")}
     assert all(e.seconds == pytest.approx(4.5) for e in events)
     assert tracker.counts[("fractal-api", "node_lost")] == 1
     assert tracker.counts[("fractal-api", "moved")] == 0
@@ -46,28 +45,26 @@ def test_a_crash_of_the_api_node_counts_a_node_lost_failover() -> None:
 
 def test_an_operator_move_is_counted_as_moved() -> None:
     tracker = FailoverTracker()
-    tracker.observe(crm_mon.parse(captured("all_online")), now=0.0)
-    events = tracker.observe(crm_mon.parse(captured("move_constraint")), now=3.0)
-    assert {e.cause for e in events} == {"moved"}
+    tracker.observe(crm_mon.parse(captured("move_constraint")), now=0.0)  # on n3
+    # on n1 while n3 is still up and nothing failed on n3: a move
+    events = tracker.observe(crm_mon.parse(captured("one_node_down", n3=True)), now=3.0)
+    assert {(e.resource, e.cause) for e in events} == {("fractal-api", "moved"),
+                                                       ("fractal-ip", "moved")}
 
 
 def test_a_failed_resource_that_moved_is_resource_failed() -> None:
     tracker = FailoverTracker()
-    tracker.observe(crm_mon.parse(captured("all_online")), now=0.0)
-    # failed_action records the API's failure on n1; pretend Pacemaker then moved it to n2
-    root = etree.fromstring(captured("failed_action"))
-    for r in root.iterfind("resources/group/resource"):
-        r.find("node").set("name", "n2")
-    events = tracker.observe(crm_mon.parse(etree.tostring(root)), now=6.0)
+    tracker.observe(crm_mon.parse(captured("failed_action")), now=0.0)  # on n2, failed there
+    events = tracker.observe(crm_mon.parse(captured("move_constraint")), now=6.0)  # on n3
     causes = {e.resource: e.cause for e in events}
     assert causes == {"fractal-api": "resource_failed", "fractal-ip": "moved"}
 
 
 def test_a_partition_without_quorum_counts_nothing() -> None:
     tracker = FailoverTracker()
-    tracker.observe(crm_mon.parse(captured("all_online")), now=0.0)
+    tracker.observe(crm_mon.parse(captured("failed_action")), now=0.0)
     assert tracker.observe(crm_mon.parse(captured("no_quorum")), now=5.0) == []
-    assert tracker.where["fractal-api"] == ("n1", 0.0)  # the minority's view changed nothing
+    assert tracker.where["fractal-api"] == ("n2", 0.0)  # the minority's view changed nothing
 
 
 def test_failover_series_exist_from_the_start_at_zero(tmp_path: Path) -> None:

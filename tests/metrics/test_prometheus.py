@@ -108,7 +108,9 @@ def test_exporter_serves_metrics_over_http(exporter: tuple[str, Path]) -> None:
     assert answers[0].headers["Content-Type"].startswith("text/plain; version=")
     assert calls.read_text().count("x") == 1  # five scrapes within the cache: one crm_mon
     found = samples(answers[-1].text)
-    assert value(found, "ha_cluster_pacemaker_fail_count", node="n1", resource="fractal-api") == 1
+    assert value(found, "ha_cluster_pacemaker_resources", node="n2", resource="fractal-api",
+                 role="started", managed="true", status="failed", agent="ocf:fractal:api",
+                 group="fractal-service", clone="") == 1
     assert value(found, "fractal_ha_floating_ip_takeovers_total", resource="fractal-ip") == 1
 
 
