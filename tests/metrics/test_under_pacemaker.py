@@ -81,3 +81,4 @@ def test_a_killed_exporter_is_restarted_and_the_failure_counted(node: Node) -> N
                  **AGENT) == 1
     assert value(found, "fractal_ha_agent_actions_total", action="start", exit_code="0",
                  **AGENT) == 2
+
