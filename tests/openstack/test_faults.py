@@ -34,16 +34,20 @@ def get_networks(neutron) -> requests.Response:
 
 
 def test_latency_is_added_to_every_request(faults, neutron):
-    baseline = min(_timed(neutron) for _ in range(3))
     control.inject(faults, "neutron", latency_ms=400)
-    delayed = [_timed(neutron) for _ in range(3)]
+    delayed = [_timed(neutron, 200) for _ in range(3)]
     assert all(d >= 0.4 for d in delayed), delayed
-    assert min(delayed) - baseline >= 0.35
+    # The delay is the configured one, not more: timed where the proxy alone answers (an
+    # injected error after the latency), so Neutron's own time (which varies with the host's
+    # load, unlike the proxy's) is not in the measure.
+    control.inject(faults, "neutron", latency_ms=400, error_rate=1)
+    alone = [_timed(neutron, 503) for _ in range(3)]
+    assert all(0.4 <= d < 0.7 for d in alone), alone
 
 
-def _timed(neutron) -> float:
+def _timed(neutron, status: int) -> float:
     started = time.monotonic()
-    assert get_networks(neutron).status_code == 200
+    assert get_networks(neutron).status_code == status
     return time.monotonic() - started
 
 
