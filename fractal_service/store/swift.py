@@ -42,12 +42,19 @@ Consistency model.
   deleted fractal keeps its tombstone for `TOMBSTONE_AGE` (1 h) for the same reason.
 * Reads are as fresh as the container listing. Swift updates listings while the object PUT
   is answered, and only falls back to asynchronous updates when a container server is down;
-  then a read may be stale, but writes stay safe: creating a generation that exists fails.
+  then a read may be stale, but writes stay safe: creating a generation that exists fails,
+  and the loser reads the following generations by name, so a lagging listing cannot stall it.
+* Lease expiry compares the API instances' clocks with each other (as SQLite on a shared disk
+  does); claims tolerate instances whose clocks lag by up to `CLOCK_MARGIN` (5 min) when they
+  skip the finished fractals at the head of the container.
 * Swift's own limit: the object server checks `If-None-Match` when a request arrives and
   writes when its body is complete, so two creations of one name overlapping within one small
-  write (milliseconds) can both succeed; the later timestamp wins. The service's guarantee is
-  "computed at least once, stored once": at worst such a race renders a job twice, and the
-  stored generation is still the single one that every reader sees.
+  write can both succeed (seen on Swift 2.38: 4 double claims in 60 with four concurrent
+  claimers); the later timestamp wins. Claims and completions therefore read their writer id
+  back once overlapping writes have landed (after as long as their own write took, at least
+  50 ms), and a loser re-reads. Residual risk: a write slower than the writer's own; the
+  service's guarantee is "computed at least once, stored once", so the cost would be a job
+  rendered twice, and the stored generation is still the single one that every reader sees.
 """
 
 from __future__ import annotations
@@ -311,20 +318,23 @@ class SwiftStore(Store):
 
         `verify` closes Swift's window for creations that overlap in time: both got 201,
         and the later timestamp is the object every reader sees from now on. Once overlapping
-        writes have landed (`settle`), reading the writer id back names the one winner.
+        writes have landed, reading the writer id back names the one winner. A write that
+        passed its check before ours landed lands within about one write's time: we wait as
+        long as our own write took, and at least `settle`.
         """
         writer = secrets.token_hex(8)
         headers = {**headers, "If-None-Match": "*", f"{META}Writer": writer,
                    # Swift checks the body against it: a truncated upload is refused.
                    "ETag": hashlib.md5(body, usedforsecurity=False).hexdigest()}
         for _ in range(2):
+            started = time.monotonic()
             response = self._request("PUT", name, headers=headers, data=body,
                                      ok=(201, 404, 412))
             if response.status_code == 201 and not verify:
                 return True
             if response.status_code in (201, 412):
                 if response.status_code == 201:
-                    time.sleep(self.settle)
+                    time.sleep(max(self.settle, time.monotonic() - started))
                 # On 412: someone else's, or ours if a retried request met its first attempt.
                 again = self._request("HEAD", name, ok=(200, 404))
                 return again.headers.get(f"{META}Writer") == writer

