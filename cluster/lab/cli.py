@@ -64,6 +64,8 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     lab.configure()
     say("configuration loaded; waiting for the API behind the service address", started)
     wait_for(lambda: lab.client("GET", "/healthz"), 120, "the API at the service address")
+    say("the API answers; waiting for the cluster to settle (workers, fencing device)", started)
+    lab.settle()
     say("up", started)
     return cmd_status(lab, args)
 

@@ -174,6 +174,16 @@ class Lab:
         path = self.dir / "fractal.crm"
         path.write_text(self.service.render(self.topology.servers))
         self.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
+        # The nodes share one host's CPUs: the host's load is not any node's, and Pacemaker's
+        # throttling (load-threshold 80%) would queue a recovery behind unrelated starts.
+        self.nodes[0].exec(["crm_attribute", "--type", "crm_config", "--name",
+                            "load-threshold", "--update", "1000%"])
+
+    def settle(self, timeout: float = 120.0) -> None:
+        """Until the cluster has no action pending or running (a fault injected while a
+        transition runs would wait for it, and measure it too)."""
+        self.nodes[0].exec(["crm_resource", "--wait", f"--timeout={timeout:.0f}s"],
+                           timeout=timeout + 10)
 
     def wait_formed(self, timeout: float = 90.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""

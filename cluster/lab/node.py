@@ -149,8 +149,12 @@ class Node:
         return done
 
     def cluster_state(self) -> crm_mon.ClusterState | None:
-        """The cluster as this node sees it; None while its Pacemaker does not answer."""
-        done = self.exec(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=30)
+        """The cluster as this node sees it; None while its Pacemaker does not answer (or the
+        node is down: it may be fenced at any moment)."""
+        try:
+            done = self.exec(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=30)
+        except NodeError:
+            return None
         if done.returncode != 0 or not done.stdout.strip():
             return None
         return crm_mon.parse(done.stdout)

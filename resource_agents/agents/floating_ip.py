@@ -32,6 +32,10 @@ def _parse_port_map(value: str) -> dict[str, str]:
     return dict(item.split(":", 1) for item in value.split())
 
 
+class _OutOfTime(BaseException):
+    """The probe's time budget ran out (raised from SIGALRM)."""
+
+
 class FloatingIpAgent(Agent):
     name = "floating-ip"
     version = "1.0"
@@ -100,7 +104,7 @@ class FloatingIpAgent(Agent):
     def _retrying(self, what: str, attempt):
         """Run `attempt` until it succeeds, retrying transient cloud errors with backoff
         within the op timeout."""
-        delay, last = 0.5, ""
+        delay, last = 0.25, ""
         while True:
             try:
                 return attempt()
@@ -116,59 +120,44 @@ class FloatingIpAgent(Agent):
 
     # -- actions -----------------------------------------------------------------------
     def start(self) -> Exit:
-        found: list[str | None] = []  # where the address was when this start first looked
-
-        def associate() -> Exit:
-            mine = self.session().port_id
-            now = self._port_now()
-            if not found:
-                found.append(now)
-            if now != mine:
-                self._call("PUT", {"floatingip": {"port_id": mine}})
-            if self._port_now() != mine:
-                raise neutron.CloudError("the association did not take")
-            return Exit.SUCCESS
-
+        # Each call is retried on its own: a cloud failing every other request would never
+        # let a whole GET-PUT-GET sequence through if the sequence were retried as one.
         started = time.monotonic()
-        result = self._retrying("associate", associate)
+        mine = self._retrying("log in", lambda: self.session().port_id)
+        found = self._retrying("read the association", self._port_now)
+        if found != mine:
+            self._retrying("associate", lambda: self._call(
+                "PUT", {"floatingip": {"port_id": mine}}))
+            if self._retrying("verify the association", self._port_now) != mine:
+                raise OcfError(Exit.ERR_GENERIC, "the association did not take (another "
+                                                 "node took the address meanwhile?)")
         self._record_ok()
         current = self.session()
         took = time.monotonic() - started
         # For the exporter: a takeover is a start that found the address on another node's
         # port (its holder could not release it: crashed or cut off).
         self.facts.update(associated=("g", 1), association_duration_seconds=("o", took),
-                          takeovers=("a", float(found[0] not in (None, current.port_id))))
-        self.log.info("%s associated with port %s in %.2f s", current.fip_address,
-                      current.port_id, took)
-        return result
+                          takeovers=("a", float(found not in (None, mine))))
+        self.log.info("%s associated with port %s in %.2f s", current.fip_address, mine, took)
+        return Exit.SUCCESS
 
     def stop(self) -> Exit:
         if not os.path.exists(self._path("session.json")):
             return Exit.SUCCESS  # never probed nor started here: it cannot be ours
-
-        def disassociate() -> Exit:
-            mine = self.session().port_id
-            if self._port_now() == mine:  # never take it from the node that now holds it
-                self._call("PUT", {"floatingip": {"port_id": None}})
-            return Exit.SUCCESS
-
+        mine = self._retrying("log in", lambda: self.session().port_id)
+        if self._retrying("read the association", self._port_now) == mine:
+            # never take it from the node that now holds it
+            self._retrying("disassociate", lambda: self._call(
+                "PUT", {"floatingip": {"port_id": None}}))
         # The session stays: a later start here (a fail-back) needs no new login.
-        result = self._retrying("disassociate", disassociate)
         self.facts["associated"] = ("g", 0)
-        return result
+        return Exit.SUCCESS
 
     def monitor(self) -> Exit:
         if not os.path.exists(self._path("session.json")):
             if self.ocf.interval:
                 return Exit.NOT_RUNNING  # a recurring monitor where we never started
-            # The probe Pacemaker runs on every node before any start: log in now, which
-            # answers truthfully (after a reboot the address may still point here) and leaves
-            # a warm session, so that a failover start to this node is three calls, not a login.
-            try:
-                self.session()
-            except neutron.CloudError as exc:
-                self.log.warning("probe: cloud unreachable (%s); assuming not here", exc)
-                return Exit.NOT_RUNNING
+            return self._probe()
         try:
             ours = self._port_now() == self.session().port_id
         except neutron.CloudError as exc:
@@ -177,6 +166,33 @@ class FloatingIpAgent(Agent):
             raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
         self._record_ok()
         self.facts["associated"] = ("g", 1 if ours else 0)
+        return Exit.SUCCESS if ours else Exit.NOT_RUNNING
+
+    def _probe(self) -> Exit:
+        """The probe Pacemaker runs on every node before any start: log in now, which answers
+        truthfully (after a reboot the address may still point here) and leaves a warm
+        session, so that a failover start to this node is three calls, not a login. Within a
+        budget: a probe that times out is a failed resource, while "not here" is always safe
+        for a floating IP (whichever node starts it takes it, wherever it pointed)."""
+        import signal
+
+        def give_up(signum: int, frame: object) -> None:
+            raise _OutOfTime  # not an Exception: no library on the way may swallow it
+
+        previous = signal.signal(signal.SIGALRM, give_up)
+        signal.setitimer(signal.ITIMER_REAL, max(self.remaining(margin=3.0), 0.1))
+        try:
+            ours = self._port_now() == self.session().port_id
+        except (neutron.CloudError, _OutOfTime) as exc:
+            self.log.warning("probe: cloud %s; assuming not here",
+                             f"unreachable ({exc})" if str(exc) else "too slow")
+            return Exit.NOT_RUNNING
+        except neutron.Refused as exc:
+            raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        self._record_ok()
         return Exit.SUCCESS if ours else Exit.NOT_RUNNING
 
     def _tolerate(self, problem: str) -> Exit:

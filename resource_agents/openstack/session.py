@@ -62,8 +62,13 @@ def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: 
         raise OcfError(Exit.ERR_INSTALLED, f"openstacksdk is not installed: {exc}") from None
     try:
         config = loader.OpenStackConfig(config_files=[clouds_yaml] if clouds_yaml else None)
+        # A login is several calls (discovery, the floating IP, the server, its ports): let
+        # keystoneauth retry each refused connection and 503 itself, quickly, or a cloud
+        # failing one call in two would fail nearly every login as a whole.
         region_config = config.get_one(cloud=cloud, region_name=region or None,
-                                       api_timeout=timeout)
+                                       api_timeout=timeout, connect_retries=3,
+                                       connect_retry_delay=0.2, status_code_retries=4,
+                                       status_code_retry_delay=0.2)
     except Exception as exc:  # openstacksdk raises its own config errors
         raise OcfError(Exit.ERR_CONFIGURED,
                        f"cloud {cloud!r} not usable from clouds.yaml: {exc}") from None

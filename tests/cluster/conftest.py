@@ -22,6 +22,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.wait_formed()
         lab.configure()
         wait_until(lambda: lab.client("GET", "/healthz"), 120, "the API at the service address")
+        lab.settle()
         yield lab
     finally:
         lab.down()
@@ -43,22 +44,25 @@ def healthy(lab: Lab) -> Iterator[Lab]:
     lab.wait_formed(timeout=120)
     lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
     wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after the test")
+    lab.settle()
 
 
 class Observer:
-    """While a fault plays out: submits fractals continuously through the service address and
-    samples where the API runs, so a test can assert on what users and operators saw."""
+    """While a fault plays out: probes the service address every 50 ms, submits fractals
+    continuously through it and samples where the API runs, so a test can assert on what users
+    and operators saw."""
 
-    def __init__(self, lab: Lab, submit_every: float = 0.25) -> None:
+    def __init__(self, lab: Lab, submit_every: float = 0.25, probe_every: float = 0.05) -> None:
         self.lab = lab
         self.submit_every = submit_every
+        self.probe_every = probe_every
         self.accepted: list[str] = []  # uuids the API acknowledged (201)
         self.holders: list[list[str]] = []  # API locations per crm_mon sample
-        self.first_success_after_fault: float | None = None
+        self.probes: list[tuple[float, bool]] = []  # (when, answered) since the fault
         self.fault_at: float | None = None
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._submit, daemon=True),
-                         threading.Thread(target=self._sample, daemon=True)]
+        self._threads = [threading.Thread(target=loop, daemon=True)
+                         for loop in (self._submit, self._probe, self._sample)]
 
     def __enter__(self) -> Observer:
         for t in self._threads:
@@ -79,8 +83,12 @@ class Observer:
                                      {"width": 48, "height": 48, "iterations": 64}, timeout=2)
             if record:
                 self.accepted.append(record["uuid"])
-                if self.fault_at and self.first_success_after_fault is None:
-                    self.first_success_after_fault = time.monotonic()
+
+    def _probe(self) -> None:
+        while not self._stop.wait(self.probe_every):
+            answered = self.lab.client("GET", "/healthz", timeout=0.5) is not None
+            if self.fault_at is not None:
+                self.probes.append((time.monotonic(), answered))
 
     def _sample(self) -> None:
         while not self._stop.wait(0.5):
@@ -89,9 +97,19 @@ class Observer:
                 self.holders.append(state.where("fractal-api"))
 
     @property
+    def recovered(self) -> bool:
+        """The fault was felt (a probe failed) and the last three probes answered."""
+        probes = list(self.probes)
+        return (any(not ok for _, ok in probes) and len(probes) >= 3
+                and all(ok for _, ok in probes[-3:]))
+
+    @property
     def downtime(self) -> float:
-        assert self.fault_at and self.first_success_after_fault, "the service never came back"
-        return self.first_success_after_fault - self.fault_at
+        """From the fault to the first answer after the last failed probe."""
+        probes = list(self.probes)
+        assert self.fault_at is not None and self.recovered, "the service never came back"
+        last_failure = max(i for i, (_, ok) in enumerate(probes) if not ok)
+        return probes[last_failure + 1][0] - self.fault_at
 
     def assert_no_split_brain(self) -> None:
         assert self.holders, "no crm_mon sample was taken"

@@ -3,6 +3,8 @@ runs on at most one node at every sample, and every fractal accepted during the 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cluster import crm_mon
@@ -15,7 +17,8 @@ pytestmark = pytest.mark.cluster
 
 # Bounds a user would accept; the measured values are printed for the record.
 RESTART_BOUND_S = 20
-FAILOVER_BOUND_S = 30
+API_MONITOR_S = 2  # cluster/config/fractal.crm
+FAILOVER_BOUND_S = 45  # fencing through the cloud API included; 2 shared cores in CI
 
 
 def api_node(lab: Lab) -> str:
@@ -57,7 +60,7 @@ def test_api_process_killed(healthy: Lab) -> None:
         wait_until(lambda: seen.accepted, 10, "submissions to flow")
         seen.fault()
         kill_api_process(lab, before)
-        wait_until(lambda: seen.first_success_after_fault, RESTART_BOUND_S, "the API back")
+        wait_until(lambda: seen.recovered, RESTART_BOUND_S, "the API back")
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
     print(f"API SIGKILL: service back after {seen.downtime:.2f} s")
     assert seen.downtime < RESTART_BOUND_S
@@ -73,7 +76,7 @@ def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Lab) -
         wait_until(lambda: seen.accepted, 10, "submissions to flow")
         seen.fault()
         lab.node(victim).crash()
-        wait_until(lambda: seen.first_success_after_fault, FAILOVER_BOUND_S, "the takeover")
+        wait_until(lambda: seen.recovered, FAILOVER_BOUND_S, "the takeover")
         survivor = api_node(lab)
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
     print(f"node crash: service back after {seen.downtime:.2f} s on {survivor}")
@@ -96,9 +99,10 @@ def test_active_node_isolated(healthy: Lab) -> None:
         seen.fault()
         lab.isolate(victim)
         try:
-            wait_until(lambda: seen.first_success_after_fault, FAILOVER_BOUND_S, "the takeover")
+            wait_until(lambda: seen.recovered, FAILOVER_BOUND_S, "the takeover")
         except AssertionError:
-            views = {n.name: n.exec(["crm_mon", "-1"], check=False).stdout for n in lab.nodes}
+            views = {n.name: n.exec(["crm_mon", "-1", "--fence-history=3"], check=False).stdout
+                     for n in lab.nodes if n.running}
             raise AssertionError(f"no takeover; victim {victim}; views {views}") from None
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
         # the minority lost quorum and stopped its copy (no-quorum-policy=stop)
@@ -133,19 +137,21 @@ def test_planned_move_and_clear(healthy: Lab) -> None:
     seen.assert_nothing_lost()
 
 
-def test_restart_cleanup_refresh_keep_the_service_in_place(healthy: Lab) -> None:
+def test_restart_then_cleanup_and_refresh_keep_the_service_in_place(healthy: Lab) -> None:
     lab = healthy
-    where = api_node(lab)
     with Observer(lab) as seen:
         wait_until(lambda: seen.accepted, 10, "submissions to flow")
+        # restart = stop + start: the stopped group keeps no stickiness, it may land anywhere
         lab.nodes[0].exec(["crm", "resource", "restart", "fractal-service"], timeout=120)
         wait_until(lambda: lab.client("GET", "/healthz"), RESTART_BOUND_S, "the API back")
+        lab.settle()
+        where = api_node(lab)
         for command in (["crm_resource", "--cleanup"], ["crm_resource", "--refresh"]):
             lab.nodes[0].exec(command)
-            lab.nodes[0].exec(["crm_resource", "--wait", "--timeout=60s"], timeout=90)
+            lab.settle()
             assert lab.client("GET", "/healthz"), f"{command} took the service down"
+            assert api_node(lab) == where, f"{command} moved the service"
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
-    assert api_node(lab) == where
     seen.assert_no_split_brain()
     seen.assert_nothing_lost()
 
@@ -158,10 +164,11 @@ def test_unmanaged_service_is_left_alone_until_managed_again(healthy: Lab) -> No
          "--meta", "--parameter-value", "false"])
     try:
         kill_api_process(lab, where)
-        # Unmanaged: the failure is seen by the monitor but nothing is restarted or moved.
-        wait_until(lambda: any(f.get("op_key", "").startswith("fractal-api_monitor")
-                               for f in lab.status().failures), 30, "the monitor to see it")
-        assert not lab.client("GET", "/healthz", timeout=1)
+        wait_until(lambda: not lab.client("GET", "/healthz", timeout=1), 10, "the API to die")
+        # Unmanaged: the monitor (every 2 s) sees it gone, yet nothing restarts or moves it.
+        held_until = time.monotonic() + 3 * API_MONITOR_S
+        while time.monotonic() < held_until:
+            assert not lab.client("GET", "/healthz", timeout=1), "an unmanaged API restarted"
         assert lab.status().where("fractal-ip") == [where]
     finally:
         crm(["crm_resource", "--resource", "fractal-service", "--delete-parameter",
@@ -180,7 +187,7 @@ def test_node_crash_while_the_cloud_api_is_slow_and_failing(healthy: Lab) -> Non
         wait_until(lambda: seen.accepted, 10, "submissions to flow")
         seen.fault()
         lab.node(victim).crash()
-        wait_until(lambda: seen.first_success_after_fault, FAILOVER_BOUND_S + 15,
+        wait_until(lambda: seen.recovered, FAILOVER_BOUND_S + 15,
                    "the takeover through a failing cloud API")
         wait_until(lambda: len(seen.accepted) > 5, 10, "more submissions")
     print(f"node crash, cloud API 50% 503 + 300 ms: service back after {seen.downtime:.2f} s")
