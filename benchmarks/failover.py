@@ -1,0 +1,423 @@
+"""Failover of the whole service on the real three-node lab, end to end as a client sees it:
+ocf:fractal:floating-ip vs Debian's ocf:heartbeat:openstack-floating-ip on the same lab.
+
+For each agent a lab comes up (its own cloud, prefix fhb<pid>, always taken down), then N trials
+of each scenario:
+  node crash   SIGKILL to the PID 1 of the node that runs the API (every process of the node dies
+               at once); fence_openstack powers it off, the group starts on a survivor. Between
+               trials the node is booted again, the cluster re-forms and settles.
+  API SIGKILL  SIGKILL to the API process; Pacemaker's monitor (every 5 s) sees it and restarts
+               the group (API, then the address) in place; failures cleaned up between trials.
+A prober in the client namespace starts `GET /healthz` on the floating IP every 50 ms (each its
+own connection, 0.5 s timeout, so a hanging one never delays the next). Downtime = from the fault
+to the answer of the first probe that started after the last failed one (all probes until the
+cluster has settled count: a late blip is downtime too). Phases of each node crash come from
+the DC's pacemaker.log. Targets: node crash p50 <= 5 s; API SIGKILL p50 <= 2 s; ours >= 3x faster
+than the stock agent on node crash.
+
+    .venv/bin/python -m benchmarks.failover [--trials N] [--agents ours,stock]
+
+The stock agent needs two things the lab does not give by itself: the openstack-info clone
+(cluster/config/stock-openstack.crm) and, for that, a metadata service at 169.254.169.254 (it
+reads its server id there): a small one in the router's namespace answers each node by its
+source address, as Neutron's metadata proxy does in a router.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from string import Template
+
+from benchmarks.report import write
+from cluster.lab.lab import SERVICE_ADDRESS, Lab
+from cluster.openstack.layout import MEMBER_CLOUD
+
+STOCK_CRM = Path(__file__).resolve().parent.parent / "cluster" / "config" / "stock-openstack.crm"
+API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
+METADATA_ADDRESS = "169.254.169.254"
+PROBE_EVERY = 0.05
+PROBE_TIMEOUT = 0.5
+RECOVERY_BOUND = 120.0  # a trial that takes longer is recorded as failed
+
+# Starts GET /healthz every INTERVAL s, each on its own connection, and writes
+# "STARTED ENDED OK" per attempt (CLOCK_MONOTONIC, shared by every process on the host).
+PROBER = """import asyncio, sys, time
+address, port, interval, timeout, path = sys.argv[1:6]
+out = open(path, "w", buffering=1)
+request = f"GET /healthz HTTP/1.0\\r\\nHost: {address}\\r\\n\\r\\n".encode()
+async def attempt():
+    started = time.monotonic()
+    ok = 0
+    try:
+        async def call():
+            reader, writer = await asyncio.open_connection(address, int(port))
+            writer.write(request)
+            line = await reader.readline()
+            writer.close()
+            return line
+        line = await asyncio.wait_for(call(), float(timeout))
+        ok = int(line.split()[1:2] == [b"200"])
+    except (OSError, asyncio.TimeoutError, IndexError):
+        pass
+    out.write(f"{started:.6f} {time.monotonic():.6f} {ok}\\n")
+async def main():
+    tasks = set()
+    print("ready", flush=True)
+    while True:
+        task = asyncio.ensure_future(attempt())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        await asyncio.sleep(float(interval))
+asyncio.run(main())
+"""
+
+# The metadata service openstack-info reads (curl http://169.254.169.254/openstack/latest/
+# meta_data.json): one per router, answering each instance by its source address. "uuid" must
+# not be the last key: the agent greps for `"uuid": "...",$` in json.tool's output.
+METADATA = """import http.server, json, sys
+by_address = json.loads(sys.argv[2])
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        found = by_address.get(self.client_address[0])
+        if found is None or self.path.rstrip("/") != "/openstack/latest/meta_data.json":
+            self.send_error(404)
+            return
+        body = json.dumps(found).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer((sys.argv[1], 80), Handler)
+print("ready", flush=True)
+server.serve_forever()
+"""
+
+
+class Prober:
+    """The client's view: probes the service address into a file, read back per trial."""
+
+    def __init__(self, lab: Lab, log: Path) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.client_netns, sys.executable, "-c", PROBER,
+             SERVICE_ADDRESS, str(lab.service.api_port), str(PROBE_EVERY), str(PROBE_TIMEOUT),
+             str(log)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def attempts(self, since: float) -> list[tuple[float, float, bool]]:
+        """(started, answered-or-gave-up, ok) of the probes started after `since`."""
+        rows = []
+        for line in self.log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and float(parts[0]) >= since:  # the last may be half written
+                rows.append((float(parts[0]), float(parts[1]), parts[2] == "1"))
+        return sorted(rows)
+
+    def recovered(self, since: float, stable: float = 2.0) -> bool:
+        """A probe failed after `since`, and every probe over the last `stable` s answered."""
+        rows = self.attempts(since)
+        failed = [r for r in rows if not r[2]]
+        if not failed:
+            return False
+        after = [r for r in rows if r[0] > failed[-1][0]]
+        return bool(after) and after[-1][0] - after[0][0] >= stable
+
+    def stop(self) -> None:
+        self.proc.kill()  # `ip netns exec` execs: this PID is the Python process itself
+        self.proc.wait()
+
+
+def downtime(rows: list[tuple[float, float, bool]], fault: float) -> float | None:
+    """From the fault to the answer of the first probe started after the last failed one."""
+    failed = [r for r in rows if not r[2]]
+    if not failed:
+        return 0.0
+    after = [r for r in rows if r[0] > failed[-1][0] and r[2]]
+    return after[0][1] - fault if after else None
+
+
+# -- the stock agent's set-up ----------------------------------------------------------------
+def stock_service(lab: Lab) -> None:
+    """Debian's agent for the address: the same fractal.crm, another agent and its params."""
+    topo = lab.topology
+    lab.service = dataclasses.replace(
+        lab.service, address_agent="ocf:heartbeat:openstack-floating-ip",
+        address_params=(f"cloud={MEMBER_CLOUD} ip_id={topo.floating_ip_id} "
+                        f"subnet_id={topo.tenant_subnet}"))
+
+
+def load_stock_extras(lab: Lab) -> None:
+    path = lab.dir / "stock-openstack.crm"
+    path.write_text(Template(STOCK_CRM.read_text()).substitute(cloud=lab.service.cloud))
+    lab.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
+
+
+class Metadata:
+    """169.254.169.254 in the router's namespace (on lo: the nodes' default route leads there)."""
+
+    def __init__(self, lab: Lab) -> None:
+        topo = lab.topology
+        by_address = {topo.addresses[n.name]: {"uuid": topo.servers[n.name], "name": n.name,
+                                               "availability_zone": "nova",
+                                               "project_id": topo.project_id}
+                      for n in lab.nodes}
+        router = lab.net.router
+        subprocess.run(["ip", "netns", "exec", router, "ip", "addr", "replace",
+                        f"{METADATA_ADDRESS}/32", "dev", "lo"], check=True)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", router, sys.executable, "-c", METADATA, METADATA_ADDRESS,
+             json.dumps(by_address)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+# -- the lab ---------------------------------------------------------------------------------
+def wait_until(check, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def api_node(lab: Lab) -> str:
+    state = wait_until(lambda: (s := lab.status()) and s.where("fractal-api") and s, 60,
+                       "the API to be placed")
+    return state.where("fractal-api")[0]
+
+
+def up(lab: Lab, agent: str, say) -> Metadata | None:
+    lab.boot(progress=say)
+    lab.wait_formed()
+    metadata = None
+    if agent == "stock":
+        metadata = Metadata(lab)
+        stock_service(lab)
+    lab.configure()
+    if agent == "stock":
+        load_stock_extras(lab)
+    wait_until(lambda: lab.client("GET", "/healthz"), 240, "the API at the service address", 1)
+    lab.settle(timeout=240)
+    return metadata
+
+
+def heal(lab: Lab) -> None:
+    """Back to a whole, quiet cluster: every node on, failures forgotten, nothing pending."""
+    for node in lab.nodes:
+        if not node.running:  # fenced (stonith-action=off): the operator starts it
+            lab.boot_node(node)
+    lab.wait_formed(timeout=180)
+    lab.nodes[0].exec(["crm_resource", "--cleanup"], check=False)
+    lab.settle(timeout=240)
+    wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after healing", 0.5)
+
+
+# -- phases from the DC's log ----------------------------------------------------------------
+# Pacemaker 2.1 log lines: "Nov 25 11:09:52.123 n2 pacemaker-controld  [123] (fn) notice: ..."
+STAMP = re.compile(r"^(\w{3} +\d+ [\d:]+\.\d+) ")
+PHASES = (
+    ("node lost", re.compile(r"pacemaker-controld.*Node (\S+) state is now lost")),
+    ("fencing requested", re.compile(r"pacemaker-controld.*Requesting fencing \(\w+\) "
+                                     r"(?:of|targeting) node (\S+)")),
+    ("fenced", re.compile(r"pacemaker-controld.*Peer (\S+) was terminated")),
+    ("API failure seen", re.compile(r"\(fractal-api_monitor_\d+ on \S+\): expected 'ok' but")),
+    *((f"{what} {phase}", re.compile(pattern.format(rsc=rsc)))
+      for what, rsc in (("FIP", "fractal-ip"), ("API", "fractal-api"))
+      for phase, pattern in (("start sent", r"Initiating start operation {rsc}_start_0 on "),
+                             ("started", r"\({rsc}_start_0 on \S+\) confirmed: ok"))),
+)
+
+
+def phases(lab: Lab, dc: str, fault_wall: float) -> dict[str, float]:
+    """Seconds from the fault to the first line of each phase after it in `dc`'s log."""
+    log = lab.dir / "nodes" / dc / "var-log-pacemaker" / "pacemaker.log"
+    year = datetime.fromtimestamp(fault_wall).year
+    found: dict[str, float] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        stamp = STAMP.match(line)
+        if not stamp:
+            continue
+        when = datetime.strptime(f"{year} {stamp.group(1)}", "%Y %b %d %H:%M:%S.%f").timestamp()
+        if when < fault_wall - 0.5:  # the log is local time, stamped to the millisecond
+            continue
+        for name, pattern in PHASES:
+            if name not in found and pattern.search(line):
+                found[name] = round(when - fault_wall, 3)
+    return found
+
+
+# -- trials ----------------------------------------------------------------------------------
+def trial(lab: Lab, prober: Prober, scenario: str, say) -> dict:
+    victim = api_node(lab)
+    before = lab.status()
+    load = os.getloadavg()[0]
+    fault_wall, fault = time.time(), time.monotonic()
+    if scenario == "node crash":
+        lab.node(victim).crash()
+    else:
+        pid = lab.node(victim).exec(["cat", API_PIDFILE]).stdout.strip()
+        lab.node(victim).exec(["kill", "-KILL", pid])
+    # A lost DC costs an election before the survivors schedule anything.
+    record: dict = {"victim": victim, "dc_before": before.dc if before else None,
+                    "load1": round(load, 2)}
+    try:
+        wait_until(lambda: prober.recovered(fault), RECOVERY_BOUND, "the service back", 0.1)
+    except TimeoutError as exc:
+        record["error"] = str(exc)
+        return record
+    lab.settle(timeout=240)  # probes until the cluster is quiet count too
+    record["downtime_s"] = downtime(prober.attempts(fault), fault)
+    state = lab.status()
+    record["after"] = api_node(lab)
+    if state is not None and state.dc:
+        record["dc"] = state.dc
+        record["phases_s"] = phases(lab, state.dc, fault_wall)
+    say(f"{scenario} of {victim}: downtime {record['downtime_s']:.2f} s, now on "
+        f"{record['after']} {record.get('phases_s', '')}")
+    return record
+
+
+def service_config(lab: Lab) -> dict[str, str]:
+    """What shapes the numbers in the configuration as loaded (fractal.crm changes over time)."""
+    text = (lab.dir / "fractal.crm").read_text()
+    lines = text.replace("\\\n", " ").splitlines()
+    return {"group": next((" ".join(ln.split()) for ln in lines if ln.startswith("group ")), ""),
+            "fractal-api": next((" ".join(ln.split()) for ln in lines
+                                 if ln.startswith("primitive fractal-api ")), ""),
+            "fractal-ip": next((" ".join(ln.split()) for ln in lines
+                                if ln.startswith("primitive fractal-ip ")), "")}
+
+
+def keep_logs(lab: Lab, into: Path) -> None:
+    """Each node's Pacemaker and service logs, for a post-mortem of an odd trial."""
+    for node in lab.nodes:
+        for sub in ("var-log-pacemaker", "var-log-fractal"):
+            source = lab.dir / "nodes" / node.name / sub
+            if source.exists():
+                shutil.copytree(source, into / node.name / sub, dirs_exist_ok=True)
+
+
+def run_agent(agent: str, trials: int, say, logs: Path | None = None) -> dict:
+    lab_dir = Path(tempfile.mkdtemp(prefix=f"fhb-{agent}-"))
+    lab = Lab(lab_dir, prefix=f"fhb{os.getpid()}")
+    metadata = prober = None
+    results: dict[str, list[dict]] = {"node crash": [], "API SIGKILL": []}
+    config: dict[str, str] = {}
+    try:
+        started = time.monotonic()
+        metadata = up(lab, agent, say)
+        say(f"{agent}: lab up in {time.monotonic() - started:.0f} s")
+        config = service_config(lab)
+        prober = Prober(lab, lab_dir / "probes.log")
+        for i in range(trials):
+            for scenario in results:
+                tag = f"{agent} #{i + 1}"
+                record = trial(lab, prober, scenario, lambda m, tag=tag: say(f"{tag}: {m}"))
+                results[scenario].append(record)
+                heal(lab)
+    finally:
+        for proc in (prober, metadata):
+            if proc is not None:
+                proc.stop()
+        if logs is not None:
+            keep_logs(lab, logs / agent)
+        lab.down()
+        shutil.rmtree(lab_dir, ignore_errors=True)
+    return {"config": config, "trials": results}
+
+
+# -- report ----------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: with 5 samples p95 is the max)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))]
+
+
+def summary(records: list[dict]) -> dict:
+    times = [r["downtime_s"] for r in records if r.get("downtime_s") is not None]
+    if not times:
+        return {"n": 0, "failed": len(records)}
+    return {"n": len(times), "failed": len(records) - len(times),
+            "p50": round(statistics.median(times), 2), "p95": round(percentile(times, 95), 2),
+            "max": round(max(times), 2)}
+
+
+def phase_medians(records: list[dict]) -> dict[str, float]:
+    names = [name for name, _ in PHASES]
+    out = {}
+    for name in names:
+        values = [r["phases_s"][name] for r in records if name in r.get("phases_s", {})]
+        if values:
+            out[name] = round(statistics.median(values), 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--agents", default="ours,stock")
+    parser.add_argument("--logs", type=Path, help="keep the nodes' logs here")
+    args = parser.parse_args(argv if argv is not None else [])
+    t0 = time.monotonic()
+    # SIGTERM (timeout, an operator) must still run the `finally` that takes the lab down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def say(message: str) -> None:
+        print(f"[{time.monotonic() - t0:7.1f}s] {message}", flush=True)
+
+    runs = {agent: run_agent(agent, args.trials, say, args.logs)
+            for agent in args.agents.split(",")}
+    raw = {agent: run["trials"] for agent, run in runs.items()}
+    stats = {agent: {s: summary(r) for s, r in by.items()} for agent, by in raw.items()}
+    stats_phases = {agent: {s: phase_medians(r) for s, r in by.items()}
+                    for agent, by in raw.items()}
+    rows = []
+    for scenario in ("node crash", "API SIGKILL"):
+        for agent in raw:
+            s = stats[agent][scenario]
+            rows.append([scenario, agent, f"{s['n']}/{s['n'] + s['failed']}",
+                         *(f"{s[k]:.2f}" if k in s else "-" for k in ("p50", "p95", "max"))])
+    note = ""
+    if {"ours", "stock"} <= raw.keys():
+        a, b = stats["ours"]["node crash"], stats["stock"]["node crash"]
+        if "p50" in a and "p50" in b:
+            note += f"Node crash p50: stock / ours = {b['p50'] / a['p50']:.1f}×. "
+    note += ("Median phases of a node crash, seconds after the fault (DC's pacemaker.log): "
+             + "; ".join(f"{agent}: " + ", ".join(f"{k} {v}" for k, v in p["node crash"].items())
+                         for agent, p in stats_phases.items()) + ".")
+    write("failover", {"trials": args.trials, "probe_every_s": PROBE_EVERY,
+                       "probe_timeout_s": PROBE_TIMEOUT, "summary": stats,
+                       "phase_medians_s": stats_phases,
+                       "config": {agent: run["config"] for agent, run in runs.items()},
+                       "load1_median": {agent: statistics.median(r["load1"] for rs in by.values()
+                                                                 for r in rs)
+                                        for agent, by in raw.items()},
+                       "raw": raw},
+          rows, ["scenario", "agent", "trials ok", "p50 s", "p95 s", "max s"], note=note)
+    return stats
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
