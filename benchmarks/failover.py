@@ -299,6 +299,16 @@ def trial(lab: Lab, prober: Prober, scenario: str, say) -> dict:
     return record
 
 
+def source_commit() -> str:
+    """The commit measured, "+dirty" when the tree differs from it (others edit it too)."""
+    here = Path(__file__).resolve().parent.parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here,
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                           capture_output=True, text=True).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
 def service_config(lab: Lab) -> dict[str, str]:
     """What shapes the numbers in the configuration as loaded (fractal.crm changes over time)."""
     text = (lab.dir / "fractal.crm").read_text()
@@ -407,8 +417,9 @@ def main(argv: list[str] | None = None) -> dict:
     note += ("Median phases of a node crash, seconds after the fault (DC's pacemaker.log): "
              + "; ".join(f"{agent}: " + ", ".join(f"{k} {v}" for k, v in p["node crash"].items())
                          for agent, p in stats_phases.items()) + ".")
-    write("failover", {"trials": args.trials, "probe_every_s": PROBE_EVERY,
-                       "probe_timeout_s": PROBE_TIMEOUT, "summary": stats,
+    write("failover", {"commit": source_commit(), "trials": args.trials,
+                       "probe_every_s": PROBE_EVERY, "probe_timeout_s": PROBE_TIMEOUT,
+                       "summary": stats,
                        "phase_medians_s": stats_phases,
                        "config": {agent: run["config"] for agent, run in runs.items()},
                        "load1_median": {agent: statistics.median(r["load1"] for rs in by.values()
