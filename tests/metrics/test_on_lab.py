@@ -153,7 +153,8 @@ def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
         assert {m["instance"] for m, _ in seen_by} <= set(survivors) and seen_by
         duration = p.scalar('max(fractal_ha_failover_duration_seconds_sum'
                             '{resource="fractal-api"})')
-        assert duration is not None and 0 < duration < 30
+        # an upper bound, yet no longer than it took to see it counted (+ a scrape or two)
+        assert duration is not None and 0 < duration <= counted_after + 3
 
         fencing = p.scalar("max(ha_cluster_pacemaker_stonith_enabled)") == 1
         if fencing:  # the lab fences through the cloud (stonith-action=off)
@@ -161,7 +162,12 @@ def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
                        f"FractalHANodeFenced for {victim}", interval=1)
         wait_until(lambda: p.firing("FractalHANodeOffline", node=victim), 60,
                    f"FractalHANodeOffline for {victim}", interval=1)
-        assert p.firing("FractalHAFailoverSlow") == []
+        # the slow-failover alert agrees with the measured duration (30 s threshold)
+        if duration > 30:
+            wait_until(lambda: p.firing("FractalHAFailoverSlow", resource="fractal-api"), 30,
+                       "FractalHAFailoverSlow for a failover over 30 s", interval=1)
+        else:
+            assert p.firing("FractalHAFailoverSlow") == []
         assert p.firing("FractalHAQuorumLost") == []  # two of three: still quorate
 
         agent = p.query('max by (agent) (ha_cluster_pacemaker_resources{resource="fractal-ip"})')
@@ -176,9 +182,49 @@ def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
               f"after the crash; failover duration (upper bound) {duration:.2f} s; floating "
               f"IP association {association} s, takeovers {takeovers}; fencing {fencing}")
     finally:
-        node = lab.node(victim)
-        if not node.running:  # fencing powered it off: the operator starts it again
-            lab.boot_node(node)
-        lab.wait_formed(timeout=120)
-        lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
-        wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after the test")
+        restore(lab)
+
+
+def test_quorum_lost_keeps_the_exporter_and_alerts(lab: Lab, prometheus: Prometheus) -> None:
+    """Two of three nodes crash: the last one has no quorum and stops the service
+    (no-quorum-policy=stop) but not its exporter (requires=nothing), which says so."""
+    p = prometheus
+    last, *crashed = [n.name for n in lab.nodes]
+    for name in crashed:
+        lab.node(name).crash()
+    try:
+        wait_until(lambda: p.firing("FractalHAQuorumLost", instance=last), 90,
+                   f"FractalHAQuorumLost for {last}", interval=1)
+        assert p.scalar(f'up{{job="fractal-ha",instance="{last}"}}') == 1
+        # Nothing of the service runs on the last node. (What ran on a crashed node stays
+        # "active" in its view: an unclean node's resources are unknown until it is fenced,
+        # which a partition without quorum cannot do.)
+        on_last = (f'sum(ha_cluster_pacemaker_resources{{instance="{last}",node="{last}",'
+                   'resource=~"fractal-api|fractal-ip",status="active"}) or vector(0)')
+        wait_until(lambda: p.scalar(on_last) == 0, 60,
+                   "the service stopped in the partition without quorum", interval=1)
+        wait_until(lambda: p.firing("FractalHANodeUnclean"), 90,
+                   "FractalHANodeUnclean: a lost node that cannot be fenced", interval=1)
+        # only quorate views count: nobody is reported offline by a partition without quorum
+        assert p.firing("FractalHANodeOffline") == []
+        unclean = sorted(m["node"] for m in p.firing("FractalHANodeUnclean"))
+        print(f"\nquorum lost on {last}: FractalHAQuorumLost firing, unclean {unclean}")
+    finally:
+        restore(lab)
+
+
+def restore(lab: Lab) -> None:
+    """Every node back (fenced ones are powered off: the operator starts them), the service
+    up, failures cleared. A node may be fenced once more as it rejoins: then again."""
+    for _ in range(3):
+        for node in lab.nodes:
+            if not node.running:
+                lab.boot_node(node)
+        try:
+            lab.wait_formed(timeout=120)
+        except TimeoutError:
+            continue
+        if all(n.running for n in lab.nodes):
+            break
+    lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
+    wait_until(lambda: lab.client("GET", "/healthz"), 90, "the service after the test")
