@@ -12,6 +12,7 @@ APT_PACKAGES=(
   python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
   prometheus                                    # promtool (rule tests, metrics lint), lab scrapes
   conntrack                                     # lab cloud data plane: flush a moved floating IP's flows
+  vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap dnsmasq-base fdisk e2fsprogs  # Vagrant cluster (tests/vagrant): VMs, box build
 )
 
 step() { printf '\n==> [%s] %s\n' "$1" "$2"; }
@@ -49,7 +50,7 @@ if [[ ! -x .venv/bin/python ]]; then
 else
   step 2/3 "virtualenv .venv: present"
 fi
-if [[ ! -f $stamp ]]; then
+if [[ ! -f $stamp || ! -x .venv/bin/fractal-ha ]]; then  # (a half-removed install too)
   step 3/3 "installing fractal-ha and its dependencies into .venv"
   .venv/bin/python -m pip install --progress-bar on -q --upgrade pip
   .venv/bin/python -m pip install --progress-bar on -e '.[test]'
