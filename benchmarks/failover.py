@@ -329,7 +329,9 @@ def keep_logs(lab: Lab, into: Path) -> None:
                 shutil.copytree(source, into / node.name / sub, dirs_exist_ok=True)
 
 
-def run_agent(agent: str, trials: int, say, logs: Path | None = None) -> dict:
+def run_agent(agent: str, trials: int, say, logs: Path | None = None,
+              until: float = float("inf")) -> dict:
+    """Up to `trials` rounds of every scenario; no new round starts after `until` (monotonic)."""
     lab_dir = Path(tempfile.mkdtemp(prefix=f"fhb-{agent}-"))
     lab = Lab(lab_dir, prefix=f"fhb{os.getpid()}")
     metadata = prober = None
@@ -342,6 +344,9 @@ def run_agent(agent: str, trials: int, say, logs: Path | None = None) -> dict:
         config = service_config(lab)
         prober = Prober(lab, lab_dir / "probes.log")
         for i in range(trials):
+            if time.monotonic() > until:
+                say(f"{agent}: time budget spent after {i} rounds")
+                break
             for scenario in results:
                 tag = f"{agent} #{i + 1}"
                 record = trial(lab, prober, scenario, lambda m, tag=tag: say(f"{tag}: {m}"))
@@ -389,6 +394,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--agents", default="ours,stock")
     parser.add_argument("--logs", type=Path, help="keep the nodes' logs here")
+    parser.add_argument("--budget-min", type=float, default=0,
+                        help="start no new round after this share of minutes per agent")
     args = parser.parse_args(argv if argv is not None else [])
     t0 = time.monotonic()
     # SIGTERM (timeout, an operator) must still run the `finally` that takes the lab down.
@@ -397,8 +404,11 @@ def main(argv: list[str] | None = None) -> dict:
     def say(message: str) -> None:
         print(f"[{time.monotonic() - t0:7.1f}s] {message}", flush=True)
 
-    runs = {agent: run_agent(agent, args.trials, say, args.logs)
-            for agent in args.agents.split(",")}
+    agents = args.agents.split(",")
+    runs = {}
+    for n, agent in enumerate(agents, start=1):
+        until = t0 + args.budget_min * 60 * n / len(agents) if args.budget_min else float("inf")
+        runs[agent] = run_agent(agent, args.trials, say, args.logs, until)
     raw = {agent: run["trials"] for agent, run in runs.items()}
     stats = {agent: {s: summary(r) for s, r in by.items()} for agent, by in raw.items()}
     stats_phases = {agent: {s: phase_medians(r) for s, r in by.items()}
