@@ -15,6 +15,7 @@ class ServiceConfig:
     address: str  # where clients and workers reach the API
     api_port: int = 8080
     data_dir: str = "/var/lib/fractal"
+    store_url: str = ""  # e.g. swift://CLOUD/CONTAINER: state off the nodes; "" = SQLite
     workers: int = 2
     # The address resource: the OpenStack floating IP in a cloud; IPaddr2 on plain networks.
     address_agent: str = "ocf:heartbeat:IPaddr2"
@@ -36,6 +37,7 @@ class ServiceConfig:
         params = self.address_params or f"ip={self.address} cidr_netmask=24"
         return Template(TEMPLATE.read_text()).substitute(
             stonith_enabled=str(self.fencing).lower(), api_port=self.api_port,
-            data_dir=self.data_dir, address_agent=self.address_agent, address_params=params,
+            data_dir=self.data_dir, store_url=self.store_url,
+            address_agent=self.address_agent, address_params=params,
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
             fence_action=self.fence_action) + fencing

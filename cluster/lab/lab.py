@@ -44,7 +44,6 @@ from cluster.openstack.topology import (
 PREFIX = "fha"
 CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
 SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
-SHARED_DATA = "/srv/fractal"  # inside every node: the lab's stand-in for shared storage
 Progress = Callable[[str], None]
 
 
@@ -62,8 +61,10 @@ class Lab:
         self.client_netns = self.net.host("client")
         self.nodes = [Node(NodeSpec(name, i, address, f"{prefix}-{name}"), lab_dir)
                       for i, (name, address) in enumerate(list(NODES.items())[:size], start=1)]
+        # The fractals live in the cloud's Object Storage (real Swift): no node holds state.
         self.service = ServiceConfig(
-            SERVICE_ADDRESS, data_dir=SHARED_DATA, address_agent="ocf:fractal:floating-ip",
+            SERVICE_ADDRESS, store_url=f"swift://{MEMBER_CLOUD}/fractals",
+            address_agent="ocf:fractal:floating-ip",
             address_params=f"cloud={MEMBER_CLOUD} floating_ip={FLOATING_IP} network=fractal",
             fencing=True)
 
@@ -129,7 +130,7 @@ class Lab:
         """Power on, as the hypervisor would: the compute service sees it ACTIVE again."""
         from cluster.openstack.compute.power import PowerStates
 
-        node.boot(shared_dir=self.dir / "shared", ocf_providers=self.ocf_providers,
+        node.boot(ocf_providers=self.ocf_providers,
                   openstack_etc=self.openstack_etc, etc_net=self.dir / "etc-net")
         PowerStates(self.cloud).set_on(self.topology.servers[node.name], True)
 
@@ -145,7 +146,6 @@ class Lab:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "lab.json").write_text(json.dumps(
             {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms}))
-        (self.dir / "shared").mkdir(exist_ok=True)
         install.install(self.dir / "ocf")
         topo = cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
         self.openstack_etc.mkdir(exist_ok=True)
@@ -239,7 +239,7 @@ class Lab:
         cloud.down(self.cloud)  # its daemons, then every namespace with our prefix
         for name in self.namespaces():
             netns.delete(name)
-        for created in ("nodes", "shared", "ocf", "relay", "etc-openstack", "etc-net"):
+        for created in ("nodes", "ocf", "relay", "etc-openstack", "etc-net"):
             shutil.rmtree(self.dir / created, ignore_errors=True)
         for created in ("fractal.crm", "lab.json"):
             (self.dir / created).unlink(missing_ok=True)

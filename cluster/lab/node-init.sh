@@ -16,10 +16,6 @@ for dir in etc-corosync:/etc/corosync var-lib-pacemaker:/var/lib/pacemaker \
   mkdir -p "$src" "$dst"
   mount --bind "$src" "$dst"
 done
-if [[ -n ${SHARED_DIR:-} ]]; then  # the lab's stand-in for shared storage
-  mkdir -p /srv/fractal
-  mount --bind "$SHARED_DIR" /srv/fractal
-fi
 if [[ -n ${ETC_NET:-} ]]; then  # the lab's hosts file and a resolver that fails fast
   # (the host's DNS server is not reachable from the lab's networks: every lookup would
   # wait out its timeouts; fence_openstack looked up the node's own name for 10 s)

@@ -58,16 +58,15 @@ class Node:
             (self.dir / sub).mkdir()
 
     # -- life and death ----------------------------------------------------------------
-    def boot(self, timeout: float = 20.0, shared_dir: Path | None = None,
-             ocf_providers: Path | None = None, openstack_etc: Path | None = None,
-             etc_net: Path | None = None) -> None:
+    def boot(self, timeout: float = 20.0, ocf_providers: Path | None = None,
+             openstack_etc: Path | None = None, etc_net: Path | None = None) -> None:
         """Start the node. `ocf_providers` (a directory of OCF provider directories) is laid over
         the node's /usr/lib/ocf/resource.d, so agents need not be installed on the host;
         `openstack_etc` becomes the node's /etc/openstack (clouds.yaml); `etc_net` holds the
         node's /etc/hosts and /etc/resolv.conf."""
         (self.dir / "ready").unlink(missing_ok=True)
         env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir),
-               "SHARED_DIR": str(shared_dir or ""), "OCF_PROVIDERS": str(ocf_providers or ""),
+               "OCF_PROVIDERS": str(ocf_providers or ""),
                "OPENSTACK_ETC": str(openstack_etc or ""), "ETC_NET": str(etc_net or "")}
         with open(self.dir / "init.log", "ab") as log:
             self.launcher = subprocess.Popen(

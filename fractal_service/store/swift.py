@@ -89,7 +89,6 @@ TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
 
 
-
 @dataclass(frozen=True)
 class _Entry:
     """One generation as the container listing shows it."""
