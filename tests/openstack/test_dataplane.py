@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.openstack import clouds
+from cluster.openstack import clouds, services
 from cluster.openstack.dataplane.hosts import Client, Node
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD
@@ -55,3 +55,19 @@ def test_floating_ip_follows_its_port(lab_cloud, hosts, fip):
     assert [hosts.ask(address) for _ in range(5)] == ["n2"] * 5
     fip(None)
     hosts.wait_for(address, None, timeout=5)
+
+
+def test_traffic_outlives_the_agent_which_catches_up_when_back(lab_cloud, hosts, fip):
+    """As with Neutron's L3 agent: the data plane is the kernel's, so an agent that is down
+    leaves traffic flowing as last set; once back, it applies what changed meanwhile."""
+    address, agent = lab_cloud.topology.floating_ip, services.dataplane(lab_cloud.layout)
+    fip("n1")
+    hosts.wait_for(address, "n1", timeout=5)
+    agent.stop()
+    try:
+        assert hosts.ask(address) == "n1"
+        fip("n2")  # the API works without the agent; the data plane does not follow yet
+        assert [hosts.ask(address) for _ in range(3)] == ["n1"] * 3
+    finally:
+        agent.start()
+    hosts.wait_for(address, "n2", timeout=5)

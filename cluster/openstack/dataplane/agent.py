@@ -22,6 +22,7 @@ from cluster.openstack.topology import Topology
 log = logging.getLogger("dataplane")
 TICK = 0.01  # look at the database's change counter this often
 RESYNC = 2.0  # and re-read it at least this often, in case a change slipped between looks
+RETRY = 0.5  # after a failed apply
 ANNOUNCE = (0.0, 1.0, 2.0)  # gratuitous ARPs for a new address, seconds after adding it
 
 
@@ -49,7 +50,13 @@ def run(layout: Layout) -> None:
             else:
                 seen, read_at = signature, time.monotonic()
                 if wanted != applied or first:
-                    added = nat.apply(wanted, applied)
+                    try:
+                        added = nat.apply(wanted, applied)
+                    except RuntimeError as exc:  # every step is idempotent: try again
+                        log.error("applying %s failed, retrying: %s", wanted, exc)
+                        seen = None
+                        time.sleep(RETRY)
+                        continue
                     due += [(read_at + delay, a) for a in added for delay in ANNOUNCE]
                     log.info("floating IPs now %s", wanted or "none")
                     applied, first = wanted, False

@@ -50,7 +50,8 @@ def apply(mapping: dict[str, str], previous: dict[str, str]) -> list[str]:
         _run("ip", "addr", "replace", f"{floating}/32", "dev", EXTERNAL_DEVICE)
     _run("iptables-restore", stdin=rules(mapping))
     for floating in previous.keys() - mapping.keys():
-        _run("ip", "addr", "del", f"{floating}/32", "dev", EXTERNAL_DEVICE)
+        # 2: already gone (a retry after a failure part-way): the state wanted anyway.
+        _run("ip", "addr", "del", f"{floating}/32", "dev", EXTERNAL_DEVICE, ok=(0, 2))
     # Connection tracking keeps a flow's NAT binding for its whole life: a client retrying
     # a SYN (or reusing a port) would still reach the old node. Neutron's agent deletes the
     # state of a floating IP it removes; a moved one needs the same.
