@@ -7,16 +7,18 @@ run on both; everything else uses the SQLite default.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cluster.lab.lab import Lab
 from cluster.openstack.layout import MEMBER_CLOUD
 from fractal_service.client import FractalClient
 from resource_agents import install
 from tests.support.cloud import LabCloud, run_lab_cloud
-from tests.support.processes import ApiServer
+from tests.support.processes import ApiServer, wait_until
 from tests.support.spawner import Spawner
 from tests.support.stores import Backend, override
 
@@ -77,3 +79,19 @@ def ocf_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ocf")
     install.install(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The three-node lab cluster, booted once per run for tests/cluster and tests/metrics."""
+    # A prefix of this run's own: an operator's lab (fha-*) or another run may share the host.
+    lab = Lab(tmp_path_factory.mktemp("lab"), prefix=f"fht{os.getpid()}")
+    try:
+        lab.boot()
+        lab.wait_formed()
+        lab.configure()
+        wait_until(lambda: lab.client("GET", "/healthz"), 120, "the API at the service address")
+        lab.settle()
+        yield lab
+    finally:
+        lab.down()

@@ -1,8 +1,7 @@
-"""One three-node lab per test session, and an observer that watches a failover as it happens."""
+"""Failover tests start from a healthy lab (`healthy`); an observer watches each fault play out."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -11,21 +10,6 @@ import pytest
 
 from cluster.lab.lab import Lab
 from tests.support.processes import wait_until
-
-
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    # A prefix of this run's own: an operator's lab (fha-*) or another run may share the host.
-    lab = Lab(tmp_path_factory.mktemp("lab"), prefix=f"fht{os.getpid()}")
-    try:
-        lab.boot()
-        lab.wait_formed()
-        lab.configure()
-        wait_until(lambda: lab.client("GET", "/healthz"), 120, "the API at the service address")
-        lab.settle()
-        yield lab
-    finally:
-        lab.down()
 
 
 @pytest.fixture
