@@ -8,6 +8,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev gcc       # the virtualenv (a few wheels may compile)
   pacemaker corosync crmsh pacemaker-cli-utils resource-agents fence-agents  # the cluster
   iproute2 iptables procps psmisc util-linux curl  # namespaces, lab data plane, shell checks
+  libxml2-utils                                 # xmllint: the agents' meta-data validated against ra-api-1.dtd
   wrk                                           # API benchmark
   python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
   prometheus                                    # promtool (rule tests, metrics lint), lab scrapes
