@@ -6,8 +6,9 @@ of each scenario:
   node crash   SIGKILL to the PID 1 of the node that runs the API (every process of the node dies
                at once); fence_openstack powers it off, the group starts on a survivor. Between
                trials the node is booted again, the cluster re-forms and settles.
-  API SIGKILL  SIGKILL to the API process; Pacemaker's monitor (every 5 s) sees it and restarts
-               the group (API, then the address) in place; failures cleaned up between trials.
+  API SIGKILL  SIGKILL to the API process; Pacemaker's monitor (every 2 s) sees it and restarts
+               the API in place (the address, first in the group, stays); failures cleaned up
+               between trials.
 A prober in the client namespace starts `GET /healthz` on the floating IP every 50 ms (each its
 own connection, 0.5 s timeout, so a hanging one never delays the next). Downtime = from the fault
 to the answer of the first probe that started after the last failed one (all probes until the
