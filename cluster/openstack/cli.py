@@ -19,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--netns-prefix", default="fos",
                         help="prefix of the network namespaces it makes (default fos): two "
                              "clouds on one host need different ones")
+    parser.add_argument("--state", type=Path,
+                        help="the cloud's state directory (default HOME/state); the lab's "
+                             "cloud: --state /var/lib/fractal-ha/lab/cloud --netns-prefix fha")
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("up", help="install (once), configure (once) and start everything")
     sub.add_parser("status", help="which servers run and answer")
@@ -41,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     layout = Layout.at(args.home, netns_prefix=args.netns_prefix)
+    if args.state is not None:  # another cloud's state, the virtualenv still the shared one
+        layout = Layout(state=args.state, venv=layout.venv, netns_prefix=args.netns_prefix)
     try:
         if args.action == "up":
             cloud.up(layout)

@@ -189,6 +189,13 @@ class FloatingIpAgent(Agent):
             return Exit.NOT_RUNNING
         except neutron.Refused as exc:
             raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
+        except OcfError as exc:
+            if exc.code != Exit.ERR_INSTALLED:
+                raise
+            # This node cannot ask the cloud (its clouds.yaml): it cannot have started the
+            # address either; a start here fails with the reason and bans this node only.
+            self.log.warning("probe: %s; assuming not here", exc)
+            return Exit.NOT_RUNNING
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)

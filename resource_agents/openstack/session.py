@@ -70,8 +70,11 @@ def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: 
                                        connect_retry_delay=0.2, status_code_retries=4,
                                        status_code_retry_delay=0.2)
     except Exception as exc:  # openstacksdk raises its own config errors
-        raise OcfError(Exit.ERR_CONFIGURED,
-                       f"cloud {cloud!r} not usable from clouds.yaml: {exc}") from None
+        # This node's clouds.yaml (credentials never live in the CIB): a local problem, so
+        # ERR_INSTALLED keeps the address off this node only; ERR_CONFIGURED would stop it
+        # everywhere because one node's file is stale or missing.
+        raise OcfError(Exit.ERR_INSTALLED,
+                       f"cloud {cloud!r} not usable from this node's clouds.yaml: {exc}") from None
     conn = openstack.connection.Connection(config=region_config)
     try:
         token = conn.session.get_token()
@@ -80,7 +83,7 @@ def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: 
         fip = _find_floating_ip(conn, floating_ip)
         port_id = port_map.get(node) or _find_port(conn, node, network)
     except ks_exc.Unauthorized:
-        raise OcfError(Exit.ERR_CONFIGURED,
+        raise OcfError(Exit.ERR_INSTALLED,  # this node's clouds.yaml, as above
                        f"cloud {cloud!r}: credentials refused by Keystone") from None
     except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.DiscoveryFailure,
             ks_exc.HttpError, sdk_exc.HttpException) as exc:

@@ -14,7 +14,7 @@ from cluster.openstack.layout import MEMBER_CLOUD
 from tests.support.agents import AgentRunner
 
 pytestmark = pytest.mark.openstack
-OK, GENERIC, CONFIGURED, NOT_RUNNING = 0, 1, 6, 7
+OK, GENERIC, INSTALLED, NOT_RUNNING = 0, 1, 5, 7
 
 
 @pytest.fixture
@@ -92,9 +92,15 @@ def test_a_cloud_api_blip_is_tolerated_within_the_grace(nodes) -> None:
     assert failed.rc == GENERIC and "cloud API failing" in failed.reason
 
 
-def test_an_unknown_cloud_is_a_configuration_error(nodes) -> None:
-    n1 = nodes["n1"]
+def test_an_unusable_clouds_yaml_keeps_the_address_off_this_node_only(nodes) -> None:
+    """A node whose clouds.yaml lacks the cloud: its probe says "not here" (it cannot have
+    started it), its start fails with a reason and ERR_INSTALLED (banned from this node, not
+    stopped everywhere as ERR_CONFIGURED would), and the other node still takes the address."""
+    n1, n2 = nodes["n1"], nodes["n2"]
     n1.params["cloud"] = "no-such-cloud"
+    assert run(n1, "monitor").rc == NOT_RUNNING
     result = run(n1, "start")
-    assert result.rc == CONFIGURED
+    assert result.rc == INSTALLED
     assert "no-such-cloud" in result.reason
+    assert run(n2, "start").rc == OK
+    assert run(n2, "monitor", OCF_RESKEY_CRM_meta_interval="10000").rc == OK
