@@ -34,6 +34,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 GUEST_VENV = "/opt/fractal-ha"  # the box's virtualenv (runtime dependencies pre-installed)
 SHARED_DATA = "/srv/fractal"  # inside every VM: the 9p-shared directory (the lab's too)
+API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"  # ocf:fractal:api's
+PACKAGES = ("fractal_service", "resource_agents", "fractal_ha", "cluster")  # the project's
 Progress = Callable[[str], None]
 
 
@@ -100,7 +102,7 @@ def stage(directory: Path, settings: Settings) -> ServiceConfig:
     (files / "corosync.conf").write_text(render(members, token_ms=settings.token_ms))
     (files / "authkey").write_bytes(os.urandom(256))
     service = service_config(settings)
-    (files / "fractal.crm").write_text(service.render())
+    (files / "fractal.crm").write_text(slow_vm_timings(service.render()))
     xml = crm_to_xml(files / "fractal.crm")
     if xml is not None:
         (files / "fractal-config.xml").write_bytes(xml)
@@ -135,10 +137,33 @@ def crm_to_xml(crm_file: Path) -> bytes | None:
         return etree.tostring(config)
 
 
+# The lab's operation timings, for guests 10-50x slower (software emulation, 3 guests on 2
+# shared cores): every operation timeout and the API's health-check timeout ×4 (a worker's
+# start took over 30 s in a busy guest, and a timed-out start bans the clone instance from
+# the node); the API's depth-0 monitor every 5 s instead of 2 s (each one is a Python process,
+# a good share of a guest's CPU every 2 s). One worker per node: a VM has one vCPU. The rest
+# (stickiness, thresholds, the group, the clone) is the lab's.
+TIMEOUT_FACTOR = 4
+API_MONITOR_S = 5
+
+
+def slow_vm_timings(crm: str) -> str:
+    crm = re.sub(r"(?m)^(\s*op \w+ .*?\btimeout=)(\d+)s\b",
+                 lambda m: f"{m.group(1)}{int(m.group(2)) * TIMEOUT_FACTOR}s", crm)
+    crm = re.sub(r"\bhealth_timeout=(\d+)\b",
+                 lambda m: f"health_timeout={int(m.group(1)) * TIMEOUT_FACTOR}", crm)
+    crm, n = re.subn(r"(primitive fractal-api .*?op monitor interval=)2s\b",
+                     rf"\g<1>{API_MONITOR_S}s", crm, count=1, flags=re.S)
+    if n != 1:
+        raise VagrantError("fractal.crm: the API's 2 s monitor is gone; revisit slow_vm_timings")
+    return crm
+
+
 def service_config(settings: Settings) -> ServiceConfig:
-    """The lab's service configuration, with the address on the VMs' private network."""
+    """The lab's service configuration, with the address on the VMs' private network (and
+    one worker per node; the timings are adjusted by slow_vm_timings when staged)."""
     prefix = ipaddress.ip_network(settings.private_cidr).prefixlen
-    return ServiceConfig(settings.service_address, data_dir=SHARED_DATA,
+    return ServiceConfig(settings.service_address, data_dir=SHARED_DATA, workers=1,
                          address_params=f"ip={settings.service_address} cidr_netmask={prefix}")
 
 
@@ -152,7 +177,7 @@ def _build_project(dest: Path) -> None:
         src = Path(tmp) / "src"
         ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".stage", ".vagrant")
         src.mkdir()
-        for name in ("fractal_service", "resource_agents", "fractal_ha", "cluster"):
+        for name in PACKAGES:
             shutil.copytree(REPO / name, src / name, ignore=ignore)
         for name in ("pyproject.toml", "README.md"):
             shutil.copy(REPO / name, src / name)
@@ -166,6 +191,16 @@ def _build_project(dest: Path) -> None:
              "--root", str(root),
              "--prefix", GUEST_VENV, str(next(wheels.glob("*.whl"))))
         venv = root / GUEST_VENV.lstrip("/")
+        # Package data the wheel leaves out (pyproject declares none, and a build from a copy
+        # without .git finds none), e.g. the API's static/index.html: the API does not start
+        # without it. An editable install on the host reads it from the tree.
+        site = next(venv.glob("lib/python3*/site-packages"))
+        for name in PACKAGES:
+            for path in (src / name).rglob("*"):
+                target = site / path.relative_to(src)
+                if path.is_file() and path.suffix not in (".py", ".pyc") and not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target)
         for script in (venv / "bin").iterdir():  # pip wrote the host's interpreter there
             text = script.read_text()
             if text.startswith("#!"):
@@ -455,8 +490,8 @@ class VagrantCluster:
         where = state.where("fractal-api") if state else []
         if not where:
             raise VagrantError("the API runs nowhere")
-        self.exec(where[0], ["pkill", "-KILL", "-F",
-                             "/run/resource-agents/fractal-api-fractal-api/api.pid"])
+        pid = self.exec(where[0], ["cat", API_PIDFILE]).stdout.strip()
+        self.exec(where[0], ["kill", "-KILL", pid])
         return where[0]
 
     # -- the cluster's view --------------------------------------------------------------
