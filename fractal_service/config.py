@@ -20,7 +20,7 @@ class Settings:
     # URL; None = SQLite in data_dir. `swift://CLOUD/CONTAINER?config=clouds.yaml` = Object
     # Storage, for several API instances on several nodes (fractal_service/store/swift.py).
     store: str | None = None
-    threads: int = 8
+    threads: int = 32  # I/O-bound on the store: /healthz must not queue behind slow calls
     graceful_timeout: float = 30.0
     lease_seconds: float = 30.0
     max_attempts: int = 5

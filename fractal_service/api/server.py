@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from fractal_service.config import Settings
+from fractal_service.store import Store, StoreError
 
 
 class _Gunicorn(BaseApplication):
@@ -45,7 +47,19 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from fractal_service.api.app import create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        # Log in to the store now, not on the first request (Object Storage: a Keystone round
+        # trip), so that the first /readyz and the first claims after a failover are quick.
+        threading.Thread(target=_warm_up, args=(app.config["FRACTAL_STORE"],), daemon=True,
+                         name="store-warm-up").start()
+        return app
+
+
+def _warm_up(store: Store) -> None:
+    try:
+        store.probe()
+    except StoreError as exc:  # /readyz reports it; the server serves anyway
+        logging.getLogger("fractal.api").warning("store not reachable yet: %s", exc)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -48,13 +48,19 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         Parameter("store_url", "Store URL", default="",
                   longdesc="Store backend URL, e.g. sqlite:///path/fractals.db; empty = SQLite "
                            "in data_dir."),
-        Parameter("threads", "Concurrent requests", type=int, default=8, minimum=1,
+        # Requests wait on the store (Object Storage: tens of ms each, seconds when the cloud
+        # is slow): too few threads and /healthz queues behind them until the monitor fails.
+        Parameter("threads", "Concurrent requests", type=int, default=32, minimum=1,
                   maximum=256),
         Parameter("lease_seconds", "Job lease length in seconds", type=int, default=30,
                   minimum=1, maximum=3600),
         Parameter("health_timeout", "Seconds a health check may take", type=float, default=2.0,
                   minimum=0.1, maximum=60, reloadable=True,
-                  longdesc="A /healthz or /readyz answer slower than this is a failure."),
+                  longdesc="A /healthz answer slower than this is a failure."),
+        Parameter("ready_timeout", "Seconds the depth-10 store check may take", type=float,
+                  default=10.0, minimum=0.1, maximum=60, reloadable=True,
+                  longdesc="A /readyz answer slower than this is a failure. It waits on the "
+                           "store: Object Storage may need a Keystone login first."),
         Parameter("selftest_timeout", "Seconds the depth-20 self-test may take", type=float,
                   default=10.0, minimum=0.5, maximum=120, reloadable=True),
         USER,
@@ -160,7 +166,7 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         try:
             http.expect_ok(self.probe_host, p["port"], "GET", "/healthz", p["health_timeout"])
             if level >= 10:
-                http.expect_ok(self.probe_host, p["port"], "GET", "/readyz", p["health_timeout"])
+                http.expect_ok(self.probe_host, p["port"], "GET", "/readyz", p["ready_timeout"])
             if level >= 20:
                 http.expect_ok(self.probe_host, p["port"], "POST", "/v1/selftest",
                                p["selftest_timeout"])

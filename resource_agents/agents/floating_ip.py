@@ -11,7 +11,10 @@ the next monitor. Credentials come only from clouds.yaml.
 from __future__ import annotations
 
 import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
 from resource_agents.ocf.agent import main as run_agent
@@ -33,7 +36,24 @@ def _parse_port_map(value: str) -> dict[str, str]:
 
 
 class _OutOfTime(BaseException):
-    """The probe's time budget ran out (raised from SIGALRM)."""
+    """A monitor's time budget ran out (raised from SIGALRM; not an Exception, so that no
+    library on the way may swallow it)."""
+
+
+@contextmanager
+def _within(seconds: float) -> Iterator[None]:
+    """Raise _OutOfTime in the body after `seconds`: a check stuck in a slow login must answer
+    before Pacemaker's op timeout, which would count as a failure of the address."""
+    def give_up(signum: int, frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.1))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class FloatingIpAgent(Agent):
@@ -159,9 +179,12 @@ class FloatingIpAgent(Agent):
                 return Exit.NOT_RUNNING  # a recurring monitor where we never started
             return self._probe()
         try:
-            ours = self._port_now() == self.session().port_id
+            with _within(self.remaining(margin=3.0)):
+                ours = self._port_now() == self.session().port_id
         except neutron.CloudError as exc:
             return self._tolerate(str(exc))
+        except _OutOfTime:
+            return self._tolerate("no answer within the op timeout")
         except neutron.Refused as exc:
             raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
         self._record_ok()
@@ -174,15 +197,9 @@ class FloatingIpAgent(Agent):
         session, so that a failover start to this node is three calls, not a login. Within a
         budget: a probe that times out is a failed resource, while "not here" is always safe
         for a floating IP (whichever node starts it takes it, wherever it pointed)."""
-        import signal
-
-        def give_up(signum: int, frame: object) -> None:
-            raise _OutOfTime  # not an Exception: no library on the way may swallow it
-
-        previous = signal.signal(signal.SIGALRM, give_up)
-        signal.setitimer(signal.ITIMER_REAL, max(self.remaining(margin=3.0), 0.1))
         try:
-            ours = self._port_now() == self.session().port_id
+            with _within(self.remaining(margin=3.0)):
+                ours = self._port_now() == self.session().port_id
         except (neutron.CloudError, _OutOfTime) as exc:
             self.log.warning("probe: cloud %s; assuming not here",
                              f"unreachable ({exc})" if str(exc) else "too slow")
@@ -196,9 +213,6 @@ class FloatingIpAgent(Agent):
             # address either; a start here fails with the reason and bans this node only.
             self.log.warning("probe: %s; assuming not here", exc)
             return Exit.NOT_RUNNING
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
         self._record_ok()
         return Exit.SUCCESS if ours else Exit.NOT_RUNNING
 

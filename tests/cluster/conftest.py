@@ -64,7 +64,7 @@ class Observer:
     def _submit(self) -> None:
         while not self._stop.wait(self.submit_every):
             record = self.lab.client("POST", "/v1/fractals",
-                                     {"width": 48, "height": 48, "iterations": 64}, timeout=2)
+                                     {"width": 48, "height": 48, "iterations": 64}, timeout=5)
             if record:
                 self.accepted.append(record["uuid"])
 
