@@ -29,7 +29,10 @@ def node(ocf_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         node = cluster.node
         node.exec(["crm", "configure", "property", "stonith-enabled=false"])
         node.exec(["crm", "configure", "load", "update", str(CRM)])
-        wait_until(lambda: metrics(node), 60, "the exporter started by Pacemaker", interval=0.5)
+        # It serves while its start op still waits for it: wait for the exporter to report
+        # its own start as done (crm_mon's view, through its 1 s cache).
+        wait_until(lambda: 'role="started"' in (metrics(node) or ""), 60,
+                   "the exporter started by Pacemaker", interval=0.5)
         yield node
 
 
