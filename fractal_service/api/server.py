@@ -28,7 +28,8 @@ class _Gunicorn(BaseApplication):
             # One process: the store and metrics live in it; threads give the concurrency.
             # Rendering happens in workers, so requests are short and I/O-bound.
             "workers": 1,
-            "worker_class": "gthread",
+            # gthread, but idle connections wait on the poller, not in threads (worker_class.py)
+            "worker_class": "fractal_service.api.worker_class.PollingThreadWorker",
             "threads": s.threads,
             "graceful_timeout": int(s.graceful_timeout),
             "timeout": 60,
