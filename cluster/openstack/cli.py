@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     layout = Layout.at(args.home, netns_prefix=args.netns_prefix)
     if args.state is not None:  # another cloud's state, the virtualenv still the shared one
-        layout = Layout(state=args.state, venv=layout.venv, netns_prefix=args.netns_prefix)
+        layout = dataclasses.replace(layout, state=args.state)
     try:
         if args.action == "up":
             cloud.up(layout)

@@ -121,6 +121,12 @@ class FloatingIpAgent(Agent):
     def _port_now(self) -> str | None:
         return self._call("GET")["floatingip"].get("port_id")
 
+    def _is_ours(self) -> bool:
+        """Whether the address points at this node's port, answered before the op timeout
+        (else _OutOfTime): a check stuck in a slow login must not outlive the op."""
+        with _within(self.remaining(margin=3.0)):
+            return self._port_now() == self.session().port_id
+
     def _retrying(self, what: str, attempt):
         """Run `attempt` until it succeeds, retrying transient cloud errors with backoff
         within the op timeout."""
@@ -179,8 +185,7 @@ class FloatingIpAgent(Agent):
                 return Exit.NOT_RUNNING  # a recurring monitor where we never started
             return self._probe()
         try:
-            with _within(self.remaining(margin=3.0)):
-                ours = self._port_now() == self.session().port_id
+            ours = self._is_ours()
         except neutron.CloudError as exc:
             return self._tolerate(str(exc))
         except _OutOfTime:
@@ -198,8 +203,7 @@ class FloatingIpAgent(Agent):
         budget: a probe that times out is a failed resource, while "not here" is always safe
         for a floating IP (whichever node starts it takes it, wherever it pointed)."""
         try:
-            with _within(self.remaining(margin=3.0)):
-                ours = self._port_now() == self.session().port_id
+            ours = self._is_ours()
         except (neutron.CloudError, _OutOfTime) as exc:
             self.log.warning("probe: cloud %s; assuming not here",
                              f"unreachable ({exc})" if str(exc) else "too slow")
