@@ -6,7 +6,7 @@ of each scenario:
   node crash   SIGKILL to the PID 1 of the node that runs the API (every process of the node dies
                at once); fence_openstack powers it off, the group starts on a survivor. Between
                trials the node is booted again, the cluster re-forms and settles.
-  API SIGKILL  SIGKILL to the API process; Pacemaker's monitor (every 2 s) sees it and restarts
+  API SIGKILL  SIGKILL to the API process; Pacemaker's monitor (every second) sees it and restarts
                the API in place (the address, first in the group, stays); failures cleaned up
                between trials.
 A prober in the client namespace starts `GET /healthz` on the floating IP every 50 ms (each its
@@ -44,6 +44,7 @@ from string import Template
 
 from benchmarks.report import write
 from cluster.lab.lab import SERVICE_ADDRESS, Lab
+from cluster.lab.probes import Probes, http_get, http_ok
 from cluster.openstack.layout import MEMBER_CLOUD
 
 STOCK_CRM = Path(__file__).resolve().parent.parent / "cluster" / "config" / "stock-openstack.crm"
@@ -52,38 +53,6 @@ METADATA_ADDRESS = "169.254.169.254"
 PROBE_EVERY = 0.05
 PROBE_TIMEOUT = 0.5
 RECOVERY_BOUND = 120.0  # a trial that takes longer is recorded as failed
-
-# Starts GET /healthz every INTERVAL s, each on its own connection, and writes
-# "STARTED ENDED OK" per attempt (CLOCK_MONOTONIC, shared by every process on the host).
-PROBER = """import asyncio, sys, time
-address, port, interval, timeout, path = sys.argv[1:6]
-out = open(path, "w", buffering=1)
-request = f"GET /healthz HTTP/1.0\\r\\nHost: {address}\\r\\n\\r\\n".encode()
-async def attempt():
-    started = time.monotonic()
-    ok = 0
-    try:
-        async def call():
-            reader, writer = await asyncio.open_connection(address, int(port))
-            writer.write(request)
-            line = await reader.readline()
-            writer.close()
-            return line
-        line = await asyncio.wait_for(call(), float(timeout))
-        ok = int(line.split()[1:2] == [b"200"])
-    except (OSError, asyncio.TimeoutError, IndexError):
-        pass
-    out.write(f"{started:.6f} {time.monotonic():.6f} {ok}\\n")
-async def main():
-    tasks = set()
-    print("ready", flush=True)
-    while True:
-        task = asyncio.ensure_future(attempt())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        await asyncio.sleep(float(interval))
-asyncio.run(main())
-"""
 
 # The metadata service openstack-info reads (curl http://169.254.169.254/openstack/latest/
 # meta_data.json): one per router, answering each instance by its source address. "uuid" must
@@ -110,38 +79,27 @@ server.serve_forever()
 """
 
 
-class Prober:
-    """The client's view: probes the service address into a file, read back per trial."""
+class Prober(Probes):
+    """The client's view: GET /healthz on the service address every PROBE_EVERY s."""
 
     def __init__(self, lab: Lab, log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.client_netns, sys.executable, "-c", PROBER,
-             SERVICE_ADDRESS, str(lab.service.api_port), str(PROBE_EVERY), str(PROBE_TIMEOUT),
-             str(log)], stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+        super().__init__(lab.client_netns, SERVICE_ADDRESS, lab.service.api_port, log,
+                         interval=PROBE_EVERY, timeout=PROBE_TIMEOUT,
+                         request=http_get("/healthz", SERVICE_ADDRESS))
 
-    def attempts(self, since: float) -> list[tuple[float, float, bool]]:
+    def outcomes(self, since: float) -> list[tuple[float, float, bool]]:
         """(started, answered-or-gave-up, ok) of the probes started after `since`."""
-        rows = []
-        for line in self.log.read_text().splitlines():
-            parts = line.split()
-            if len(parts) == 3 and float(parts[0]) >= since:  # the last may be half written
-                rows.append((float(parts[0]), float(parts[1]), parts[2] == "1"))
-        return sorted(rows)
+        return [(started, ended, http_ok(answer))
+                for started, ended, answer in self.attempts(since)]
 
     def recovered(self, since: float, stable: float = 2.0) -> bool:
         """A probe failed after `since`, and every probe over the last `stable` s answered."""
-        rows = self.attempts(since)
+        rows = self.outcomes(since)
         failed = [r for r in rows if not r[2]]
         if not failed:
             return False
         after = [r for r in rows if r[0] > failed[-1][0]]
         return bool(after) and after[-1][0] - after[0][0] >= stable
-
-    def stop(self) -> None:
-        self.proc.kill()  # `ip netns exec` execs: this PID is the Python process itself
-        self.proc.wait()
 
 
 def downtime(rows: list[tuple[float, float, bool]], fault: float) -> float | None:
@@ -289,7 +247,7 @@ def trial(lab: Lab, prober: Prober, scenario: str, say) -> dict:
         record["error"] = str(exc)
         return record
     lab.settle(timeout=240)  # probes until the cluster is quiet count too
-    record["downtime_s"] = downtime(prober.attempts(fault), fault)
+    record["downtime_s"] = downtime(prober.outcomes(fault), fault)
     state = lab.status()
     record["after"] = api_node(lab)
     if state is not None and state.dc:

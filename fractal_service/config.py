@@ -21,6 +21,9 @@ class Settings:
     # Storage, for several API instances on several nodes (fractal_service/store/swift.py).
     store: str | None = None
     threads: int = 32  # I/O-bound on the store: /healthz must not queue behind slow calls
+    # Request threads never given to a store call (api/admission.py): with the store stalled,
+    # /healthz and /metrics still answer. Store-bound requests get threads - spare_threads.
+    spare_threads: int = 8
     graceful_timeout: float = 30.0
     lease_seconds: float = 30.0
     max_attempts: int = 5
@@ -53,7 +56,14 @@ class Settings:
         settings = cls()
         for name, raw in values.items():
             settings = replace(settings, **{name: _convert(name, raw, getattr(settings, name))})
+        if settings.spare_threads >= settings.threads:
+            raise ValueError(f"setting 'spare_threads' ({settings.spare_threads}) must be below "
+                             f"'threads' ({settings.threads})")
         return settings
+
+    @property
+    def store_slots(self) -> int:
+        return self.threads - self.spare_threads
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:

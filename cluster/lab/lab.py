@@ -48,7 +48,7 @@ Progress = Callable[[str], None]
 
 
 class Lab:
-    def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 1000,
+    def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 500,
                  prefix: str = PREFIX) -> None:
         if not 1 <= size <= len(NODES):
             raise ValueError(f"the lab has 1 to {len(NODES)} nodes, not {size}")

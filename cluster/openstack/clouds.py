@@ -3,11 +3,14 @@ connections made from it — never from the user's own clouds.yaml."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import yaml
-from openstack import connection
-from openstack.config import loader
 
 from cluster.openstack.layout import ADMIN_CLOUD, MEMBER_CLOUD, REGIONS, Layout
+
+if TYPE_CHECKING:
+    from openstack import connection
 
 MEMBER = ("fractal", "fractal")  # (user, project): what the cluster's agents act as
 
@@ -29,5 +32,10 @@ def write(layout: Layout) -> None:
 
 
 def connect(layout: Layout, cloud: str = ADMIN_CLOUD) -> connection.Connection:
+    # Imported here: openstacksdk costs ~0.25 s, and the lab's compute hooks (a node's crash
+    # while it is fenced) import this module but never connect.
+    from openstack import connection
+    from openstack.config import loader
+
     config = loader.OpenStackConfig(config_files=[str(layout.clouds_yaml)])
     return connection.Connection(config=config.get_one(cloud=cloud))

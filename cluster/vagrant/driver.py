@@ -140,8 +140,8 @@ def crm_to_xml(crm_file: Path) -> bytes | None:
 # The lab's operation timings, for guests 10-50x slower (software emulation, 3 guests on 2
 # shared cores): every operation timeout and the API's health-check timeout ×4 (a worker's
 # start took over 30 s in a busy guest, and a timed-out start bans the clone instance from
-# the node); the API's depth-0 monitor every 5 s instead of 2 s (each one is a Python process,
-# a good share of a guest's CPU every 2 s). One worker per node: a VM has one vCPU. The rest
+# the node); the API's depth-0 monitor every 5 s instead of 1 s (each one is a Python process,
+# a good share of a guest's CPU every second). One worker per node: a VM has one vCPU. The rest
 # (stickiness, thresholds, the group, the clone) is the lab's.
 TIMEOUT_FACTOR = 4
 API_MONITOR_S = 5
@@ -152,10 +152,10 @@ def slow_vm_timings(crm: str) -> str:
                  lambda m: f"{m.group(1)}{int(m.group(2)) * TIMEOUT_FACTOR}s", crm)
     crm = re.sub(r"\bhealth_timeout=(\d+)\b",
                  lambda m: f"health_timeout={int(m.group(1)) * TIMEOUT_FACTOR}", crm)
-    crm, n = re.subn(r"(primitive fractal-api .*?op monitor interval=)2s\b",
+    crm, n = re.subn(r"(primitive fractal-api .*?op monitor interval=)1s\b",
                      rf"\g<1>{API_MONITOR_S}s", crm, count=1, flags=re.S)
     if n != 1:
-        raise VagrantError("fractal.crm: the API's 2 s monitor is gone; revisit slow_vm_timings")
+        raise VagrantError("fractal.crm: the API's 1 s monitor is gone; revisit slow_vm_timings")
     return crm
 
 

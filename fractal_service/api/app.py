@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from fractal_service.api import errors, fractals, health, jobs, openapi, web
+from fractal_service.api.admission import StoreAdmission
 from fractal_service.api.metrics import ApiMetrics
 from fractal_service.config import Settings
 from fractal_service.store import Store, open_store
@@ -28,4 +29,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         app.register_blueprint(blueprint)
     errors.install(app)
     metrics.install(app)
+    StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics.shed,
+                   metrics.store_in_flight).install(app)
     return app

@@ -9,7 +9,13 @@ import time
 from collections.abc import Iterator
 
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 
@@ -34,6 +40,12 @@ class ApiMetrics:
         self.results = Counter(
             "fractal_results_uploaded", "Result uploads, by whether they were stored",
             ["stored"], registry=self.registry)
+        self.shed = Counter(
+            "fractal_http_requests_shed", "Store-bound requests answered 503 at once because "
+            "every store slot was busy (api/admission.py)", registry=self.registry)
+        self.store_in_flight = Gauge(
+            "fractal_store_requests_in_flight", "Requests holding a store slot",
+            registry=self.registry)
         self.registry.register(_StateCollector(store))
 
     def install(self, app: Flask) -> None:

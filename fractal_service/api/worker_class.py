@@ -4,7 +4,7 @@ event loop, not in a pool thread.
 Stock gthread hands every accepted connection to a pool thread, which blocks up to 5 s for the
 first bytes. Clients that connect and send nothing — a prober that gives up without closing, a
 slow or half-open client — then hold every thread, and /healthz (which the cluster's monitor
-calls every 2 s) times out though the server is idle: 40 such connections silenced a 32-thread
+calls every second) times out though the server is idle: 40 such connections silenced a 32-thread
 API completely. Here a new connection goes straight onto the poller, as gthread already does
 for kept-alive and deferred connections, and reaches a thread only once it is readable; one
 that stays silent for `keepalive` seconds is closed by gthread's own sweep.

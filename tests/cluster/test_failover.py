@@ -165,7 +165,7 @@ def test_unmanaged_service_is_left_alone_until_managed_again(healthy: Lab) -> No
     try:
         kill_api_process(lab, where)
         wait_until(lambda: not lab.client("GET", "/healthz", timeout=1), 10, "the API to die")
-        # Unmanaged: the monitor (every 2 s) sees it gone, yet nothing restarts or moves it.
+        # Unmanaged: the monitor (every second) sees it gone, yet nothing restarts or moves it.
         held_until = time.monotonic() + 3 * API_MONITOR_S
         while time.monotonic() < held_until:
             assert not lab.client("GET", "/healthz", timeout=1), "an unmanaged API restarted"

@@ -1,5 +1,5 @@
 """Clients that connect and send nothing (a prober that gives up without closing, a slow or
-half-open client) must not starve the API: the cluster's monitor calls /healthz every 2 s with
+half-open client) must not starve the API: the cluster's monitor calls /healthz every second with
 a 2 s timeout, and a silenced API is restarted or moved."""
 
 from __future__ import annotations

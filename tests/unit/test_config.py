@@ -26,6 +26,7 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
     ("threads = -2\n", "threads"),
     ("colour = 'red'\n", "unknown setting 'colour'"),
     ("lease_seconds = 'soon'\n", "lease_seconds"),
+    ("threads = 8\nspare_threads = 8\n", "'spare_threads' \\(8\\) must be below 'threads' \\(8\\)"),
 ])
 def test_bad_settings_are_named(tmp_path: Path, content: str, words: str) -> None:
     config = tmp_path / "fractal.toml"

@@ -1,7 +1,8 @@
 """Servers' power state and the transitions that run the lab's hooks.
 
 Like Nova, an action is accepted (202) and carried out in the background: the server shows a
-task_state (powering-off, ...) until the hook returns, then its new status. The state is kept
+task_state (powering-off, ...) until the hook returns, then its new status (the API answers
+when a quick hook is done, see app.ACCEPT_WAIT). The state is kept
 in a file per server so a restarted compute service remembers which nodes are off.
 """
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from cluster.lab.probes import Probes
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.topology import EXTERNAL_GATEWAY, TENANT_CIDR, TENANT_GATEWAY
 
@@ -31,33 +32,6 @@ for line in sys.stdin:
     except OSError:
         answer = "-"
     print(answer, flush=True)
-"""
-# Starts a connection to ADDRESS:PORT every INTERVAL seconds, each on its own (a hanging one
-# never delays the next), and writes "STARTED ENDED ANSWER" per attempt (CLOCK_MONOTONIC, which
-# every process on the host shares) to a file: when packets began or stopped flowing, to
-# within INTERVAL, without a request-response round trip per sample.
-WATCHER = """import asyncio, sys, time
-address, port, interval, timeout, path = sys.argv[1:6]
-out = open(path, "w", buffering=1)
-async def attempt():
-    started = time.monotonic()
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(address, int(port)), float(timeout))
-        answer = (await asyncio.wait_for(reader.read(64), float(timeout))).decode() or "-"
-        writer.close()
-    except (OSError, asyncio.TimeoutError):
-        answer = "-"
-    out.write(f"{started:.6f} {time.monotonic():.6f} {answer}\\n")
-async def main():
-    tasks = set()
-    print("ready", flush=True)
-    while True:
-        task = asyncio.ensure_future(attempt())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        await asyncio.sleep(float(interval))
-asyncio.run(main())
 """
 
 
@@ -90,26 +64,13 @@ class Node(_InNamespace):
         self.net.unplug_host(self.name)
 
 
-class Watcher(_InNamespace):
+class Watcher(Probes):
     """Runs in a client's namespace, probing `address`:PORT every `interval` s into `log`."""
 
     def __init__(self, client: Client, address: str, log: str, interval: float = 0.005,
                  timeout: float = 0.5) -> None:
-        self.log = log
-        super().__init__(client.net.host(client.name), WATCHER, address, str(PORT),
-                         str(interval), str(timeout), log)
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
-
-    def attempts(self) -> list[tuple[float, float, str | None]]:
-        """(started, ended, who answered or None), in start order."""
-        rows = []
-        with open(self.log) as lines:
-            for line in lines:
-                parts = line.split()
-                if len(parts) == 3:  # the last line may be half written
-                    rows.append((float(parts[0]), float(parts[1]),
-                                 None if parts[2] == "-" else parts[2]))
-        return sorted(rows)
+        super().__init__(client.net.host(client.name), address, PORT, log, interval=interval,
+                         timeout=timeout)
 
 
 class Client(_InNamespace):
