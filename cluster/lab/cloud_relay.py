@@ -7,11 +7,17 @@ created in: we setns in, create, setns back) and relays each connection to the s
 host's loopback. Nothing is routed, no address is added, the host's firewall is untouched; a
 crashed node loses its relay sockets' peers only, and the cloud stays one set of processes.
 
-Run: python -m cluster.lab.cloud_relay PORTS NETNS...   (PORTS comma-separated; as a daemon)
+The Vagrant cluster uses the same relay twice: in libvirt's namespace, listening on every
+address there (the VMs reach it at their management network's gateway), and inside each VM,
+listening on the VM's loopback and relaying to that gateway.
+
+Run: python -m cluster.lab.cloud_relay PORTS [NETNS...] [--listen ADDR] [--to ADDR]
+     (PORTS comma-separated; no NETNS = this process's own namespace; as a daemon)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import ctypes
 import os
@@ -30,19 +36,32 @@ def _setns(fd: int) -> None:
         raise OSError(errno, f"setns: {os.strerror(errno)}")
 
 
-def listeners_in(netns: str, ports: Sequence[int]) -> list[socket.socket]:
-    """Listening sockets on HOST:port inside `netns` (this thread returns to its own)."""
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
+
+
+def listeners(ports: Sequence[int], address: str = HOST) -> list[socket.socket]:
+    made = []
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # The address may not exist yet (libvirt makes the VMs' network when they are
+        # defined, and the relay must be there when they first boot): bind to it anyway.
+        sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+        sock.setblocking(False)
+        made.append(sock)
+    return made
+
+
+def listeners_in(netns: str, ports: Sequence[int], address: str = HOST) -> list[socket.socket]:
+    """Listening sockets on address:port inside `netns` (this thread returns to its own)."""
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
     try:
         _setns(target)
         try:
-            made = []
-            for port in ports:
-                sock = socket.create_server((HOST, port), reuse_port=False)
-                sock.setblocking(False)
-                made.append(sock)
-            return made
+            return listeners(ports, address)
         finally:
             _setns(own)
     finally:
@@ -61,10 +80,10 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-def _relay_to(port: int):
+def _relay_to(upstream: str, port: int):
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(HOST, port)
+            up_reader, up_writer = await asyncio.open_connection(upstream, port)
         except OSError:
             writer.close()  # the cloud endpoint is down: the client sees a reset, as it would
             return
@@ -72,20 +91,27 @@ def _relay_to(port: int):
     return handle
 
 
-async def serve(ports: Sequence[int], namespaces: Sequence[str]) -> None:
+async def serve(ports: Sequence[int], namespaces: Sequence[str], listen: str = HOST,
+                upstream: str = HOST) -> None:
+    groups = ([listeners_in(netns, ports, listen) for netns in namespaces] if namespaces
+              else [listeners(ports, listen)])
     servers = []
-    for netns in namespaces:
-        for port, sock in zip(ports, listeners_in(netns, ports), strict=True):
-            servers.append(await asyncio.start_server(_relay_to(port), sock=sock))
+    for socks in groups:
+        for port, sock in zip(ports, socks, strict=True):
+            servers.append(await asyncio.start_server(_relay_to(upstream, port), sock=sock))
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    ports = [int(p) for p in argv[0].split(",")]
-    asyncio.run(serve(ports, argv[1:]))
+    parser = argparse.ArgumentParser(prog="cloud_relay", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("ports", help="comma-separated TCP ports")
+    parser.add_argument("namespaces", nargs="*", help="network namespaces to listen in")
+    parser.add_argument("--listen", default=HOST, help="address to listen on (%(default)s)")
+    parser.add_argument("--to", default=HOST, help="address to relay to (%(default)s)")
+    args = parser.parse_args(argv)
+    ports = [int(p) for p in args.ports.split(",")]
+    asyncio.run(serve(ports, args.namespaces, args.listen, args.to))
     return 0
 
 

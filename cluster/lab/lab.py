@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
+from cluster.membership import wait_formed
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
@@ -187,17 +187,7 @@ class Lab:
 
     def wait_formed(self, timeout: float = 90.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
-        deadline = time.monotonic() + timeout
-        while True:
-            running = [n for n in self.nodes if n.running]
-            names = sorted(n.name for n in running)
-            states = [self.status(n) for n in running]
-            if states and all(s is not None and s.quorate and s.dc and s.online() == names
-                              for s in states):
-                return states[0]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"cluster did not form in {timeout:.0f} s: {states}")
-            time.sleep(0.5)
+        return wait_formed(self.nodes, self.status, timeout=timeout, interval=0.5)
 
     def status(self, node: Node | None = None) -> crm_mon.ClusterState | None:
         """The cluster as `node` sees it; by default as the quorate partition sees it (an

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from cluster.openstack import daemons
+from cluster.openstack import daemons, keystone
 from cluster.openstack.layout import Layout
 
 SHIM = """import os, sys
@@ -41,10 +41,6 @@ def configure(layout: Layout) -> None:
     (home / "lock").mkdir(parents=True, exist_ok=True)
     (home / "neutron_wsgi.py").write_text(SHIM.format(home=str(home)))
     shutil.copy(layout.venv / "etc" / "neutron" / "api-paste.ini", home / "api-paste.ini")
-    # Neutron validates tokens with Keystone directly (service to service), not through the
-    # fault proxy: a fault injected on identity is what clients see, not a cascade.
-    # token_cache_time = -1: a revoked token is refused at once, as the fault tests expect.
-    keystone = layout.backend_url("keystone") + "/v3"
     (home / "neutron.conf").write_text(f"""[DEFAULT]
 core_plugin = ml2
 service_plugins = router
@@ -67,16 +63,7 @@ driver = noop
 [oslo_concurrency]
 lock_path = {home}/lock
 [keystone_authtoken]
-www_authenticate_uri = {layout.keystone_url}
-auth_url = {keystone}
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = neutron
-password = {layout.secret("neutron")}
-token_cache_time = -1
-""")
+{keystone.authtoken_options(layout, 'neutron')}""")
     (home / "ml2_conf.ini").write_text("""[ml2]
 type_drivers = flat,vlan
 tenant_network_types = vlan

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 
-from cluster.openstack import daemons
+from cluster.openstack import daemons, keystone
 from cluster.openstack.layout import Layout
 
 SERVERS = ("account", "container", "object")  # the storage servers behind the proxy
@@ -70,9 +70,6 @@ PIPELINE = ("catch_errors gatekeeper healthcheck proxy-logging listing_formats a
 
 
 def _proxy_conf(layout: Layout) -> str:
-    # The proxy validates tokens with Keystone directly (service to service, not through the
-    # fault proxy); token_cache_time = -1: a revoked token is refused at once, as in Neutron.
-    keystone = layout.backend_url("keystone") + "/v3"
     return _common(layout, layout.ports()["object-store"]) + f"""
 [pipeline:main]
 pipeline = {PIPELINE}
@@ -83,17 +80,8 @@ account_autocreate = true
 
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
-www_authenticate_uri = {layout.keystone_url}
-auth_url = {keystone}
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = swift
-password = {layout.secret("swift")}
 delay_auth_decision = true
-token_cache_time = -1
-
+{keystone.authtoken_options(layout, 'swift')}
 [filter:keystoneauth]
 use = egg:swift#keystoneauth
 operator_roles = admin, member

@@ -20,6 +20,7 @@ PACKAGES=(
   linux-image-amd64 grub-pc initramfs-tools systemd systemd-sysv dbus kmod udev
   openssh-server sudo iproute2 iputils-ping ca-certificates less procps curl e2fsprogs
   pacemaker pacemaker-cli-utils corosync crmsh resource-agents fence-agents
+  python3-novaclient python3-keystoneauth1 python3-yaml  # fence_openstack's (Suggests only)
   python3 python3-venv
   python3-cffi-backend  # provides the virtual python3-cffi-backend-api-*, which debootstrap cannot resolve
 )
@@ -69,6 +70,28 @@ in_root systemctl disable logd >/dev/null 2>&1 || true
 mkdir -p "$rootfs/etc/systemd/system-preset"
 printf 'disable corosync.service\ndisable pacemaker.service\ndisable logd.service\n' \
   >"$rootfs/etc/systemd/system-preset/10-fractal-ha.preset"
+# The VMs' way to the host's cloud (fencing through its compute API): the lab's relay
+# (cluster/lab/cloud_relay.py), from the endpoints' URLs on the VM's loopback to the management
+# network's gateway. Provisioning writes its configuration; without one it does not start.
+cat >"$rootfs/etc/systemd/system/fractal-cloud-relay.service" <<'EOF'
+[Unit]
+Description=Relay to the cloud's endpoints on the host (fractal-ha)
+ConditionPathExists=/etc/fractal-ha/cloud-relay.env
+After=network.target
+Before=pacemaker.service
+
+[Service]
+EnvironmentFile=/etc/fractal-ha/cloud-relay.env
+ExecStart=/opt/fractal-ha/bin/python -m cluster.lab.cloud_relay ${PORTS} --to ${UPSTREAM}
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+EOF
+mkdir -p "$rootfs/etc/systemd/system/multi-user.target.wants"
+ln -sf /etc/systemd/system/fractal-cloud-relay.service \
+  "$rootfs/etc/systemd/system/multi-user.target.wants/fractal-cloud-relay.service"
 # Periodic jobs cost CPU that software-emulated VMs do not have.
 # (e2scrub_reap took 75 s of a guest's first boot.)
 for unit in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \

@@ -28,6 +28,13 @@ from lxml import etree
 from cluster import crm_mon
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
+from cluster.membership import wait_formed
+from cluster.openstack import cloud, clouds
+from cluster.openstack.compute import registry
+from cluster.openstack.compute.power import PowerStates
+from cluster.openstack.daemons import PROJECT_BIN, Daemon
+from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
+from cluster.openstack.topology import Topology
 from cluster.vagrant import box, host
 
 HERE = Path(__file__).resolve().parent
@@ -81,6 +88,12 @@ class Settings:
     def service_address(self) -> str:
         return str(ipaddress.ip_network(self.private_cidr)[12])
 
+    @property
+    def management_gateway(self) -> str:
+        """The host's side of the management network (libvirt's bridge): where the VMs reach
+        the host's cloud."""
+        return str(ipaddress.ip_network(self.management_cidr)[1])
+
     def to_json(self) -> str:
         net = ipaddress.ip_network(self.private_cidr)
         data = {**asdict(self), "management_network": self.management_network,
@@ -92,17 +105,24 @@ class Settings:
         return json.dumps(data, indent=1)
 
 
-def stage(directory: Path, settings: Settings) -> ServiceConfig:
+def stage(directory: Path, settings: Settings, access: CloudAccess | None = None
+          ) -> ServiceConfig:
     """Write everything the Vagrantfile and the provisioner need: settings.json and files/
-    (corosync.conf from the lab's template, authkey, the crmsh configuration, the wheel)."""
+    (corosync.conf from the lab's template, authkey, the crmsh configuration, the wheel; with
+    `access` to a cloud on the host: clouds.yaml, the VMs' relay to it, fencing)."""
     files = directory / "files"
     shutil.rmtree(files, ignore_errors=True)
     files.mkdir(parents=True)
     members = [Member(n, i, settings.address(i)) for i, n in enumerate(settings.node_names(), 1)]
     (files / "corosync.conf").write_text(render(members, token_ms=settings.token_ms))
     (files / "authkey").write_bytes(os.urandom(256))
-    service = service_config(settings)
-    (files / "fractal.crm").write_text(slow_vm_timings(service.render()))
+    service = service_config(settings, fencing=access is not None)
+    (files / "fractal.crm").write_text(slow_vm_timings(service.render(
+        access.servers if access else None)))
+    if access is not None:
+        (files / "clouds.yaml").write_text(access.clouds_yaml)
+        (files / "cloud-relay.env").write_text(
+            f"PORTS={access.ports}\nUPSTREAM={settings.management_gateway}\n")
     xml = crm_to_xml(files / "fractal.crm")
     if xml is not None:
         (files / "fractal-config.xml").write_bytes(xml)
@@ -113,6 +133,15 @@ def stage(directory: Path, settings: Settings) -> ServiceConfig:
         settings = Settings(**{**asdict(settings), "box": name})
     (directory / "settings.json").write_text(settings.to_json())
     return service
+
+
+@dataclass(frozen=True)
+class CloudAccess:
+    """What the VMs need of the host's cloud: the member's clouds.yaml entry, the endpoints'
+    ports (relayed from the VM's loopback to the host), and each node's compute server."""
+    clouds_yaml: str
+    ports: str  # comma-separated
+    servers: dict[str, str]
 
 
 def crm_to_xml(crm_file: Path) -> bytes | None:
@@ -150,6 +179,9 @@ API_MONITOR_S = 5
 def slow_vm_timings(crm: str) -> str:
     crm = re.sub(r"(?m)^(\s*op \w+ .*?\btimeout=)(\d+)s\b",
                  lambda m: f"{m.group(1)}{int(m.group(2)) * TIMEOUT_FACTOR}s", crm)
+    # Fencing runs fence_openstack (Python, novaclient) in a guest: far slower than in the lab.
+    crm = re.sub(r"\bstonith-timeout=(\d+)s\b",
+                 lambda m: f"stonith-timeout={int(m.group(1)) * TIMEOUT_FACTOR}s", crm)
     crm = re.sub(r"\bhealth_timeout=(\d+)\b",
                  lambda m: f"health_timeout={int(m.group(1)) * TIMEOUT_FACTOR}", crm)
     crm, n = re.subn(r"(primitive fractal-api .*?op monitor interval=)1s\b",
@@ -159,12 +191,14 @@ def slow_vm_timings(crm: str) -> str:
     return crm
 
 
-def service_config(settings: Settings) -> ServiceConfig:
+def service_config(settings: Settings, fencing: bool = False) -> ServiceConfig:
     """The lab's service configuration, with the address on the VMs' private network (and
-    one worker per node; the timings are adjusted by slow_vm_timings when staged)."""
+    one worker per node; the timings are adjusted by slow_vm_timings when staged); fencing
+    through the host's cloud when it runs one for the VMs."""
     prefix = ipaddress.ip_network(settings.private_cidr).prefixlen
     return ServiceConfig(settings.service_address, data_dir=SHARED_DATA, workers=1,
-                         address_params=f"ip={settings.service_address} cidr_netmask={prefix}")
+                         address_params=f"ip={settings.service_address} cidr_netmask={prefix}",
+                         fencing=fencing, cloud=MEMBER_CLOUD)
 
 
 def _build_project(dest: Path) -> None:
@@ -276,7 +310,11 @@ class VagrantCluster:
                                  driver=driver, token_ms=token_ms)
         self.nodes = [VagrantNode(self, n, self.settings.address(i))
                       for i, n in enumerate(self.settings.node_names(), 1)]
-        self.service = service_config(self.settings)
+        self.service = service_config(self.settings, fencing=True)
+        # The host's cloud for the VMs (fencing through its compute API), as in the lab: its
+        # own state and kernel-object prefix, so it never meets the lab's or the tests' cloud.
+        self.cloud = Layout(state=work_dir / "cloud", venv=Layout().venv,
+                            netns_prefix=prefix.rstrip("-") + "c")
         self._started_libvirtd = False
         self.timings: dict[str, float] = {}
 
@@ -373,7 +411,11 @@ class VagrantCluster:
         self.timings["box"] = time.monotonic() - mark
         self.settings = Settings(**{**asdict(self.settings), "box": name})
         self._prune_pool(name)
-        stage(self.dir, self.settings)
+        mark = time.monotonic()
+        access = self.start_cloud(progress)
+        self.timings["cloud"] = time.monotonic() - mark
+        stage(self.dir, self.settings, access)
+        self.relay().start()  # before the VMs boot: their fence device starts with Pacemaker
         mark = time.monotonic()
         self.vagrant("up", "--provider", "libvirt", timeout=1800, log=self.dir / "up.log",
                      progress=lambda line: progress(f"vagrant: {line}"))
@@ -386,6 +428,35 @@ class VagrantCluster:
         self.timings["service_after_up"] = time.monotonic() - mark
         self.timings["total"] = time.monotonic() - t0
         progress(f"up in {self.timings['total']:.0f} s: {self.timings}")
+
+    def start_cloud(self, progress: Progress) -> CloudAccess:
+        """The lab's OpenStack on the host, its compute servers standing for the VMs: os-stop
+        pulls a VM's power (`virsh destroy`), os-start powers it on; so fence_openstack in
+        the VMs fences them as it would on a real cloud."""
+        topo = cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+        for node in self.nodes:
+            dom = shlex.quote(node.domain)
+            registry.set_hooks(self.cloud, topo.servers[node.name], {
+                # A VM that is off already (crashed) counts as powered off.
+                "stop": ["sh", "-c", f"virsh -q destroy {dom} || "
+                                     f"[ \"$(virsh -q domstate {dom})\" = 'shut off' ]"],
+                "start": ["virsh", "-q", "start", node.domain]})
+        member = {"clouds": {MEMBER_CLOUD: clouds.entries(self.cloud)[MEMBER_CLOUD]}}
+        return CloudAccess(json.dumps(member, indent=1), self._cloud_ports(),
+                           {n.name: topo.servers[n.name] for n in self.nodes})
+
+    def _cloud_ports(self) -> str:
+        return ",".join(str(self.cloud.ports()[f"{s}-proxy"]) for s in SERVICES)
+
+    def relay(self) -> Daemon:
+        """The VMs' way to the cloud (cluster/lab/cloud_relay.py): listening at the management
+        network's gateway (bound before libvirt adds that address), in libvirt's namespace on
+        the emulated path; each VM relays its loopback's endpoint ports here."""
+        netns = [host.NETNS] if self.own_libvirtd else []
+        return Daemon("vagrant-relay", self.dir / "relay",
+                      [str(PROJECT_BIN / "python"), "-m", "cluster.lab.cloud_relay",
+                       self._cloud_ports(), *netns, "--listen",
+                       self.settings.management_gateway])
 
     def wait_service(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -407,6 +478,8 @@ class VagrantCluster:
         if self._started_libvirtd:
             host.stop()
             self._started_libvirtd = False
+        self.relay().stop()
+        cloud.down(self.cloud)
 
     def _prune_pool(self, current: str) -> None:
         """vagrant-libvirt's copies of older boxes in the libvirt pool (~1 GB each)."""
@@ -443,6 +516,10 @@ class VagrantCluster:
         node = self._node(node)
         if not node.running:
             self.virsh("start", node.domain)
+        # The hypervisor's word, as Nova's power-state sync: the next fencing sees it on.
+        if self.cloud.topology_json.exists():
+            server = Topology.load(self.cloud).servers[node.name]
+            PowerStates(self.cloud).set_on(server, True)
         deadline = time.monotonic() + timeout
         while True:
             self._follow_address(node)  # DHCP may hand the rebooted VM another address
@@ -511,17 +588,7 @@ class VagrantCluster:
 
     def wait_formed(self, timeout: float = 300.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
-        deadline = time.monotonic() + timeout
-        while True:
-            running = [n for n in self.nodes if n.running]
-            names = sorted(n.name for n in running)
-            states = [n.cluster_state() for n in running]
-            if states and all(s is not None and s.quorate and s.dc and s.online() == names
-                              for s in states):
-                return states[0]
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"cluster did not form in {timeout:.0f} s: {states}")
-            time.sleep(2)
+        return wait_formed(self.nodes, lambda n: n.cluster_state(), timeout=timeout, interval=2)
 
     def client(self, method: str, path: str, body: dict | None = None,
                timeout: float = 3.0) -> dict | None:

@@ -5,7 +5,7 @@
 # virtualenv (its dependencies are there already); installs
 # the ocf:fractal agents, the shared data directory, corosync.conf + authkey from the stage;
 # starts Corosync and Pacemaker (enabled at boot, so a crashed VM rejoins when started).
-# "configure" (the last node) waits for quorum, then loads the service's crmsh configuration.
+# "configure" (the last node) waits for every node, then loads the service's crmsh configuration.
 set -euo pipefail
 name=$1 role=$2 address=$3 prefixlen=$4
 files=/tmp/fractal-ha
@@ -39,6 +39,16 @@ if ! grep -q '^fractal-shared ' /etc/fstab; then
 fi
 mountpoint -q /srv/fractal || mount /srv/fractal
 
+# The host's cloud (fencing through its compute API): the member's clouds.yaml, as on the lab's
+# nodes, and the relay from the endpoints' URLs on this VM's loopback to the host (a unit of
+# the box, started once its configuration is here; before Pacemaker, which fences through it).
+if [[ -f $files/clouds.yaml ]]; then
+  install -D -m 600 "$files/clouds.yaml" /etc/openstack/clouds.yaml
+  install -D -m 644 "$files/cloud-relay.env" /etc/fractal-ha/cloud-relay.env
+  systemctl restart fractal-cloud-relay
+  say "clouds.yaml and the relay to the host's cloud"
+fi
+
 mkdir -p /var/log/cluster  # corosync.conf's log file (the template's, shared with the lab)
 install -m 644 "$files/corosync.conf" /etc/corosync/corosync.conf
 install -m 400 "$files/authkey" /etc/corosync/authkey
@@ -53,15 +63,23 @@ systemctl restart pacemaker
 say "corosync and pacemaker started"
 
 [[ $role == configure ]] || exit 0
-quorate() { crm_mon -1 --output-as=xml 2>/dev/null | grep -q 'with_quorum="true"'; }
-for _ in $(seq 300); do quorate && break; sleep 2; done
-quorate || { say "no quorum after 600 s"; crm_mon -1 || true; exit 1; }
+# Every node online first, not just quorum: the configuration enables fencing, and Pacemaker
+# fences a node it has never seen (startup-fencing) — a VM still provisioning would be
+# powered off.
+nodes=$(grep -c ring0_addr /etc/corosync/corosync.conf)
+formed() {
+  local xml
+  xml=$(crm_mon -1 --output-as=xml 2>/dev/null) || return 1
+  grep -q 'with_quorum="true"' <<<"$xml" && (( $(grep -c 'online="true"' <<<"$xml") >= nodes ))
+}
+for _ in $(seq 300); do formed && break; sleep 2; done
+formed || { say "not all $nodes nodes online after 600 s"; crm_mon -1 || true; exit 1; }
 if [[ -f $files/fractal-config.xml ]]; then
   # fractal.crm as translated by crmsh on the host (crmsh in a guest takes ~15 s or more)
-  say "quorum; loading the service configuration (cibadmin)"
+  say "all nodes online; loading the service configuration (cibadmin)"
   cibadmin --modify --allow-create --scope configuration --xml-file "$files/fractal-config.xml"
 else
-  say "quorum; loading the service configuration (crmsh)"
+  say "all nodes online; loading the service configuration (crmsh)"
   crm configure load update "$files/fractal.crm"
 fi
 say "configuration loaded"

@@ -142,9 +142,12 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         pid = self.pid()
         if pid is None:
             # The server died; its children may linger (a gunicorn worker holding the port).
+            # No grace for them: their master is gone, and a graceful exit takes up to a
+            # second (gthread polls once a second) that the recovery, waiting on this stop,
+            # would add to the outage of an API kill.
             recorded = process.read_pid(self.pidfile)
             orphans = process.leftovers(recorded, self.home) if recorded else []
-            if process.terminate(orphans, grace=2.0):
+            if process.terminate(orphans, grace=0.0):
                 raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
             process.remove(self.pidfile)
             return Exit.SUCCESS

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from cluster import crm_mon
 from cluster.lab.lab import Lab
+from cluster.vagrant.driver import VagrantCluster
 from tests.support.processes import wait_until
 
 
@@ -118,3 +120,24 @@ class Observer:
             marker = f"&marker={page['next_marker']}"
         assert len(listed) == len(set(listed))
         assert set(self.accepted) <= set(listed)
+
+
+def full_state(lab: Lab | VagrantCluster, node_name: str) -> crm_mon.ClusterState:
+    """The cluster with its whole fencing history and operation history, from `node_name`."""
+    xml = lab.node(node_name).exec(["crm_mon", "-1", "--output-as=xml", "--fence-history=3",
+                                    "--include=operations"]).stdout
+    return crm_mon.parse(xml)
+
+
+def assert_fenced_before_takeover(lab: Lab | VagrantCluster, victim: str,
+                                  survivor: str) -> None:
+    """The lost node was fenced through the cloud, and the API started elsewhere only after."""
+    state = full_state(lab, survivor)
+    fenced = [e for e in state.fence_events if e.target == victim and e.status == "success"]
+    assert fenced, f"{victim} was not fenced: {state.fence_events}"
+    starts = [op.last_rc_change for h in state.history
+              if h.resource == "fractal-api" and h.node == survivor
+              for op in h.operations if op.task == "start" and op.last_rc_change]
+    assert starts, "no start of the API on the survivor in its history"
+    # crm_mon prints both with one-second resolution
+    assert max(e.completed or 0 for e in fenced) <= max(starts) + 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from cluster.vagrant.driver import VagrantCluster
-from tests.cluster.conftest import Observer
+from tests.cluster.conftest import Observer, assert_fenced_before_takeover
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.vagrant
@@ -48,6 +48,18 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     # the group keeps the address with the API
     assert len(state.where("fractal-api")) == 1
     assert state.where("fractal-ip") == state.where("fractal-api")
+    # fencing through the host's cloud: the device runs, and from a VM fence_openstack reads
+    # a node's power state through the compute API (relayed to the host)
+    assert state.where("fence-openstack")
+    stonith = cluster.exec("n1", ["crm_attribute", "--type", "crm_config", "--name",
+                                  "stonith-enabled", "--query", "--quiet"]).stdout
+    assert stonith.strip() == "true"
+    server = cluster.exec("n1", ["crm_resource", "--resource", "fence-openstack",
+                                 "--get-parameter", "pcmk_host_map"]).stdout
+    plug = dict(p.split(":") for p in server.strip().split(";"))["n3"]
+    status = cluster.exec("n1", ["fence_openstack", "--cloud", "fractal-lab", "--plug", plug,
+                                 "--action", "status"], timeout=120)
+    assert "Status: ON" in status.stdout
     # corosync.conf came from the shared template, with the VMs' token
     conf = cluster.exec("n2", ["cat", "/etc/corosync/corosync.conf"]).stdout
     assert "token: 10000" in conf and "ring0_addr: 203.0.113.132" in conf
@@ -71,8 +83,9 @@ def test_api_process_killed(healthy_vagrant: VagrantCluster) -> None:
 
 
 def test_active_node_crash(vagrant_cluster: VagrantCluster) -> None:
-    """The last test: the crashed VM stays off (booting it again costs minutes of emulated boot
-    and rejoin; the session destroys the cluster next)."""
+    """Fenced through the host's cloud (fence_openstack in a survivor, the compute API powers
+    the VM off), then the takeover. The last test: the crashed VM stays off (booting it again
+    costs minutes of emulated boot and rejoin; the session destroys the cluster next)."""
     cluster = vagrant_cluster
     victim = api_node(cluster)
     with observe(cluster) as seen:
@@ -89,5 +102,6 @@ def test_active_node_crash(vagrant_cluster: VagrantCluster) -> None:
     state = cluster.status()
     assert state is not None and state.quorate
     assert victim not in state.online()
+    assert_fenced_before_takeover(cluster, victim, survivor)
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=180)
