@@ -15,6 +15,12 @@ fi
 printf '\n==> pytest: everything but the Vagrant VMs\n'
 status=0
 .venv/bin/python -m pytest -m "not vagrant" || status=$?
-printf '\n==> pytest: the Vagrant cluster (tests/vagrant)\n'
-.venv/bin/python -m pytest -m vagrant tests/vagrant || status=$?
+# The VMs: the cluster formed with fencing (tests/vagrant), then the lab's failover suite run
+# against them (the same tests, FRACTAL_HA_CLUSTER=vagrant): the failures of a node and of the
+# API; the operator scenarios (move, restart, maintenance) run on the lab only, every one
+# costs minutes in emulated guests.
+printf '\n==> pytest: the Vagrant cluster (tests/vagrant, then tests/cluster on the VMs)\n'
+FRACTAL_HA_CLUSTER=vagrant .venv/bin/python -m pytest tests/vagrant tests/cluster \
+  -k "formed or api_process_killed or active_node_crash_fenced or active_node_isolated" \
+  || status=$?
 exit "$status"

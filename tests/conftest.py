@@ -8,6 +8,8 @@ run on both; everything else uses the SQLite default.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,8 @@ import pytest
 
 from cluster.lab.lab import Lab
 from cluster.openstack.layout import MEMBER_CLOUD
+from cluster.vagrant import host as vagrant_host
+from cluster.vagrant.driver import VagrantCluster
 from fractal_service.client import FractalClient
 from resource_agents import install
 from tests.support.cloud import LabCloud, run_lab_cloud
@@ -95,3 +99,52 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield lab
     finally:
         lab.down()
+
+
+# -- the Vagrant cluster ----------------------------------------------------------------------
+VAGRANT_TOOLS = ("vagrant", "virsh", "libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img",
+                 "debootstrap", "mkfs.ext4", "sfdisk", "dnsmasq", "ip", "ssh", "curl")
+
+
+@pytest.fixture(scope="session")
+def vagrant_cluster() -> Iterator[VagrantCluster]:
+    """Three software-emulated VMs, up once per run (tests/vagrant, and tests/cluster with
+    FRACTAL_HA_CLUSTER=vagrant), destroyed at the end."""
+    # Missing prerequisites fail the tests (never a silent skip): CI is meant to run them.
+    missing = [tool for tool in VAGRANT_TOOLS if not shutil.which(tool)]
+    if os.geteuid() != 0:
+        pytest.fail("the Vagrant cluster needs root (libvirtd in a netns, QEMU, debootstrap)",
+                    pytrace=False)
+    if missing:
+        pytest.fail(f"the Vagrant cluster needs {', '.join(missing)}: run scripts/setup.sh",
+                    pytrace=False)
+    if vagrant_host.netns_exists():
+        pytest.fail(f"netns {vagrant_host.NETNS} exists already (a Vagrant cluster is up? "
+                    "`python -m cluster.vagrant down` removes it)", pytrace=False)
+    # Under /var/tmp, not the session's tmp_path: QEMU (as root) serves the shared directory
+    # from here, and the VMs' disks stay in libvirt's pool, not here.
+    work = Path(tempfile.mkdtemp(prefix="fractal-ha-vagrant-", dir="/var/tmp"))
+    cluster = VagrantCluster(work, prefix="fhvt-")
+    try:
+        cluster.up(progress=lambda line: print(line, flush=True))
+        yield cluster
+    finally:
+        cluster.down()
+        shutil.rmtree(work, ignore_errors=True)
+    # Cleaned up for real: no domain, no network, no libvirtd, no namespace left.
+    assert not vagrant_host.netns_exists(), f"netns {vagrant_host.NETNS} left behind"
+
+
+# -- which cluster tests/cluster drives ---------------------------------------------------
+CLUSTER_ENV = "FRACTAL_HA_CLUSTER"  # "lab" (default) or "vagrant"
+
+
+@pytest.fixture(scope="session")
+def ha_cluster(request: pytest.FixtureRequest) -> Lab | VagrantCluster:
+    """The cluster the failover suite (tests/cluster) runs against, by FRACTAL_HA_CLUSTER: the
+    three-node lab, or the three Vagrant VMs. Both have the same small interface (node(N).exec,
+    crash, isolate, boot_node, status, client, cloud, settle)."""
+    kind = os.environ.get(CLUSTER_ENV, "lab")
+    if kind not in ("lab", "vagrant"):
+        pytest.fail(f"{CLUSTER_ENV}={kind!r}: 'lab' or 'vagrant'", pytrace=False)
+    return request.getfixturevalue("lab" if kind == "lab" else "vagrant_cluster")

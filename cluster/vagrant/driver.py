@@ -586,6 +586,12 @@ class VagrantCluster:
             fallback = fallback or view
         return fallback
 
+    def settle(self, timeout: float = 600) -> None:
+        """Until the cluster has no action pending or running."""
+        running = next(n for n in self.nodes if n.running)
+        running.exec(["crm_resource", "--wait", f"--timeout={timeout:.0f}s"],
+                     timeout=timeout + 30)
+
     def wait_formed(self, timeout: float = 300.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
         return wait_formed(self.nodes, lambda n: n.cluster_state(), timeout=timeout, interval=2)

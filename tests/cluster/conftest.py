@@ -1,10 +1,13 @@
-"""Failover tests start from a healthy lab (`healthy`); an observer watches each fault play out."""
+"""Failover tests start from a healthy cluster (`healthy`); an observer watches each fault play
+out. The cluster is the lab or the Vagrant VMs (FRACTAL_HA_CLUSTER, see tests/conftest.py);
+`pace` holds what differs between them: bounds, how often to probe, how long to wait."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -13,24 +16,51 @@ from cluster.lab.lab import Lab
 from cluster.vagrant.driver import VagrantCluster
 from tests.support.processes import wait_until
 
+Cluster = Lab | VagrantCluster
+
+
+@dataclass(frozen=True)
+class Pace:
+    restart_bound_s: float  # an API killed answers again within this (users' bound)
+    failover_bound_s: float  # a lost node's service answers again within this
+    api_monitor_s: float  # the API's depth-0 monitor interval (cluster/config/fractal.crm)
+    probe_every: float  # the observer's probes of the service address
+    submit_every: float  # and its fractal submissions
+    slow: float  # factor on every other wait (placement, submissions, rejoin)
+
+
+LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every=0.05,
+           submit_every=0.25, slow=1)
+# Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, a 5 s
+# monitor; each probe is a curl in libvirt's namespace, each submission a POST a guest answers.
+VMS = Pace(restart_bound_s=120, failover_bound_s=180, api_monitor_s=5, probe_every=0.25,
+           submit_every=1.0, slow=6)
+
+
+@pytest.fixture(scope="session")
+def pace(ha_cluster: Cluster) -> Pace:
+    return VMS if isinstance(ha_cluster, VagrantCluster) else LAB
+
 
 @pytest.fixture
-def healthy(lab: Lab) -> Iterator[Lab]:
+def healthy(ha_cluster: Cluster, pace: Pace) -> Iterator[Cluster]:
     """Every test starts from (and leaves) a whole cluster with the service up, failures and
     injected cloud faults cleared."""
-    yield lab
+    cluster = ha_cluster
+    yield cluster
     from cluster.openstack.faults import control
 
-    control.clear(lab.cloud)
-    for node in lab.nodes:
-        lab.isolate(node.name, cut=False)
-    for node in lab.nodes:  # fenced (stonith-action=off) or crashed: the operator starts it
+    control.clear(cluster.cloud)
+    for node in cluster.nodes:
+        cluster.isolate(node.name, cut=False)
+    for node in cluster.nodes:  # fenced (stonith-action=off) or crashed: the operator starts it
         if not node.running:
-            lab.boot_node(node)
-    lab.wait_formed(timeout=120)
-    lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
-    wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after the test")
-    lab.settle()
+            cluster.boot_node(node)
+    cluster.wait_formed(timeout=120 * pace.slow)
+    cluster.nodes[0].exec(["crm_resource", "--cleanup"], check=False)
+    wait_until(lambda: cluster.client("GET", "/healthz"), 60 * pace.slow,
+               "the service after the test")
+    cluster.settle()
 
 
 class Observer:
@@ -38,10 +68,10 @@ class Observer:
     continuously through it and samples where the API runs, so a test can assert on what users
     and operators saw."""
 
-    def __init__(self, lab: Lab, submit_every: float = 0.25, probe_every: float = 0.05) -> None:
+    def __init__(self, lab: Cluster, pace: Pace) -> None:
         self.lab = lab
-        self.submit_every = submit_every
-        self.probe_every = probe_every
+        self.submit_every = pace.submit_every
+        self.probe_every = pace.probe_every
         self.accepted: list[str] = []  # uuids the API acknowledged (201)
         self.holders: list[list[str]] = []  # API locations per crm_mon sample
         self.probes: list[tuple[float, bool]] = []  # (when, answered) since the fault
@@ -122,15 +152,14 @@ class Observer:
         assert set(self.accepted) <= set(listed)
 
 
-def full_state(lab: Lab | VagrantCluster, node_name: str) -> crm_mon.ClusterState:
+def full_state(lab: Cluster, node_name: str) -> crm_mon.ClusterState:
     """The cluster with its whole fencing history and operation history, from `node_name`."""
     xml = lab.node(node_name).exec(["crm_mon", "-1", "--output-as=xml", "--fence-history=3",
                                     "--include=operations"]).stdout
     return crm_mon.parse(xml)
 
 
-def assert_fenced_before_takeover(lab: Lab | VagrantCluster, victim: str,
-                                  survivor: str) -> None:
+def assert_fenced_before_takeover(lab: Cluster, victim: str, survivor: str) -> None:
     """The lost node was fenced through the cloud, and the API started elsewhere only after."""
     state = full_state(lab, survivor)
     fenced = [e for e in state.fence_events if e.target == victim and e.status == "success"]
