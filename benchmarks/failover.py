@@ -48,7 +48,6 @@ from cluster.lab.probes import Probes, http_get, http_ok
 from cluster.openstack.layout import MEMBER_CLOUD
 
 STOCK_CRM = Path(__file__).resolve().parent.parent / "cluster" / "config" / "stock-openstack.crm"
-API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
 METADATA_ADDRESS = "169.254.169.254"
 PROBE_EVERY = 0.05
 PROBE_TIMEOUT = 0.5
@@ -236,8 +235,7 @@ def trial(lab: Lab, prober: Prober, scenario: str, say) -> dict:
     if scenario == "node crash":
         lab.node(victim).crash()
     else:
-        pid = lab.node(victim).exec(["cat", API_PIDFILE]).stdout.strip()
-        lab.node(victim).exec(["kill", "-KILL", pid])
+        lab.kill_api(victim)
     # A lost DC costs an election before the survivors schedule anything.
     record: dict = {"victim": victim, "dc_before": before.dc if before else None,
                     "load1": round(load, 2)}

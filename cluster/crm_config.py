@@ -8,6 +8,9 @@ from string import Template
 
 TEMPLATE = Path(__file__).parent / "config" / "fractal.crm"
 FENCING = Path(__file__).parent / "config" / "fencing.crm"
+# Where ocf:fractal:api keeps the pid of fractal.crm's `fractal-api` on a node (its state
+# directory is named after the agent and the resource).
+API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,10 @@ import time
 from pathlib import Path
 
 from cluster.lab import netns
-from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab
+from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab, LabError
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
 NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl")
-
-
-class LabError(Exception):
-    pass
 
 
 def say(message: str, started: float | None = None) -> None:
@@ -108,14 +104,7 @@ def cmd_boot(lab: Lab, args: argparse.Namespace) -> int:
 
 
 def cmd_kill_api(lab: Lab, args: argparse.Namespace) -> int:
-    state = lab.status()
-    where = state.where("fractal-api") if state else []
-    if not where:
-        raise LabError("the API is not running anywhere")
-    node = lab.node(where[0])
-    pid = node.exec(["cat", "/run/resource-agents/fractal-api-fractal-api/api.pid"]).stdout
-    node.exec(["kill", "-KILL", pid.strip()])
-    print(f"killed the API (pid {pid.strip()} inside {node.name})")
+    print(f"killed the API on {lab.kill_api()} (SIGKILL)")
     return 0
 
 

@@ -25,13 +25,13 @@ from pathlib import Path
 
 from cluster import crm_mon
 from cluster.corosync_conf import Member, render
-from cluster.crm_config import ServiceConfig
+from cluster.crm_config import API_PIDFILE, ServiceConfig
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
 from cluster.membership import wait_formed
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
+from cluster.openstack.layout import MEMBER_CLOUD, Layout
 from cluster.openstack.topology import (
     EXTERNAL_GATEWAY,
     FLOATING_IP,
@@ -45,6 +45,10 @@ PREFIX = "fha"
 CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
 SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 Progress = Callable[[str], None]
+
+
+class LabError(Exception):
+    """What an operator of the lab can act on (printed by `fractal-ha lab` as one line)."""
 
 
 class Lab:
@@ -100,7 +104,7 @@ class Lab:
 
     def relay(self) -> Daemon:
         """The nodes' path to the cloud's endpoints (see cloud_relay.py)."""
-        ports = ",".join(str(self.cloud.ports()[f"{s}-proxy"]) for s in SERVICES)
+        ports = ",".join(map(str, self.cloud.public_ports()))
         return Daemon("relay", self.dir / "relay",
                       [str(PROJECT_BIN / "python"), "-m", "cluster.lab.cloud_relay", ports,
                        *(n.spec.netns for n in self.nodes)])
@@ -149,9 +153,8 @@ class Lab:
         install.install(self.dir / "ocf")
         topo = cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
         self.openstack_etc.mkdir(exist_ok=True)
-        member_only = {"clouds": {MEMBER_CLOUD: clouds.entries(self.cloud)[MEMBER_CLOUD]}}
         (self.openstack_etc / "clouds.yaml").touch(mode=0o600)
-        (self.openstack_etc / "clouds.yaml").write_text(json.dumps(member_only, indent=2))
+        (self.openstack_etc / "clouds.yaml").write_text(clouds.member_only(self.cloud))
         self.write_etc_net()
         self.build_network()
         self.relay().start()
@@ -216,6 +219,20 @@ class Lab:
         return json.loads(done.stdout) if done.stdout.strip() else {}
 
     # -- faults --------------------------------------------------------------------------
+    def kill_api(self, node_name: str | None = None) -> str:
+        """SIGKILL the API process on `node_name` (default: where the cluster runs it);
+        returns that node's name."""
+        if node_name is None:
+            state = self.status()
+            where = state.where("fractal-api") if state else []
+            if not where:
+                raise LabError("the API is not running anywhere")
+            node_name = where[0]
+        node = self.node(node_name)
+        pid = node.exec(["cat", API_PIDFILE]).stdout.strip()
+        node.exec(["kill", "-KILL", pid])
+        return node_name
+
     def isolate(self, name: str, cut: bool = True) -> None:
         netns.set_link(self.net.tenant_switch, f"{name}-port", up=not cut)
 

@@ -3,6 +3,7 @@ connections made from it — never from the user's own clouds.yaml."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import yaml
@@ -24,6 +25,11 @@ def entries(layout: Layout) -> dict[str, dict]:
                 "region_name": REGIONS[0], "identity_api_version": 3, "interface": "public"}
 
     return {ADMIN_CLOUD: entry("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER)}
+
+
+def member_only(layout: Layout) -> str:
+    """clouds.yaml for a cluster node: the member user's entry alone (JSON, which is YAML)."""
+    return json.dumps({"clouds": {MEMBER_CLOUD: entries(layout)[MEMBER_CLOUD]}}, indent=2)
 
 
 def write(layout: Layout) -> None:

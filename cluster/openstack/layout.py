@@ -71,6 +71,11 @@ class Layout:
         """What the catalog and clouds.yaml say: the service's fault-injecting proxy."""
         return f"http://{HOST}:{self.ports()[f'{service}-proxy']}"
 
+    def public_ports(self) -> list[int]:
+        """The ports of every public_url, in SERVICES order: what a client of the cloud
+        connects to (the relays that bring the endpoints to the nodes and VMs listen on them)."""
+        return [self.ports()[f"{s}-proxy"] for s in SERVICES]
+
     @property
     def keystone_url(self) -> str:
         return self.public_url("keystone") + "/v3"

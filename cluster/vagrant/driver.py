@@ -27,13 +27,13 @@ from lxml import etree
 
 from cluster import crm_mon
 from cluster.corosync_conf import Member, render
-from cluster.crm_config import ServiceConfig
+from cluster.crm_config import API_PIDFILE, ServiceConfig
 from cluster.membership import wait_formed
 from cluster.openstack import cloud, clouds
 from cluster.openstack.compute import registry
 from cluster.openstack.compute.power import PowerStates
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
-from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
+from cluster.openstack.layout import MEMBER_CLOUD, Layout
 from cluster.openstack.topology import Topology
 from cluster.vagrant import box, host
 
@@ -41,7 +41,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 GUEST_VENV = "/opt/fractal-ha"  # the box's virtualenv (runtime dependencies pre-installed)
 SHARED_DATA = "/srv/fractal"  # inside every VM: the 9p-shared directory (the lab's too)
-API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"  # ocf:fractal:api's
 PACKAGES = ("fractal_service", "resource_agents", "fractal_ha", "cluster")  # the project's
 Progress = Callable[[str], None]
 
@@ -441,12 +440,11 @@ class VagrantCluster:
                 "stop": ["sh", "-c", f"virsh -q destroy {dom} || "
                                      f"[ \"$(virsh -q domstate {dom})\" = 'shut off' ]"],
                 "start": ["virsh", "-q", "start", node.domain]})
-        member = {"clouds": {MEMBER_CLOUD: clouds.entries(self.cloud)[MEMBER_CLOUD]}}
-        return CloudAccess(json.dumps(member, indent=1), self._cloud_ports(),
+        return CloudAccess(clouds.member_only(self.cloud), self._cloud_ports(),
                            {n.name: topo.servers[n.name] for n in self.nodes})
 
     def _cloud_ports(self) -> str:
-        return ",".join(str(self.cloud.ports()[f"{s}-proxy"]) for s in SERVICES)
+        return ",".join(map(str, self.cloud.public_ports()))
 
     def relay(self) -> Daemon:
         """The VMs' way to the cloud (cluster/lab/cloud_relay.py): listening at the management
@@ -561,15 +559,18 @@ class VagrantCluster:
                 return
         raise VagrantError(f"{node.name}: no interface on {self.settings.private_network}")
 
-    def kill_api(self) -> str:
-        """SIGKILL the API process where it runs; returns that node's name."""
-        state = self.status()
-        where = state.where("fractal-api") if state else []
-        if not where:
-            raise VagrantError("the API runs nowhere")
-        pid = self.exec(where[0], ["cat", API_PIDFILE]).stdout.strip()
-        self.exec(where[0], ["kill", "-KILL", pid])
-        return where[0]
+    def kill_api(self, node_name: str | None = None) -> str:
+        """SIGKILL the API process on `node_name` (default: where the cluster runs it);
+        returns that node's name."""
+        if node_name is None:
+            state = self.status()
+            where = state.where("fractal-api") if state else []
+            if not where:
+                raise VagrantError("the API runs nowhere")
+            node_name = where[0]
+        pid = self.exec(node_name, ["cat", API_PIDFILE]).stdout.strip()
+        self.exec(node_name, ["kill", "-KILL", pid])
+        return node_name
 
     # -- the cluster's view --------------------------------------------------------------
     def status(self, node: VagrantNode | str | None = None) -> crm_mon.ClusterState | None:

@@ -24,19 +24,13 @@ def api_node(lab: Cluster, pace: Pace) -> str:
     return state.where("fractal-api")[0]
 
 
-def kill_api_process(lab: Cluster, node_name: str) -> None:
-    node = lab.node(node_name)
-    pid = node.exec(["cat", "/run/resource-agents/fractal-api-fractal-api/api.pid"]).stdout
-    node.exec(["kill", "-KILL", pid.strip()])
-
-
 def test_api_process_killed(healthy: Cluster, pace: Pace) -> None:
     lab = healthy
     before = api_node(lab, pace)
     with Observer(lab, pace) as seen:
         wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
         seen.fault()
-        kill_api_process(lab, before)
+        lab.kill_api(before)
         wait_until(lambda: seen.recovered, pace.restart_bound_s, "the API back")
         wait_until(lambda: len(seen.accepted) > 5, 10 * pace.slow, "more submissions")
     print(f"API SIGKILL: service back after {seen.downtime:.2f} s")
@@ -142,7 +136,7 @@ def test_unmanaged_service_is_left_alone_until_managed_again(healthy: Cluster, p
     crm(["crm_resource", "--resource", "fractal-service", "--set-parameter", "is-managed",
          "--meta", "--parameter-value", "false"])
     try:
-        kill_api_process(lab, where)
+        lab.kill_api(where)
         wait_until(lambda: not lab.client("GET", "/healthz", timeout=1), 10 * pace.slow,
                    "the API to die")
         # Unmanaged: the monitor (every second) sees it gone, yet nothing restarts or moves it.

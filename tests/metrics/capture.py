@@ -20,7 +20,6 @@ from cluster.lab.node import Node
 from resource_agents.metrics.source import CIBADMIN, CRM_MON
 
 DATA = Path(__file__).resolve().parent / "data"
-API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
 
 
 def capture(node: Node, name: str) -> None:
@@ -67,16 +66,14 @@ def main() -> int:
 
             # A failed action: SIGKILL the API; the monitor fails and Pacemaker recovers it.
             until(lab, n1, placed, "the service")
-            holder = lab.node(lab.status(n1).where("fractal-api")[0])
-            pid = holder.exec(["cat", API_PIDFILE]).stdout.strip()
-            holder.exec(["kill", "-KILL", pid])
+            holder = lab.kill_api(lab.status(n1).where("fractal-api")[0])
             until(lab, n1, lambda s: bool(s.failures) and placed(s),
                   "a recorded failure and the service back")
             capture(n1, "failed_action")
             n1.exec(["crm", "resource", "cleanup"])
 
             # A move constraint left by `crm resource move`.
-            target = next(n for n in ("n2", "n3") if n != holder.name)
+            target = next(n for n in ("n2", "n3") if n != holder)
             n1.exec(["crm", "resource", "move", "fractal-service", target])
             until(lab, n1, lambda s: placed(s) and s.where("fractal-api") == [target],
                   f"the move to {target}")
