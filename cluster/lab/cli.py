@@ -10,10 +10,14 @@ import time
 from pathlib import Path
 
 from cluster.lab import netns
-from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab, LabError
+from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
 NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl")
+
+
+class LabError(Exception):
+    pass
 
 
 def say(message: str, started: float | None = None) -> None:
@@ -204,7 +208,7 @@ def main(argv: list[str]) -> int:
     lab = Lab.open(args.dir)
     try:
         return COMMANDS[args.action](lab, args)
-    except (LabError, KeyError, TimeoutError) as exc:
+    except (LabError, LookupError, TimeoutError) as exc:
         print(f"fractal-ha lab: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
 

@@ -23,12 +23,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cluster import crm_mon
+from cluster import crm_mon, operations
 from cluster.corosync_conf import Member, render
-from cluster.crm_config import API_PIDFILE, ServiceConfig
+from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
-from cluster.membership import wait_formed
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, Layout
@@ -45,10 +44,6 @@ PREFIX = "fha"
 CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
 SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 Progress = Callable[[str], None]
-
-
-class LabError(Exception):
-    """What an operator of the lab can act on (printed by `fractal-ha lab` as one line)."""
 
 
 class Lab:
@@ -190,7 +185,7 @@ class Lab:
 
     def wait_formed(self, timeout: float = 90.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
-        return wait_formed(self.nodes, self.status, timeout=timeout, interval=0.5)
+        return operations.wait_formed(self.nodes, self.status, timeout=timeout, interval=0.5)
 
     def status(self, node: Node | None = None) -> crm_mon.ClusterState | None:
         """The cluster as `node` sees it; by default as the quorate partition sees it (an
@@ -222,16 +217,7 @@ class Lab:
     def kill_api(self, node_name: str | None = None) -> str:
         """SIGKILL the API process on `node_name` (default: where the cluster runs it);
         returns that node's name."""
-        if node_name is None:
-            state = self.status()
-            where = state.where("fractal-api") if state else []
-            if not where:
-                raise LabError("the API is not running anywhere")
-            node_name = where[0]
-        node = self.node(node_name)
-        pid = node.exec(["cat", API_PIDFILE]).stdout.strip()
-        node.exec(["kill", "-KILL", pid])
-        return node_name
+        return operations.kill_api(self, node_name)
 
     def isolate(self, name: str, cut: bool = True) -> None:
         netns.set_link(self.net.tenant_switch, f"{name}-port", up=not cut)

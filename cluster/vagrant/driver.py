@@ -25,10 +25,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from cluster import crm_mon
+from cluster import crm_mon, operations
 from cluster.corosync_conf import Member, render
-from cluster.crm_config import API_PIDFILE, ServiceConfig
-from cluster.membership import wait_formed
+from cluster.crm_config import ServiceConfig
 from cluster.openstack import cloud, clouds
 from cluster.openstack.compute import registry
 from cluster.openstack.compute.power import PowerStates
@@ -562,15 +561,7 @@ class VagrantCluster:
     def kill_api(self, node_name: str | None = None) -> str:
         """SIGKILL the API process on `node_name` (default: where the cluster runs it);
         returns that node's name."""
-        if node_name is None:
-            state = self.status()
-            where = state.where("fractal-api") if state else []
-            if not where:
-                raise VagrantError("the API runs nowhere")
-            node_name = where[0]
-        pid = self.exec(node_name, ["cat", API_PIDFILE]).stdout.strip()
-        self.exec(node_name, ["kill", "-KILL", pid])
-        return node_name
+        return operations.kill_api(self, node_name)
 
     # -- the cluster's view --------------------------------------------------------------
     def status(self, node: VagrantNode | str | None = None) -> crm_mon.ClusterState | None:
@@ -595,7 +586,8 @@ class VagrantCluster:
 
     def wait_formed(self, timeout: float = 300.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
-        return wait_formed(self.nodes, lambda n: n.cluster_state(), timeout=timeout, interval=2)
+        return operations.wait_formed(self.nodes, lambda n: n.cluster_state(), timeout=timeout,
+                                      interval=2)
 
     def client(self, method: str, path: str, body: dict | None = None,
                timeout: float = 3.0) -> dict | None:

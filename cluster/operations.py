@@ -1,0 +1,64 @@
+"""What is done the same way to the lab's nodes and to the Vagrant VMs, written once for both
+drivers (cluster/lab/lab.py, cluster/vagrant/driver.py): waiting for the cluster to form,
+killing the API process."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+from cluster.crm_config import API_PIDFILE
+from cluster.crm_mon import ClusterState
+
+
+class ClusterNode(Protocol):
+    name: str
+
+    @property
+    def running(self) -> bool: ...
+
+    def exec(self, argv: list[str]) -> subprocess.CompletedProcess: ...
+
+
+N = TypeVar("N", bound=ClusterNode)
+
+
+def wait_formed(nodes: Sequence[N], view: Callable[[N], ClusterState | None], *,
+                timeout: float, interval: float) -> ClusterState:
+    """Until every running node is online in a quorate cluster with a DC, seen from each."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [n for n in nodes if n.running]
+        names = sorted(n.name for n in running)
+        states = [view(n) for n in running]
+        if states and all(s is not None and s.quorate and s.dc and s.online() == names
+                          for s in states):
+            return states[0]  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cluster did not form in {timeout:.0f} s: {states}")
+        time.sleep(interval)
+
+
+class Driver(Protocol):
+    """Lab and VagrantCluster alike."""
+
+    def status(self) -> ClusterState | None: ...
+
+    def node(self, name: str) -> ClusterNode: ...
+
+
+def kill_api(cluster: Driver, node_name: str | None = None) -> str:
+    """SIGKILL the API process on `node_name` (default: where the cluster runs it); returns
+    that node's name. LookupError when it runs nowhere."""
+    if node_name is None:
+        state = cluster.status()
+        where = state.where("fractal-api") if state else []
+        if not where:
+            raise LookupError("the API is not running anywhere")
+        node_name = where[0]
+    node = cluster.node(node_name)
+    pid = node.exec(["cat", API_PIDFILE]).stdout.strip()
+    node.exec(["kill", "-KILL", pid])
+    return node_name
