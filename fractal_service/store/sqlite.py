@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fractal_service.params import FractalParams
 from fractal_service.records import Fractal, Lease, Result, State
+from fractal_service.store import deadline
 from fractal_service.store.base import Completion, LeaseLost, NotFound, Page, Store, StoreError
 
 SCHEMA = """
@@ -36,13 +37,22 @@ CREATE TABLE IF NOT EXISTS fractals (
     lease_token TEXT,
     lease_expires REAL
 );
+-- The claim's two lookups (see CLAIM_*), each one index range however many jobs are done;
+-- fractals_lease is partial (running jobs only): small, and no use to any other query.
+-- IF NOT EXISTS: opening a database made by an older release adds what it lacks.
 CREATE INDEX IF NOT EXISTS fractals_state ON fractals (state, uuid);
+CREATE INDEX IF NOT EXISTS fractals_lease ON fractals (lease_expires) WHERE state = 'running';
 CREATE TABLE IF NOT EXISTS images (
     uuid TEXT PRIMARY KEY REFERENCES fractals (uuid) ON DELETE CASCADE,
     png BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, value TEXT);
 """
+
+# Two queries, not one with OR: SQLite serves "pending OR expired ... ORDER BY uuid" by a scan
+# of the whole table in uuid order (or by sorting every open job), under the write lock.
+CLAIM_PENDING = "SELECT uuid FROM fractals WHERE state = 'pending' ORDER BY uuid LIMIT 1"
+CLAIM_EXPIRED = "SELECT MIN(uuid) FROM fractals WHERE state = 'running' AND lease_expires < ?"
 
 COLUMNS = (
     "uuid, params, state, created_at, started_at, finished_at, duration, generated_by, size,"
@@ -78,6 +88,9 @@ class SqliteStore(Store):
     def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._connection()
         try:
+            # Waiting for another writer's lock ends at the request's deadline (store/deadline.py).
+            wait = deadline.left(self.busy_timeout)
+            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -161,20 +174,19 @@ class SqliteStore(Store):
                 " WHERE state = 'running' AND lease_expires < ? AND attempts >= ?",
                 (now, now, self.max_attempts),
             )
-            row = db.execute(
-                "SELECT uuid FROM fractals WHERE state = 'pending'"
-                " OR (state = 'running' AND lease_expires < ?) ORDER BY uuid LIMIT 1",
-                (now,),
-            ).fetchone()
-            if row is None:
+            # The oldest of both: expired leases are few (at most one per worker).
+            found = [r[0] for r in db.execute(CLAIM_PENDING)]
+            found += [r[0] for r in db.execute(CLAIM_EXPIRED, (now,)) if r[0] is not None]
+            if not found:
                 return None
+            uuid = min(found)
             token = secrets.token_hex(16)
             db.execute(
                 "UPDATE fractals SET state = 'running', started_at = ?, generated_by = ?,"
                 " attempts = attempts + 1, lease_token = ?, lease_expires = ? WHERE uuid = ?",
-                (now, worker, token, now + lease_seconds, row[0]),
+                (now, worker, token, now + lease_seconds, uuid),
             )
-            fractal = _row_to_fractal(_fetch(db, row[0]))
+            fractal = _row_to_fractal(_fetch(db, uuid))
         return Lease(fractal, token, now + lease_seconds)
 
     def heartbeat(self, uuid: str, token: str, lease_seconds: float, now: float) -> Lease:
