@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from fractal_service.cli.progress import Progress
 from fractal_service.client import ApiError, ApiUnreachable, FractalClient
@@ -19,6 +20,7 @@ EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 TERMINAL = ("done", "failed")
+WAIT_PAGE = 1000  # the API's largest page
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,11 +102,9 @@ def wait_for(client: FractalClient, uuids: list[str], timeout: float) -> int:
     failed = 0
     deadline = time.monotonic() + timeout
     while pending:
-        for uuid in list(pending):
-            state = client.show(uuid)["state"]
-            if state in TERMINAL:
-                pending.discard(uuid)
-                failed += state == "failed"
+        for uuid, state in _poll(client, pending).items():
+            pending.discard(uuid)
+            failed += state != "done"
         progress.update(len(uuids) - len(pending), f"failed {failed}" if failed else "")
         if not pending:
             break
@@ -115,6 +115,24 @@ def wait_for(client: FractalClient, uuids: list[str], timeout: float) -> int:
         time.sleep(0.5)
     progress.finish()
     return EXIT_API_ERROR if failed else 0
+
+
+def _poll(client: FractalClient, pending: set[str]) -> dict[str, str]:
+    """One list request: the finished among `pending` (state "gone" if deleted meanwhile).
+
+    The listing is in uuid (= creation) order and starts just below the oldest one still
+    pending, so a page covers our fractals and whatever others created between them; the
+    next poll continues from the oldest one still pending.
+    """
+    oldest = min(pending)
+    page = client.page(limit=WAIT_PAGE, marker=str(UUID(int=UUID(oldest).int - 1)))
+    seen = {f["uuid"]: f["state"] for f in page["fractals"]}
+    covered = max(seen, default=oldest) if page["next_marker"] else None
+    finished = {u: s for u, s in seen.items() if u in pending and s in TERMINAL}
+    # Listed up to `covered` (everything, when there is no next page) but not there: deleted.
+    finished.update({u: "gone" for u in pending - seen.keys()
+                     if covered is None or u <= covered})
+    return finished
 
 
 def random_params() -> dict[str, Any]:
