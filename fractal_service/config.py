@@ -27,8 +27,11 @@ class Settings:
     graceful_timeout: float = 30.0
     lease_seconds: float = 30.0
     max_attempts: int = 5
-    # Largest accepted upload; a 4096² PNG of a fractal is well under this.
+    # Largest accepted upload; a 4096² PNG of a fractal is well under this. A result is also
+    # bounded by its own job's size (api/jobs.py).
     max_upload_bytes: int = 64 * 1024 * 1024
+    # Largest JSON body: the biggest valid one (fractal parameters) is a few hundred bytes.
+    max_json_bytes: int = 64 * 1024
     limits: Limits = field(default_factory=Limits)
 
     @classmethod

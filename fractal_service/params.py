@@ -117,8 +117,11 @@ class FractalParams:
         values: dict[str, Any] = {"kind": kind}
         defaults = {**WINDOWS[kind], **(JULIA_DEFAULT_C if kind == "julia" else {})}
         for spec in FIELDS:
+            if spec.name in data and data[spec.name] is None:
+                # Absent means the default; null is not a number (nor a request for one).
+                raise ParamError(spec.name, "must not be null (leave it out for the default)")
             if kind != "julia" and spec.name in ("c_re", "c_im"):
-                if data.get(spec.name) is not None:
+                if spec.name in data:
                     raise ParamError(spec.name, "only valid for kind julia")
                 continue
             raw = data.get(spec.name)
@@ -141,7 +144,8 @@ class FractalParams:
 def _coerce(spec: FieldSpec, raw: Any, limits: Limits) -> int | float:
     # bool is an int subclass in Python; JSON true is never a size.
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ParamError(spec.name, f"must be a {'integer' if spec.type is int else 'number'}")
+        wanted = "an integer" if spec.type is int else "a number"
+        raise ParamError(spec.name, f"must be {wanted}")
     if spec.type is int:
         if isinstance(raw, float) and not raw.is_integer():
             raise ParamError(spec.name, "must be an integer")

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from fractal_service.api import bodies
 from fractal_service.api.errors import ApiError
 from fractal_service.config import Settings
 from fractal_service.store import Store
@@ -26,8 +27,8 @@ def now() -> float:
 
 
 def json_body() -> Any:
-    """The request's JSON, whatever Content-Type the client sent; an empty body is {}."""
-    raw = request.get_data(cache=True)
+    """The request's JSON (type and size checked by api/bodies.py); an empty body is {}."""
+    raw = bodies.read(settings().max_json_bytes)
     if not raw.strip():
         return {}
     try:

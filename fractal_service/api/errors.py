@@ -52,7 +52,13 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name)
+        response, status = error_response(exc.code or 500, exc.description or exc.name)
+        # werkzeug's own headers carry meaning (Allow on 405, Retry-After, ...); its
+        # Content-Type (HTML) does not apply to the JSON body.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

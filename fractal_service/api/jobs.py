@@ -39,7 +39,9 @@ def heartbeat(uuid: str):
 @bp.post("/<uuid>/release")
 def release(uuid: str):
     body = _object(json_body())
-    store().release(uuid, _text(body, "lease_token", required=True))
+    token = _text(body, "lease_token", required=True)
+    store().get(uuid)  # NotFound → 404, as heartbeat and fail answer for an unknown job
+    store().release(uuid, token)
     return Response(status=204)
 
 

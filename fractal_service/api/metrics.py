@@ -21,6 +21,8 @@ from prometheus_client.exposition import generate_latest
 
 from fractal_service.store import Store, StoreError
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+
 
 class ApiMetrics:
     def __init__(self, store: Store) -> None:
@@ -57,11 +59,12 @@ class ApiMetrics:
         def _record(response: Response) -> Response:
             # The rule, not the path: uuids in paths would explode label cardinality.
             route = request.url_rule.rule if request.url_rule else "unmatched"
+            # Any token is a valid HTTP method: only known ones may name a series.
+            method = request.method if request.method in METHODS else "other"
             started = g.get("request_started")
             if started is not None:
-                self.latency.labels(request.method, route).observe(
-                    time.perf_counter() - started)
-            self.requests.labels(request.method, route, str(response.status_code)).inc()
+                self.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.requests.labels(method, route, str(response.status_code)).inc()
             return response
 
     def exposition(self) -> Response:

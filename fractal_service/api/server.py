@@ -11,6 +11,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from fractal_service.api.bodies import remember_request
 from fractal_service.config import Settings
 from fractal_service.store import Store, StoreError
 
@@ -40,6 +41,8 @@ class _Gunicorn(BaseApplication):
             "proc_name": "fractal-api",
             # gunicorn's control socket is one fixed path per user: two servers would collide.
             "control_socket_disable": True,
+            # Lets the app close a connection whose body it refused (api/bodies.py).
+            "pre_request": remember_request,
             **self.extra,
         }
         for key, value in options.items():

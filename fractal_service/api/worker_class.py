@@ -23,8 +23,14 @@ from functools import partial
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from fractal_service.api import wire_errors
+
 
 class PollingThreadWorker(ThreadWorker):
+    def init_process(self) -> None:
+        wire_errors.install()  # gunicorn's own 400/414/431 answers as JSON
+        super().init_process()
+
     def accept(self, listener: socket.socket) -> None:
         try:
             sock, address = listener.accept()

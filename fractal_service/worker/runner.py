@@ -90,7 +90,15 @@ class Worker:
                 self._quietly(lambda: self.client.release(claim))
             log.info("abandoned %s", claim.uuid)
             return
-        except (MemoryError, ValueError) as exc:  # deterministic: retrying cannot help
+        except MemoryError:
+            # This node's trouble (other jobs, a small VM), not the job's: leave the job to its
+            # lease, and any worker claims it again once it runs out. Not released: a release
+            # gives the attempt back, so a job that no worker has the memory for would circle
+            # for ever; this way the store fails it after max_attempts.
+            keeper.stop()
+            log.error("%s: out of memory while rendering; left to its lease", claim.uuid)
+            return
+        except ValueError as exc:  # deterministic: retrying cannot help
             keeper.stop()
             reason = f"render failed: {exc}"
             log.error("%s: %s", claim.uuid, reason)
