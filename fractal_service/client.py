@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+import uuid as uuidlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from fractal_service.config import CLIENT_TIMEOUT
+from fractal_service.worker.backoff import Backoff
+
+# Tells the API how long this client waits, so that it ends the request first (api/admission.py).
+TIMEOUT_HEADER = "X-Request-Timeout"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class ApiUnreachable(Exception):
@@ -37,14 +46,36 @@ class Claim:
 
 
 class FractalClient:
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    """`retry_for`: seconds to keep retrying what is safe to repeat (reads, and creations with
+    an Idempotency-Key) after no answer or a retriable error, with backoff; 0 = never (the
+    workers run their own loops)."""
+
+    def __init__(self, base_url: str, *, timeout: float = CLIENT_TIMEOUT,
+                 retry_for: float = 0.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.retry_for = retry_for
         self.session = requests.Session()
 
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = kwargs.setdefault("headers", {})
+        if self.retry_for <= 0 or not (method == "GET" or IDEMPOTENCY_HEADER in headers):
+            return self._once(method, path, **kwargs)
+        backoff, give_up = Backoff(), time.monotonic() + self.retry_for
+        while True:
+            try:
+                return self._once(method, path, **kwargs)
+            except (ApiUnreachable, ApiError) as exc:
+                retriable = isinstance(exc, ApiUnreachable) or exc.retriable
+                delay = backoff.next_delay()
+                if not retriable or time.monotonic() + delay > give_up:
+                    raise
+            time.sleep(delay)
+
+    def _once(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        kwargs["headers"].setdefault(TIMEOUT_HEADER, f"{kwargs['timeout']:g}")
         try:
             response = self.session.request(method, self.base_url + path, **kwargs)
         except requests.RequestException as exc:
@@ -55,8 +86,12 @@ class FractalClient:
         return response
 
     # -- fractals --------------------------------------------------------------------------
-    def create(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._request("POST", "/v1/fractals", json=params).json()
+    def create(self, params: dict[str, Any], idempotency_key: str | None = None
+               ) -> dict[str, Any]:
+        """Retried with the same key, a creation stores one fractal however often it is sent."""
+        key = idempotency_key or str(uuidlib.uuid4())
+        return self._request("POST", "/v1/fractals", json=params,
+                             headers={IDEMPOTENCY_HEADER: key}).json()
 
     def show(self, uuid: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/fractals/{uuid}").json()

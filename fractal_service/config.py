@@ -11,6 +11,10 @@ from typing import Any
 from fractal_service.params import Limits
 
 STORE_SCHEMES = ("sqlite", "swift")
+# How long the service's clients (CLI, workers) wait for an answer. The API ends each request
+# before that (`request_deadline`): a client that gave up and retried must not find its first
+# request still holding a store slot.
+CLIENT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,14 @@ class Settings:
     # /healthz and /metrics still answer. Store-bound requests get threads - spare_threads.
     spare_threads: int = 8
     graceful_timeout: float = 30.0
+    # Every request ends within this (504 past it), its store calls bounded by what is left
+    # (store/deadline.py); a client's X-Request-Timeout header can only shorten it.
+    request_deadline: float = CLIENT_TIMEOUT - 2.0
+    # A request reaches a request thread only once it has fully arrived (api/worker_class.py):
+    # its headers within header_timeout of the connection's start (or of its previous
+    # request), its body at body_min_rate bytes/s at least, after another header_timeout.
+    header_timeout: float = 10.0
+    body_min_rate: int = 32 * 1024
     lease_seconds: float = 30.0
     max_attempts: int = 5
     # Largest accepted upload; a 4096² PNG of a fractal is well under this. A result is also

@@ -31,6 +31,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     metrics.install(app)
     # Bodies before store slots: a slow sender must not hold one.
     bodies.install(app, settings.max_json_bytes)
-    StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics.shed,
-                   metrics.store_in_flight).install(app)
+    StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics,
+                   settings.request_deadline).install(app)
     return app

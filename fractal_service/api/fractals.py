@@ -2,27 +2,60 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from fractal_service.api.deps import int_arg, json_body, now, settings, store
 from fractal_service.api.errors import ApiError
 from fractal_service.params import FractalParams
 from fractal_service.records import Fractal, State, new_uuid
+from fractal_service.store import KeyReused
 
 bp = Blueprint("fractals", __name__, url_prefix="/v1/fractals")
 MAX_PAGE = 1000
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY = 255
 
 
 @bp.post("")
 def create():
+    """With an Idempotency-Key, a retry (through any API instance) gets the fractal its first
+    attempt created: 201 the first time, 200 after; the same key with other parameters, 422."""
     params = FractalParams.from_dict(json_body(), settings().limits)
     created = now()
     fractal = Fractal(uuid=new_uuid(created), params=params, created_at=created)
-    store().add(fractal)
+    key = _idempotency_key()
+    fresh = True
+    if key is None:
+        store().add(fractal)
+    else:
+        try:
+            fractal, fresh = store().add_once(key, params_digest(params), fractal)
+        except KeyReused:
+            raise ApiError(422, "Idempotency-Key already used with other parameters",
+                           IDEMPOTENCY_HEADER) from None
     response = jsonify(fractal.to_json())
-    response.status_code = 201
+    response.status_code = 201 if fresh else 200
     response.headers["Location"] = url_for("fractals.show", uuid=fractal.uuid)
     return response
+
+
+def params_digest(params: FractalParams) -> str:
+    """Of what the parameters mean, not how they were written (key order, spacing, 1 vs 1.0)."""
+    canonical = json.dumps(params.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
+        raise ApiError(400, f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY} printable characters",
+                       IDEMPOTENCY_HEADER)
+    return key
 
 
 @bp.get("")

@@ -48,6 +48,13 @@ class ApiMetrics:
         self.store_in_flight = Gauge(
             "fractal_store_requests_in_flight", "Requests holding a store slot",
             registry=self.registry)
+        self.store_overdue = Gauge(
+            "fractal_store_requests_overdue", "Store slots held by requests past their "
+            "deadline (a wedge: /healthz fails when the store itself answers)",
+            registry=self.registry)
+        self.deadline_exceeded = Counter(
+            "fractal_http_requests_deadline_exceeded", "Requests answered 504 because the "
+            "store did not answer within their deadline", registry=self.registry)
         self.registry.register(_StateCollector(store))
 
     def install(self, app: Flask) -> None:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from fractal_service.cli.progress import Progress
 from fractal_service.client import ApiError, ApiUnreachable, FractalClient
+from fractal_service.config import CLIENT_TIMEOUT
 from fractal_service.params import FIELDS, KINDS
 
 EXIT_API_ERROR = 1
@@ -27,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fractal", description=__doc__)
     p.add_argument("--api", default=os.environ.get("FRACTAL_API", "http://127.0.0.1:8080"),
                    help="the API's base URL (env FRACTAL_API)")
-    p.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
+    p.add_argument("--timeout", type=float, default=CLIENT_TIMEOUT,
+                   help="HTTP timeout in seconds")
+    p.add_argument("--retry-for", type=float, default=60.0,
+                   help="seconds to keep retrying, with backoff, a request that got no answer "
+                        "or a 5xx/429 (reads, and creations: each has an Idempotency-Key)")
     sub = p.add_subparsers(dest="command", required=True)
 
     create = sub.add_parser("create", help="create fractals (queued for the workers)")
@@ -61,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    client = FractalClient(args.api, timeout=args.timeout)
+    client = FractalClient(args.api, timeout=args.timeout, retry_for=args.retry_for)
     try:
         return COMMANDS[args.command](client, args)
     except ApiUnreachable as exc:

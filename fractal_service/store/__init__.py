@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fractal_service.store.base import (
     Completion,
+    KeyReused,
     LeaseLost,
     NotFound,
     Page,
@@ -16,7 +17,8 @@ from fractal_service.store.base import (
     StoreError,
 )
 
-__all__ = ["Completion", "LeaseLost", "NotFound", "Page", "Store", "StoreError", "open_store"]
+__all__ = ["Completion", "KeyReused", "LeaseLost", "NotFound", "Page", "Store", "StoreError",
+           "open_store"]
 
 
 def open_store(url: str | None, data_dir: Path, *, max_attempts: int = 5) -> Store:

@@ -26,6 +26,10 @@ class LeaseLost(Exception):
     """The caller's lease expired and the job went back to the queue (or to another worker)."""
 
 
+class KeyReused(Exception):
+    """An Idempotency-Key already names a creation with other parameters."""
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[Fractal]
@@ -43,6 +47,12 @@ class Store(ABC):
 
     @abstractmethod
     def add(self, fractal: Fractal) -> None: ...
+
+    @abstractmethod
+    def add_once(self, key: str, digest: str, fractal: Fractal) -> tuple[Fractal, bool]:
+        """Add `fractal` unless `key` was used before: then return the fractal it created and
+        False (KeyReused if `digest`, of the parameters, differs; NotFound if it was deleted).
+        Durable and shared like the fractals: a retry through another API instance finds it."""
 
     @abstractmethod
     def get(self, uuid: str) -> Fractal:

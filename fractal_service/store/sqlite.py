@@ -18,7 +18,15 @@ from pathlib import Path
 from fractal_service.params import FractalParams
 from fractal_service.records import Fractal, Lease, Result, State
 from fractal_service.store import deadline
-from fractal_service.store.base import Completion, LeaseLost, NotFound, Page, Store, StoreError
+from fractal_service.store.base import (
+    Completion,
+    KeyReused,
+    LeaseLost,
+    NotFound,
+    Page,
+    Store,
+    StoreError,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fractals (
@@ -47,6 +55,11 @@ CREATE TABLE IF NOT EXISTS images (
     png BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    uuid TEXT NOT NULL
+);
 """
 
 # Two queries, not one with OR: SQLite serves "pending OR expired ... ORDER BY uuid" by a scan
@@ -117,11 +130,20 @@ class SqliteStore(Store):
     # -- records -------------------------------------------------------------------------
     def add(self, fractal: Fractal) -> None:
         with self._write() as db:
-            db.execute(
-                "INSERT INTO fractals (uuid, params, state, created_at) VALUES (?, ?, ?, ?)",
-                (fractal.uuid, json.dumps(fractal.params.to_dict()), fractal.state.value,
-                 fractal.created_at),
-            )
+            _insert(db, fractal)
+
+    def add_once(self, key: str, digest: str, fractal: Fractal) -> tuple[Fractal, bool]:
+        with self._write() as db:
+            row = db.execute("SELECT digest, uuid FROM idempotency WHERE key = ?",
+                             (key,)).fetchone()
+            if row is not None:
+                if row[0] != digest:
+                    raise KeyReused(key)
+                return _row_to_fractal(_fetch(db, row[1])), False
+            db.execute("INSERT INTO idempotency (key, digest, uuid) VALUES (?, ?, ?)",
+                       (key, digest, fractal.uuid))
+            _insert(db, fractal)
+        return fractal, True
 
     def get(self, uuid: str) -> Fractal:
         with self._read() as db:
@@ -262,6 +284,12 @@ class SqliteStore(Store):
             row = db.execute("SELECT value FROM probe WHERE id = 1").fetchone()
         if row is None or row[0] != token:
             raise StoreError("probe row did not read back")
+
+
+def _insert(db: sqlite3.Connection, fractal: Fractal) -> None:
+    db.execute("INSERT INTO fractals (uuid, params, state, created_at) VALUES (?, ?, ?, ?)",
+               (fractal.uuid, json.dumps(fractal.params.to_dict()), fractal.state.value,
+                fractal.created_at))
 
 
 def _fetch(db: sqlite3.Connection, uuid: str) -> tuple:

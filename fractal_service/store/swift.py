@@ -72,9 +72,19 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fractal_service.params import FIELDS, FractalParams
 from fractal_service.records import Fractal, Lease, Result, State
-from fractal_service.store.base import Completion, LeaseLost, NotFound, Page, Store, StoreError
+from fractal_service.store import deadline
+from fractal_service.store.base import (
+    Completion,
+    KeyReused,
+    LeaseLost,
+    NotFound,
+    Page,
+    Store,
+    StoreError,
+)
 
 PREFIX = "fractals/"
+KEYS = "idempotency/"  # + sha256 of an Idempotency-Key: {digest, uuid, created} in metadata
 GEN_DIGITS = 10
 JOB_TYPE = "application/x-fractal"
 PNG_TYPE = "image/png"
@@ -202,9 +212,13 @@ class SwiftStore(Store):
                                     region_name=query.get("region"))
         except ConfigException as exc:
             raise ValueError(f"store {url!r}: {exc}") from exc
-        http = connection.Connection(config=region).object_store
-        return cls(http, container, max_attempts=max_attempts,
-                   timeout=float(query.get("timeout", 10.0)),
+        timeout = float(query.get("timeout", 10.0))
+        conn = connection.Connection(config=region)
+        # Keystone logins and token renewals have no per-call timeout: without a session one
+        # a hung Keystone would hold a request (and its store slot) for ever.
+        if conn.session.timeout is None:
+            conn.session.timeout = timeout
+        return cls(conn.object_store, container, max_attempts=max_attempts, timeout=timeout,
                    settle=float(query.get("settle", 0.05)))
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -212,9 +226,11 @@ class SwiftStore(Store):
                  headers: dict[str, str] | None = None, data: bytes | None = None,
                  params: dict[str, str] | None = None) -> Any:
         path = f"/{self.container}" + (f"/{quote(name)}" if name is not None else "")
+        # Bounded by the request's deadline too (store/deadline.py): a request past it ends.
+        timeout = deadline.left(self.timeout)
         try:
             response = self.http.request(path, method, headers=headers or {}, data=data,
-                                         params=params, timeout=self.timeout, raise_exc=False)
+                                         params=params, timeout=timeout, raise_exc=False)
         except Exception as exc:  # keystoneauth's connect/timeout/auth errors, the SDK's own
             raise StoreError(f"object storage unreachable: {exc}") from exc
         if response.status_code in ok or (not ok and response.ok):
@@ -333,7 +349,8 @@ class SwiftStore(Store):
                 return True
             if response.status_code in (201, 412):
                 if response.status_code == 201:
-                    time.sleep(max(self.settle, time.monotonic() - started))
+                    time.sleep(min(max(self.settle, time.monotonic() - started),
+                                   deadline.left(self.timeout)))
                 # On 412: someone else's, or ours if a retried request met its first attempt.
                 again = self._request("HEAD", name, ok=(200, 404))
                 return again.headers.get(f"{META}Writer") == writer
@@ -381,6 +398,33 @@ class SwiftStore(Store):
     def add(self, fractal: Fractal) -> None:
         if not self._create(_name(fractal.uuid, 0), _encode(fractal, None, None), b""):
             raise StoreError(f"fractal {fractal.uuid} exists already")
+
+    def add_once(self, key: str, digest: str, fractal: Fractal) -> tuple[Fractal, bool]:
+        """The key's object is created first (create-only, verified, like a claim); whoever
+        finds it made already adds the fractal it names if its first creator stopped short."""
+        name = KEYS + hashlib.sha256(key.encode()).hexdigest()
+        headers = {"Content-Type": "text/plain", f"{META}Digest": digest,
+                   f"{META}Uuid": fractal.uuid, f"{META}Created": repr(fractal.created_at)}
+        if self._create(name, headers, b"", verify=True):
+            return self._add_first(fractal), True
+        known = self._request("HEAD", name, ok=(200,)).headers
+        if known.get(f"{META}Digest") != digest:
+            raise KeyReused(key)
+        uuid = known.get(f"{META}Uuid", "")
+        job = self._gens(uuid)
+        if not job.gens:  # not made yet, or the listing lags behind a new name
+            job = self._look_past(job, 0)
+        if job.gens:
+            return self._read(uuid, job=job).fractal, False
+        original = Fractal(uuid=uuid, params=fractal.params,
+                           created_at=float(known.get(f"{META}Created", fractal.created_at)))
+        return self._add_first(original), False
+
+    def _add_first(self, fractal: Fractal) -> Fractal:
+        """Generation 0 of a keyed fractal, which two requests with one key may both write."""
+        if self._create(_name(fractal.uuid, 0), _encode(fractal, None, None), b""):
+            return fractal
+        return self._read(fractal.uuid, job=self._look_past(_Job(fractal.uuid), 0)).fractal
 
     def get(self, uuid: str) -> Fractal:
         return self._read(uuid).fractal

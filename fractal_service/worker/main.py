@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from fractal_service.client import FractalClient
+from fractal_service.config import CLIENT_TIMEOUT
 from fractal_service.worker.heartbeat import HeartbeatFile
 from fractal_service.worker.runner import Worker, WorkerConfig
 
@@ -26,7 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lease", type=float, default=30.0, help="job lease in seconds")
     p.add_argument("--poll-interval", type=float, default=1.0,
                    help="seconds between claims when there is no work")
-    p.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
+    p.add_argument("--timeout", type=float, default=CLIENT_TIMEOUT,
+                   help="HTTP timeout in seconds")
     return p.parse_args(argv)
 
 
