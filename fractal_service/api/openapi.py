@@ -1,4 +1,9 @@
-"""The API's OpenAPI 3.1 document, generated from the parameter declarations it validates."""
+"""The API's OpenAPI 3.1 document: every route, every answer and the server's own rules.
+
+Generated from what the server validates (params.FIELDS, Limits, the settings' body limits), so
+the document and the checks cannot drift apart; tests/unit/test_openapi.py compares its paths
+and methods with the app's routes.
+"""
 
 from __future__ import annotations
 
@@ -7,112 +12,280 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from fractal_service.api.deps import settings
+from fractal_service.config import Settings
 from fractal_service.params import FIELDS, KINDS, Limits
 from fractal_service.records import State
 
 bp = Blueprint("openapi", __name__)
+Schema = dict[str, Any]
+
+# Answers gunicorn or the app's hooks can give on any route (api/wire_errors.py, bodies.py).
+ANY_ROUTE = {
+    "400": "malformed request (bad request line, header or chunked framing)",
+    "413": "request body past this route's limit (declared or chunked)",
+    "414": "request line too long",
+    "431": "request header fields too large",
+}
+STORE_BOUND = {
+    "503": "every store slot busy (Retry-After) or the store unreachable",
+    "504": "the store did not answer within the request's deadline",
+}
+AUTH = {
+    "401": "no valid credentials (Keystone token or bearer token)",
+    "403": "authenticated, but without the role this route needs",
+}
 
 
-def _params_schema(limits: Limits) -> dict[str, Any]:
-    props: dict[str, Any] = {"kind": {"type": "string", "enum": list(KINDS),
-                                      "default": "mandelbrot"}}
+def _ref(name: str, kind: str = "schemas") -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _text_field(description: str) -> Schema:
+    # Matches jobs._text: at least one non-space character, at most 255.
+    return {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S",
+            "description": description}
+
+
+def _params_schema(limits: Limits) -> Schema:
+    props: Schema = {"kind": {"type": "string", "enum": list(KINDS), "default": "mandelbrot"}}
     for spec in FIELDS:
-        schema: dict[str, Any] = {
-            "type": "integer" if spec.type is int else "number",
-            "description": spec.description,
-        }
+        schema: Schema = {"type": "integer" if spec.type is int else "number",
+                          "description": spec.description}
         if spec.minimum is not None:
             schema["minimum"] = spec.minimum
         if spec.maximum_attr:
             schema["maximum"] = getattr(limits, spec.maximum_attr)
+        elif spec.type is float:
+            schema.update(minimum=-1e6, maximum=1e6)
         if spec.default is not None:
             schema["default"] = spec.default
         props[spec.name] = schema
-    return {"type": "object", "properties": props, "additionalProperties": False}
+    rules = [
+        "c_re and c_im are accepted only with kind julia (defaults -0.8, 0.156)",
+        "xb must be greater than xa, and yb greater than ya (defaults: the set's classic view)",
+        f"width * height * iterations must not exceed {limits.max_work} (the work cap)",
+        "null is refused for every field: leave a field out for its default",
+    ]
+    return {
+        "type": "object", "properties": props, "additionalProperties": False,
+        "description": "Rules the server also checks (400 naming the field): "
+                       + "; ".join(rules) + ".",
+        # JSON Schema can say the first rule; the window and the work cap stay in words.
+        "if": {"properties": {"kind": {"const": "julia"}}, "required": ["kind"]},
+        "then": {},
+        "else": {"properties": {"c_re": False, "c_im": False}},
+        "x-rules": {"window": "xa < xb and ya < yb", "max_work": limits.max_work},
+    }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _fractal_schema() -> Schema:
+    nullable_time = {"type": ["string", "null"], "format": "date-time"}
+    props: Schema = {
+        "uuid": {"type": "string"}, "kind": {"type": "string", "enum": list(KINDS)},
+        "state": {"type": "string", "enum": [s.value for s in State]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": nullable_time, "finished_at": nullable_time,
+        "duration": {"type": ["number", "null"]},
+        "generated_by": {"type": ["string", "null"]},
+        "size": {"type": ["integer", "null"]},
+        "checksum": {"type": ["string", "null"]},
+        "attempts": {"type": "integer", "minimum": 0},
+        "error": {"type": ["string", "null"]},
+    }
+    props.update({s.name: {"type": "integer" if s.type is int else "number"} for s in FIELDS})
+    return {"type": "object", "required": ["uuid", "kind", "state", "created_at"],
+            "properties": props}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _schemas(limits: Limits) -> Schema:
+    lease_seconds = {"type": "number", "minimum": 1, "maximum": 3600,
+                     "description": "lease length; the server's lease_seconds if left out"}
+    return {
+        "FractalParams": _params_schema(limits),
+        "Fractal": _fractal_schema(),
+        "FractalPage": {"type": "object", "required": ["fractals", "next_marker"],
+                        "properties": {"fractals": {"type": "array", "items": _ref("Fractal")},
+                                       "next_marker": {"type": ["string", "null"]}}},
+        "Job": {"allOf": [_ref("Fractal"), {
+            "type": "object", "required": ["lease_token", "lease_expires_in"], "properties": {
+                "lease_token": {"type": "string", "description":
+                                "proof of the lease: heartbeat, fail, release and the result "
+                                "upload (X-Lease-Token) need it"},
+                "lease_expires_in": {"type": "number"}}}]},
+        "JobAnswer": {"type": "object", "required": ["job"], "properties": {"job": _ref("Job")}},
+        "Claim": {"type": "object", "required": ["worker"], "properties": {
+            "worker": _text_field("the worker's name, recorded as generated_by"),
+            "lease_seconds": lease_seconds}},
+        "Heartbeat": {"type": "object", "required": ["lease_token"], "properties": {
+            "lease_token": _text_field("the claim's lease token"),
+            "lease_seconds": lease_seconds}},
+        "Release": {"type": "object", "required": ["lease_token"], "properties": {
+            "lease_token": _text_field("the claim's lease token")}},
+        "Fail": {"type": "object", "required": ["lease_token", "reason"], "properties": {
+            "lease_token": _text_field("the claim's lease token"),
+            "reason": _text_field("why the render cannot succeed (kept up to 500 characters)")}},
+        "Stored": {"type": "object", "required": ["stored", "fractal"], "properties": {
+            "stored": {"type": "boolean"}, "fractal": _ref("Fractal")}},
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["status", "message"], "properties": {
+                "status": {"type": "integer"}, "message": {"type": "string"},
+                "field": {"type": "string"}}}}},
+    }
 
 
-def _uuid_param() -> dict[str, Any]:
-    return {"name": "uuid", "in": "path", "required": True, "schema": {"type": "string"}}
+def _op(summary: str, answers: dict[str, Any], *, store: bool = False, auth: bool = False,
+        body: Schema | None = None, **extra: Any) -> Schema:
+    """An operation with its own answers plus those every route / store / auth route has."""
+    responses: Schema = dict(answers)
+    for group in (ANY_ROUTE, STORE_BOUND if store else {}, AUTH if auth else {}):
+        for code, why in group.items():
+            responses.setdefault(code, {"description": why, "content": {
+                "application/json": {"schema": _ref("Error")}}})
+    if body is not None:
+        responses.setdefault("415", _json(_ref("Error"), "Content-Type is not JSON"))
+        extra["requestBody"] = {"required": False,
+                                "content": {"application/json": {"schema": body}}}
+    op: Schema = {"summary": summary, "responses": dict(sorted(responses.items())), **extra}
+    if auth:
+        op["security"] = [{"keystone": []}, {"bearer": []}]
+    return op
 
 
-def document(limits: Limits) -> dict[str, Any]:
+def _uuid() -> list[Schema]:
+    return [{"name": "uuid", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+def _fractal_paths() -> Schema:
     error = _json(_ref("Error"), "error")
     fractal = _json(_ref("Fractal"), "the fractal")
+    query = [
+        {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
+        {"name": "marker", "in": "query", "schema": {"type": "string"}},
+        {"name": "state", "in": "query",
+         "schema": {"type": "string", "enum": [s.value for s in State]}},
+        {"name": "order", "in": "query",
+         "schema": {"type": "string", "enum": ["asc", "desc"], "default": "asc"}},
+    ]
+    return {
+        "/v1/fractals": {
+            "post": _op("Create a fractal (queued for a worker)", {"201": fractal},
+                        store=True, auth=True, body=_ref("FractalParams")),
+            "get": _op("List fractals by creation time",
+                       {"200": _json(_ref("FractalPage"), "a page")}, store=True,
+                       parameters=query),
+        },
+        "/v1/fractals/{uuid}": {
+            "parameters": _uuid(),
+            "get": _op("Show a fractal", {"200": fractal, "404": error}, store=True),
+            "delete": _op("Delete a fractal and its image",
+                          {"204": {"description": "deleted"}, "404": error},
+                          store=True, auth=True),
+        },
+        "/v1/fractals/{uuid}/image": {
+            "parameters": _uuid(),
+            "get": _op("The PNG (ETag = its sha256; cached for a day)", {
+                "200": {"description": "PNG", "content": {"image/png": {}}},
+                "304": {"description": "If-None-Match matched"},
+                "404": error, "409": _json(_ref("Error"), "not done yet")}, store=True),
+        },
+    }
+
+
+def _job_paths(s: Settings) -> Schema:
+    error = _json(_ref("Error"), "error")
+    lost = _json(_ref("Error"), "the lease is no longer the caller's (stale lease token)")
+    result_headers = [
+        {"name": "X-Lease-Token", "in": "header", "required": True,
+         "schema": {"type": "string"}, "description": "the claim's lease token (missing: 403, "
+         "stale: 409)"},
+        {"name": "X-Checksum", "in": "header", "required": True,
+         "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+         "description": "sha256 of the body, hex"},
+        {"name": "X-Duration", "in": "header", "required": True,
+         "schema": {"type": "number", "minimum": 0, "exclusiveMaximum": 86400}},
+        {"name": "X-Worker", "in": "header", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+    ]
+    job = {"parameters": _uuid()}
+    return {
+        "/v1/jobs/claim": {"post": _op(
+            "Lease the oldest pending job (or one whose lease ran out)",
+            {"200": _json(_ref("JobAnswer"), "a job, leased"),
+             "204": {"description": "no work"}}, store=True, auth=True, body=_ref("Claim"))},
+        "/v1/jobs/{uuid}/heartbeat": {**job, "post": _op(
+            "Extend a lease", {"200": _json(_ref("JobAnswer"), "extended"), "404": error,
+                               "409": lost}, store=True, auth=True, body=_ref("Heartbeat"))},
+        "/v1/jobs/{uuid}/release": {**job, "post": _op(
+            "Give a job back to the queue at once (a no-op if the lease is not the caller's)",
+            {"204": {"description": "released"}, "404": error},
+            store=True, auth=True, body=_ref("Release"))},
+        "/v1/jobs/{uuid}/fail": {**job, "post": _op(
+            "Mark a job failed for good (a deterministic render error)",
+            {"200": _json(_ref("Fractal"), "failed"), "404": error, "409": lost},
+            store=True, auth=True, body=_ref("Fail"))},
+        "/v1/jobs/{uuid}/result": {**job, "put": _op(
+            "Upload the rendered PNG: it must decode and have the job's width and height; "
+            f"at most the job's raw size and never over {s.max_upload_bytes} bytes",
+            {"201": _json(_ref("Stored"), "stored"),
+             "200": _json(_ref("Stored"), "a result was stored already (idempotent)"),
+             "403": _json(_ref("Error"), "no X-Lease-Token (or, with authentication, "
+                                         "no worker role)"),
+             "404": error, "409": lost,
+             "415": _json(_ref("Error"), "Content-Type is not image/png")},
+            store=True, auth=True, parameters=result_headers,
+            requestBody={"required": True, "content": {"image/png": {
+                "schema": {"type": "string", "contentMediaType": "image/png"}}}})},
+    }
+
+
+def _service_paths() -> Schema:
+    status = _json({"type": "object", "required": ["status"],
+                    "properties": {"status": {"type": "string"}}}, "status")
+    error = _json(_ref("Error"), "error")
+    return {
+        "/healthz": {"get": _op("Liveness: the server answers", {"200": status})},
+        "/readyz": {"get": _op("Readiness: the store answers", {"200": status, "503": error})},
+        "/v1/selftest": {"post": _op(
+            "Deep check: render a tiny fractal and round-trip a store write", {
+                "200": _json({"type": "object", "properties": {
+                    "ok": {"type": "boolean"}, "png_bytes": {"type": "integer"},
+                    "seconds": {"type": "number"}}}, "passed"),
+                "503": error})},
+        "/metrics": {"get": _op("Prometheus metrics", {
+            "200": {"description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}})},
+        "/v1/openapi.json": {"get": _op("This document", {
+            "200": _json({"type": "object"}, "OpenAPI 3.1")})},
+        "/": {"get": _op("A page listing fractals with thumbnails", {
+            "200": {"description": "HTML", "content": {"text/html": {}}}})},
+    }
+
+
+def document(s: Settings) -> Schema:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Fractal API", "version": "1.0.0",
-                 "description": "Mandelbrot and Julia images, rendered by workers."},
-        "paths": {
-            "/v1/fractals": {
-                "post": {
-                    "summary": "Create a fractal (queued for a worker)",
-                    "requestBody": {"content": {"application/json": {
-                        "schema": _ref("FractalParams")}}},
-                    "responses": {"201": fractal, "400": error},
-                },
-                "get": {
-                    "summary": "List fractals, oldest first",
-                    "parameters": [
-                        {"name": "limit", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "marker", "in": "query", "schema": {"type": "string"}},
-                        {"name": "state", "in": "query",
-                         "schema": {"type": "string", "enum": [s.value for s in State]}},
-                        {"name": "order", "in": "query",
-                         "schema": {"type": "string", "enum": ["asc", "desc"]}},
-                    ],
-                    "responses": {"200": _json(_ref("FractalPage"), "a page"), "400": error},
-                },
+                 "description": "Mandelbrot and Julia images, rendered by workers. Every error "
+                                "is {\"error\": {\"status\", \"message\", \"field\"?}}; JSON "
+                                f"bodies are at most {s.max_json_bytes} bytes."},
+        "paths": {**_fractal_paths(), **_job_paths(s), **_service_paths()},
+        "components": {
+            "schemas": _schemas(s.limits),
+            "securitySchemes": {
+                "keystone": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
+                             "description": "a Keystone token (auth = keystone)"},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "the shared token of auth = token"},
             },
-            "/v1/fractals/{uuid}": {
-                "parameters": [_uuid_param()],
-                "get": {"summary": "Show a fractal", "responses": {"200": fractal, "404": error}},
-                "delete": {"summary": "Delete a fractal and its image",
-                           "responses": {"204": {"description": "deleted"}, "404": error}},
-            },
-            "/v1/fractals/{uuid}/image": {
-                "parameters": [_uuid_param()],
-                "get": {"summary": "The PNG (ETag = sha256)", "responses": {
-                    "200": {"description": "PNG", "content": {"image/png": {}}},
-                    "404": error, "409": error}},
-            },
-            "/healthz": {"get": {"summary": "Liveness", "responses": {
-                "200": _json({"type": "object"}, "alive")}}},
-            "/readyz": {"get": {"summary": "Readiness: the store answers", "responses": {
-                "200": _json({"type": "object"}, "ready"), "503": error}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-                "200": {"description": "text exposition format"}}}},
         },
-        "components": {"schemas": {
-            "FractalParams": _params_schema(limits),
-            "Fractal": {"type": "object", "required": ["uuid", "state"], "properties": {
-                "uuid": {"type": "string"},
-                "state": {"type": "string", "enum": [s.value for s in State]},
-                "checksum": {"type": ["string", "null"]},
-                "size": {"type": ["integer", "null"]},
-                "duration": {"type": ["number", "null"]},
-                "generated_by": {"type": ["string", "null"]},
-            }},
-            "FractalPage": {"type": "object", "properties": {
-                "fractals": {"type": "array", "items": _ref("Fractal")},
-                "next_marker": {"type": ["string", "null"]},
-            }},
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["status", "message"], "properties": {
-                    "status": {"type": "integer"}, "message": {"type": "string"},
-                    "field": {"type": "string"}}}}},
-        }},
     }
 
 
 @bp.get("/v1/openapi.json")
 def openapi():
-    return jsonify(document(settings().limits))
+    return jsonify(document(settings()))
