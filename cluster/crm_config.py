@@ -19,6 +19,8 @@ class ServiceConfig:
     api_port: int = 8080
     data_dir: str = "/var/lib/fractal"
     store_url: str = ""  # e.g. swift://CLOUD/CONTAINER: state off the nodes; "" = SQLite
+    # "" under Pacemaker is refused unless asked for: data_dir shared by the nodes, or one node
+    allow_local_store: bool = False
     workers: int = 2
     # The address resource: the OpenStack floating IP in a cloud; IPaddr2 on plain networks.
     address_agent: str = "ocf:heartbeat:IPaddr2"
@@ -41,6 +43,7 @@ class ServiceConfig:
         return Template(TEMPLATE.read_text()).substitute(
             stonith_enabled=str(self.fencing).lower(), api_port=self.api_port,
             data_dir=self.data_dir, store_url=self.store_url,
+            allow_local_store=str(self.allow_local_store).lower(),
             address_agent=self.address_agent, address_params=params,
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
             fence_action=self.fence_action) + fencing

@@ -195,6 +195,7 @@ def service_config(settings: Settings, fencing: bool = False) -> ServiceConfig:
     through the host's cloud when it runs one for the VMs."""
     prefix = ipaddress.ip_network(settings.private_cidr).prefixlen
     return ServiceConfig(settings.service_address, data_dir=SHARED_DATA, workers=1,
+                         allow_local_store=True,  # SQLite in a data_dir every VM mounts
                          address_params=f"ip={settings.service_address} cidr_netmask={prefix}",
                          fencing=fencing, cloud=MEMBER_CLOUD)
 

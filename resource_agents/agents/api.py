@@ -28,6 +28,24 @@ def _absolute(value: str) -> str | None:
     return None if value.startswith("/") else "must be an absolute path"
 
 
+def _under_cluster(environ: dict[str, str]) -> bool:
+    """Run by Pacemaker: its executor passes every operation CRM_meta_* (timeout at least);
+    an administrator running the agent by hand (ocf-tester, validate-all) does not."""
+    return any(key.startswith("OCF_RESKEY_CRM_meta_") for key in environ)
+
+
+def _check_service_settings(overrides: dict[str, object], environ: dict[str, str]) -> None:
+    """The service's own rules (fractal_service/config.py), as fractal-api will apply them to
+    the same flags and environment: a value it would refuse is refused here, with its message,
+    rather than becoming a failed start on every node in turn."""
+    from fractal_service.config import Settings  # validate only: ~40 ms of imports
+
+    try:
+        Settings.load(None, overrides, environ)
+    except (OSError, ValueError) as exc:
+        raise OcfError(Exit.ERR_CONFIGURED, f"fractal-api would refuse this: {exc}") from None
+
+
 class ApiAgent(Agent):
     name = "api"
     version = "1.0"
@@ -46,8 +64,15 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         Parameter("data_dir", "Data directory", default="/var/lib/fractal", check=_absolute,
                   longdesc="Where the embedded SQLite store lives (ignored with store_url)."),
         Parameter("store_url", "Store URL", default="",
-                  longdesc="Store backend URL, e.g. sqlite:///path/fractals.db; empty = SQLite "
-                           "in data_dir."),
+                  longdesc="Store backend URL: swift://CLOUD/CONTAINER (Object Storage, shared "
+                           "by every node), or sqlite:///path/fractals.db; empty = SQLite in "
+                           "data_dir, which under Pacemaker needs allow_local_store=true."),
+        Parameter("allow_local_store", "Allow SQLite in data_dir under a cluster", type=bool,
+                  default=False,
+                  longdesc="With an empty store_url the fractals live in data_dir on the node "
+                           "the API runs on, and a failover starts with an empty store. Under "
+                           "Pacemaker that is refused (not configured) unless this is true: a "
+                           "one-node cluster, or a data_dir every node mounts."),
         # Requests wait on the store (Object Storage: tens of ms each, seconds when the cloud
         # is slow): too few threads and /healthz queues behind them until the monitor fails.
         Parameter("threads", "Concurrent requests", type=int, default=32, minimum=1,
@@ -100,7 +125,21 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
 
     # -- actions -------------------------------------------------------------------------
     def validate(self) -> None:
+        # start and validate-all only: never on the monitor's path.
         require_executable(self.params["program"])
+        p = self.params
+        if not p["store_url"] and not p["allow_local_store"] and _under_cluster(self.environ):
+            raise OcfError(Exit.ERR_CONFIGURED, f"store_url is empty: SQLite in data_dir "
+                           f"{p['data_dir']} is node-local, a failover would lose every fractal;"
+                           " set store_url=swift://CLOUD/CONTAINER (or allow_local_store=true "
+                           "for one node or a shared data_dir)")
+        _check_service_settings(self._service_overrides(), self.environ)
+
+    def _service_overrides(self) -> dict[str, object]:
+        """What _spawn passes fractal-api on its command line, as its settings' names."""
+        p = self.params
+        return {"bind": self.listen, "data_dir": p["data_dir"], "store": p["store_url"] or None,
+                "threads": p["threads"], "lease_seconds": p["lease_seconds"]}
 
     def start(self) -> Exit:
         if self.pid() is None:

@@ -22,7 +22,10 @@ def in_ocf_view(ocf_root: Path) -> Callable[[list[str]], list[str]]:
 def api_agent(ocf_root: Path, tmp_path: Path) -> Iterator[AgentRunner]:
     runner = AgentRunner(ocf_root, "api", tmp_path / "rsctmp", "fractal-api", {
         "bind_address": "127.0.0.1", "port": str(free_port()),
-        "data_dir": str(tmp_path / "data"), "log_file": str(tmp_path / "api.log")})
+        "data_dir": str(tmp_path / "data"), "log_file": str(tmp_path / "api.log"),
+        # SQLite in a node-local data_dir, as Pacemaker refuses it unless asked for
+        # (test_api_agent_config.py): ops here carry CRM_meta_* as Pacemaker's do.
+        "allow_local_store": "true"})
     yield runner
     runner("stop")  # never leave a server behind, whatever the test did
 
