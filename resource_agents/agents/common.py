@@ -7,6 +7,7 @@ import pwd
 import sys
 
 from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.ocf.env import OcfEnv
 from resource_agents.ocf.params import Parameter
 
 
@@ -19,7 +20,10 @@ def _user_exists(name: str) -> str | None:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        return "is not a user on this node"
+        # True of this node only (its /etc/passwd): ERR_INSTALLED keeps the resource off this
+        # node, where a parameter error (6) would stop it on every node.
+        raise OcfError(Exit.ERR_INSTALLED, f"user {name!r} does not exist on node "
+                       f"{OcfEnv.from_environ().node}") from None
     return None
 
 

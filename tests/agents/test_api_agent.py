@@ -56,14 +56,21 @@ def test_bad_parameters_are_configuration_errors(api_agent) -> None:
     for name, value, words in [("port", "70000", "port '70000' must be <= 65535"),
                                ("port", "http", "port 'http' must be an integer"),
                                ("bind_address", "localhost", "must be an IP address"),
-                               ("data_dir", "relative/dir", "absolute path"),
-                               ("user", "no-such-user-here", "is not a user")]:
+                               ("data_dir", "relative/dir", "absolute path")]:
         api_agent.params[name] = value
         result = api_agent("validate-all")
         assert result.rc == CONFIGURED, (name, result)
         assert words in result.reason
         assert api_agent("start").rc == CONFIGURED
         api_agent.params.pop(name)
+
+
+def test_a_user_missing_on_this_node_is_not_installed(api_agent) -> None:
+    """True of this node only: 5 keeps the service off it; 6 would stop it everywhere."""
+    api_agent.params["user"] = "no-such-user-here"
+    result = api_agent("start", OCF_RESKEY_CRM_meta_on_node="n2")
+    assert result.rc == INSTALLED
+    assert "no-such-user-here" in result.reason and "node n2" in result.reason
 
 
 def test_bad_config_never_fails_stop_or_probe(api_agent) -> None:
