@@ -141,11 +141,12 @@ class FractalClient:
         self._request("POST", f"/v1/jobs/{claim.uuid}/fail",
                       json={"lease_token": claim.lease_token, "reason": reason})
 
-    def upload(self, uuid: str, png: bytes, checksum: str, duration: float,
+    def upload(self, claim: Claim, png: bytes, checksum: str, duration: float,
                worker: str) -> dict[str, Any]:
         headers = {"Content-Type": "image/png", "X-Checksum": checksum,
-                   "X-Duration": f"{duration:.6f}", "X-Worker": worker}
-        return self._request("PUT", f"/v1/jobs/{uuid}/result", data=png,
+                   "X-Duration": f"{duration:.6f}", "X-Worker": worker,
+                   "X-Lease-Token": claim.lease_token}
+        return self._request("PUT", f"/v1/jobs/{claim.uuid}/result", data=png,
                              headers=headers).json()
 
 

@@ -10,12 +10,12 @@ import hashlib
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from fractal_service.api import bodies, results
 from fractal_service.api.deps import json_body, now, settings, store
 from fractal_service.api.errors import ApiError
-from fractal_service.records import Lease, Result
+from fractal_service.records import Lease, Result, State
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @bp.post("/claim")
@@ -55,9 +55,10 @@ def fail(uuid: str):
 
 @bp.put("/<uuid>/result")
 def result(uuid: str):
-    png = request.get_data(cache=False)
-    if not png.startswith(PNG_SIGNATURE):
-        raise ApiError(400, "body must be a PNG image", "body")
+    bodies.require_type("image/png")
+    token = results.lease_token()
+    fractal = store().get(uuid)
+    png = bodies.read(results.size_limit(fractal.params, settings().max_upload_bytes))
     checksum = hashlib.sha256(png).hexdigest()
     claimed = request.headers.get("X-Checksum", "")
     if claimed != checksum:
@@ -71,6 +72,12 @@ def result(uuid: str):
     worker = request.headers.get("X-Worker", "").strip()[:255]
     if not worker:
         raise ApiError(400, "X-Worker is required", "X-Worker")
+    results.check_png(png, fractal.params)
+    if fractal.state is not State.DONE:
+        # The token must be the current claim's (LeaseLost: 409); proving it extends the
+        # lease, so no other claim can slip in before the result is stored. A job already
+        # done answers stored=false whoever asks: nothing is written.
+        store().heartbeat(uuid, token, settings().lease_seconds, now())
     done = store().complete(uuid, Result(png, checksum, duration, worker), now())
     metrics = current_app.config["FRACTAL_METRICS"]
     metrics.results.labels(str(done.stored).lower()).inc()

@@ -106,7 +106,7 @@ class Worker:
             return
         duration = time.perf_counter() - started
         keeper.stop()
-        self._upload(claim.uuid, png, duration)
+        self._upload(claim, png, duration)
 
     def render(self, params: FractalParams, lost: threading.Event) -> bytes:
         def progress(done_rows: int, total_rows: int) -> None:
@@ -119,18 +119,22 @@ class Worker:
             from fractal_service.compute.render import render_png as render
         return render(params, progress)
 
-    def _upload(self, uuid: str, png: bytes, duration: float) -> None:
+    def _upload(self, claim: Claim, png: bytes, duration: float) -> None:
+        uuid = claim.uuid
         checksum = hashlib.sha256(png).hexdigest()
         backoff = Backoff()
         give_up_at: float | None = None
         while True:
             try:
-                answer = self.client.upload(uuid, png, checksum, duration, self.config.name)
+                answer = self.client.upload(claim, png, checksum, duration, self.config.name)
             except ApiUnreachable as exc:
                 retriable, why = True, str(exc)
             except ApiError as exc:
                 if exc.status == 404:
                     log.info("%s was deleted while rendering; result dropped", uuid)
+                    return
+                if exc.status == 409:  # the lease ran out and another worker claimed the job
+                    log.info("%s: lease lost to another worker; result dropped", uuid)
                     return
                 retriable, why = exc.retriable, str(exc)
             else:

@@ -7,21 +7,24 @@ import http.client
 import signal
 
 from fractal_service.client import FractalClient
+from tests.support.images import png
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(200_000)
+# ~200 KB that barely compresses: the body is still arriving when SIGTERM comes
+SIZE = 256
+PNG = png(SIZE, SIZE, noise=True, level=0)
 
 
 def test_an_upload_in_flight_completes_after_sigterm(spawn, backend) -> None:
     api = spawn.api()
     client = FractalClient(api.url)
-    uuid = client.create({"width": 8, "height": 8})["uuid"]
-    client.claim("w1", 60)
+    uuid = client.create({"width": SIZE, "height": SIZE})["uuid"]
+    claim = client.claim("w1", 60)
 
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=20)
     conn.putrequest("PUT", f"/v1/jobs/{uuid}/result")
     for name, value in {"Content-Type": "image/png", "Content-Length": str(len(PNG)),
                         "X-Checksum": hashlib.sha256(PNG).hexdigest(), "X-Duration": "1",
-                        "X-Worker": "w1"}.items():
+                        "X-Worker": "w1", "X-Lease-Token": claim.lease_token}.items():
         conn.putheader(name, value)
     conn.endheaders()
     conn.send(PNG[:1000])  # the server is now reading this request's body

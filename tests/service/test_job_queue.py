@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 import requests
 
 from fractal_service.client import ApiError, FractalClient
+from tests.support.images import png, sha256
 from tests.support.processes import wait_until
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"not really an image, but signed like one"
-CHECKSUM = hashlib.sha256(PNG).hexdigest()
+PNG = png(8, 8)  # the jobs here are 8x8: a result must decode to the job's size
+CHECKSUM = sha256(PNG)
 
 
 @pytest.fixture
@@ -31,9 +30,10 @@ def test_a_job_is_leased_to_one_worker_at_a_time(fresh: FractalClient) -> None:
 
 def test_result_is_stored_exactly_once_and_served_with_etag(fresh: FractalClient) -> None:
     uuid = fresh.create({"width": 8, "height": 8})["uuid"]
-    fresh.claim("w1", 30)
-    first = fresh.upload(uuid, PNG, CHECKSUM, 0.5, "w1")
-    again = fresh.upload(uuid, PNG + b"x", hashlib.sha256(PNG + b"x").hexdigest(), 0.7, "w2")
+    claim = fresh.claim("w1", 30)
+    first = fresh.upload(claim, PNG, CHECKSUM, 0.5, "w1")
+    other = png(8, 8, noise=True)
+    again = fresh.upload(claim, other, sha256(other), 0.7, "w2")
     assert first["stored"] is True and again["stored"] is False
     record = fresh.show(uuid)
     assert record["state"] == "done"
@@ -50,12 +50,12 @@ def test_result_is_stored_exactly_once_and_served_with_etag(fresh: FractalClient
 
 def test_corrupt_uploads_are_refused(fresh: FractalClient) -> None:
     uuid = fresh.create({"width": 8, "height": 8})["uuid"]
-    fresh.claim("w1", 30)
+    claim = fresh.claim("w1", 30)
     with pytest.raises(ApiError) as wrong_sum:
-        fresh.upload(uuid, PNG, "0" * 64, 0.5, "w1")
+        fresh.upload(claim, PNG, "0" * 64, 0.5, "w1")
     assert wrong_sum.value.status == 400 and wrong_sum.value.field == "X-Checksum"
     with pytest.raises(ApiError) as not_png:
-        fresh.upload(uuid, b"GIF89a", hashlib.sha256(b"GIF89a").hexdigest(), 0.5, "w1")
+        fresh.upload(claim, b"GIF89a", sha256(b"GIF89a"), 0.5, "w1")
     assert not_png.value.field == "body"
     assert fresh.show(uuid)["state"] == "running"
 
@@ -70,8 +70,11 @@ def test_an_expired_lease_puts_the_job_back(fresh: FractalClient) -> None:
     assert lost.value.status == 409
     record = fresh.show(uuid)
     assert (record["generated_by"], record["attempts"]) == ("w2", 2)
-    # the slow worker's result still counts if it arrives first: the work is valid
-    assert fresh.upload(uuid, PNG, CHECKSUM, 1.0, "w1")["stored"] is True
+    # the slow worker's lease token is stale now: only the current claim's result is stored
+    with pytest.raises(ApiError) as stale:
+        fresh.upload(first, PNG, CHECKSUM, 1.0, "w1")
+    assert stale.value.status == 409
+    assert fresh.upload(second, PNG, CHECKSUM, 1.0, "w2")["stored"] is True
 
 
 def test_release_gives_the_job_back_at_once(fresh: FractalClient) -> None:
@@ -103,8 +106,8 @@ def test_fail_needs_the_lease(fresh: FractalClient) -> None:
 
 def test_deleting_a_running_job_makes_its_upload_404(fresh: FractalClient) -> None:
     uuid = fresh.create({"width": 8, "height": 8})["uuid"]
-    fresh.claim("w1", 30)
+    claim = fresh.claim("w1", 30)
     fresh.delete(uuid)
     with pytest.raises(ApiError) as gone:
-        fresh.upload(uuid, PNG, CHECKSUM, 0.1, "w1")
+        fresh.upload(claim, PNG, CHECKSUM, 0.1, "w1")
     assert gone.value.status == 404
