@@ -171,9 +171,9 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         os.makedirs(p["data_dir"], exist_ok=True)
         if p["user"] != "root":
             process.chown(p["data_dir"], p["user"])
-        os.makedirs(self.home, exist_ok=True)
-        if p["user"] != "root":
-            process.chown(self.home, p["user"])
+        # Root's alone: the pidfile is written there as root (process.write_pid). The server
+        # works in it (its identity, process.works_in) but writes nothing there.
+        process.private_dir(self.home)
         pid = process.spawn(argv, self.pidfile, p["log_file"], home=self.home, user=p["user"])
         self.log.info("spawned fractal-api pid %d on %s", pid, self.listen)
 

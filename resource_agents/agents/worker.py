@@ -53,11 +53,18 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
 
     @property
     def state_dir(self) -> str:
+        """Root's alone: the pidfiles (written as root)."""
         return self.ocf.state_dir(self.name)
 
+    @property
+    def home(self) -> str:
+        """The workers' own directory (their heartbeats; their working directory, which is
+        their identity: process.works_in), inside state_dir."""
+        return os.path.join(self.state_dir, "home")
+
     def _files(self, index: int) -> tuple[str, str]:
-        base = os.path.join(self.state_dir, f"worker-{index}")
-        return base + ".pid", base + ".hb"
+        name = f"worker-{index}"
+        return os.path.join(self.state_dir, name + ".pid"), os.path.join(self.home, name + ".hb")
 
     def _pids(self) -> dict[int, int | None]:
         """index → our live PID (or None) for every worker that has a pidfile."""
@@ -67,9 +74,13 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
         except FileNotFoundError:
             names = []
         for name in sorted(names):
-            if name.startswith("worker-") and name.endswith(".pid"):
-                index = int(name[len("worker-"):-len(".pid")])
-                found[index] = process.owned_pid(self._files(index)[0], self.state_dir)
+            index = name[len("worker-"):-len(".pid")]
+            # Anything else is not ours (a stray or planted file): never a reason to fail.
+            if name.startswith("worker-") and name.endswith(".pid") and index.isdigit():
+                pidfile = self._files(int(index))[0]
+                # (or in state_dir: a worker started by a release before `home`)
+                found[int(index)] = (process.owned_pid(pidfile, self.home)
+                                     or process.owned_pid(pidfile, self.state_dir))
         return found
 
     def validate(self) -> None:
@@ -86,10 +97,9 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                 argv = [p["program"], "--api", p["api_url"], "--name",
                         f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
                         "--lease", str(p["lease_seconds"])]
-                os.makedirs(self.state_dir, exist_ok=True)
-                if p["user"] != "root":
-                    process.chown(self.state_dir, p["user"])
-                process.spawn(argv, pidfile, p["log_file"], home=self.state_dir, user=p["user"])
+                process.private_dir(self.state_dir)
+                process.service_dir(self.home, p["user"])
+                process.spawn(argv, pidfile, p["log_file"], home=self.home, user=p["user"])
         self._stop_indexes([i for i in running if i not in wanted])
         # Started = every worker's loop has beaten once (it runs, whether or not the API answers).
         while self.remaining() > 0:
@@ -146,11 +156,11 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
         return problems
 
     def _heartbeat_age(self, index: int) -> float | None:
+        # The worker's file, read as root: process.read_text never follows a link or blocks.
         try:
-            with open(self._files(index)[1]) as fh:
-                beat = json.load(fh)
+            beat = json.loads(process.read_text(self._files(index)[1]) or "")
             return time.time() - float(beat["time"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
 
 

@@ -9,17 +9,27 @@ from __future__ import annotations
 import os
 import time
 
+# Agents run as root, among files a service account may have planted: never follow a link in
+# the last component, never block on a FIFO, never read more than a pidfile or /proc holds.
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
-def _read(path: str, mode: str = "r") -> str | bytes | None:
+
+def read_text(path: str) -> str | None:
+    """A small file's text (a pidfile, a heartbeat, /proc); None if it cannot be read."""
     try:
-        with open(path, mode) as fh:
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW)
     except OSError:
         return None
+    try:
+        return os.read(fd, 65536).decode(errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def read_pid(pidfile: str) -> int | None:
-    text = _read(pidfile)
+    text = read_text(pidfile)
     try:
         pid = int(text.strip()) if text else 0
     except ValueError:
@@ -28,7 +38,7 @@ def read_pid(pidfile: str) -> int | None:
 
 
 def _stat_fields(pid: int) -> list[str] | None:
-    stat = _read(f"/proc/{pid}/stat")
+    stat = read_text(f"/proc/{pid}/stat")
     # after "(comm)": state ppid pgrp ... (comm may contain spaces and parentheses)
     return stat.rsplit(")", 1)[-1].split() if stat else None
 
@@ -85,22 +95,49 @@ def spawn(argv: list[str], pidfile: str, logfile: str, *, home: str,
     os.makedirs(os.path.dirname(pidfile), exist_ok=True)
     os.makedirs(os.path.dirname(logfile), exist_ok=True)
     kwargs: dict = {}
-    with open(logfile, "ab") as out:
+    # O_NOFOLLOW: the chown below must never land on a link's target.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW
+    with os.fdopen(os.open(logfile, flags, 0o640), "ab") as out:
         if user and user != "root":
             import pwd
 
             account = pwd.getpwnam(user)
             kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
-            os.chown(logfile, account.pw_uid, account.pw_gid)
+            os.fchown(out.fileno(), account.pw_uid, account.pw_gid)
         # stdout/stderr must not be the executor's pipe: it would wait for our daemon's EOF.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True, close_fds=True, env=env, cwd=home,
                                 **kwargs)
-    tmp = pidfile + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(f"{proc.pid}\n")
-    os.replace(tmp, pidfile)
+    write_pid(pidfile, proc.pid)
     return proc.pid
+
+
+def write_pid(pidfile: str, pid: int) -> None:
+    """Atomically, and only ever a new file of ours: O_EXCL | O_NOFOLLOW on the temporary
+    file (a link planted there is removed, not written through), rename over the pidfile
+    (which replaces a planted link rather than following it)."""
+    tmp = pidfile + ".tmp"
+    remove(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    try:
+        os.write(fd, f"{pid}\n".encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, pidfile)
+
+
+def private_dir(path: str) -> None:
+    """`path` as a directory only root writes (pidfiles live there): made if missing, and
+    taken back from the service account that an older release gave it to."""
+    import stat
+
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(f"{path} is not a directory")
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        os.chown(path, os.geteuid(), os.getegid(), follow_symlinks=False)
+        os.chmod(path, 0o755)
 
 
 def wait_gone(pids: list[int], seconds: float) -> list[int]:
@@ -134,11 +171,27 @@ def _signal(pid: int, signum: int, group: bool = False) -> None:
         pass
 
 
-def chown(path: str, user: str) -> None:
+def chown(path: str, user: str, *, follow: bool = True) -> None:
     import pwd
 
     account = pwd.getpwnam(user)
-    os.chown(path, account.pw_uid, account.pw_gid)
+    os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=follow)
+
+
+def service_dir(path: str, user: str) -> None:
+    """A directory the service account writes (its heartbeats), inside a private_dir: a link
+    planted in its place (when an older release let the account write the parent) is
+    replaced, never followed."""
+    import stat
+
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.makedirs(path, mode=0o755, exist_ok=True)
+    if user != "root":
+        chown(path, user, follow=False)
 
 
 def remove(path: str) -> None:
