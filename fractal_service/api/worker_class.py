@@ -1,32 +1,47 @@
-"""gunicorn's threaded worker, except that a new connection waits for its request in the
-event loop, not in a pool thread.
+"""gunicorn's threaded worker, except that a request reaches a pool thread only once it has
+fully arrived: until then it is read on the event loop.
 
-Stock gthread hands every accepted connection to a pool thread, which blocks up to 5 s for the
-first bytes. Clients that connect and send nothing — a prober that gives up without closing, a
-slow or half-open client — then hold every thread, and /healthz (which the cluster's monitor
-calls every second) times out though the server is idle: 40 such connections silenced a 32-thread
-API completely. Here a new connection goes straight onto the poller, as gthread already does
-for kept-alive and deferred connections, and reaches a thread only once it is readable; one
-that stays silent for `keepalive` seconds is closed by gthread's own sweep.
+Stock gthread hands every accepted connection to a pool thread, which then blocks reading the
+request. Clients that connect and send nothing, or send their headers or body a line a second
+(a prober that gives up without closing, a slow or hostile client), then hold every thread, and
+/healthz (which the cluster's monitor calls every second) times out though the server is idle:
+40 silent connections, or 32 trickling ones, silenced a 32-thread API. Here every request, on a
+new connection or a kept-alive one, is read into a buffer by the event loop (api/arrival.py)
+and handed to a thread with its headers and body complete, so a thread never waits on a
+client. A request must arrive in time: its headers within `header_timeout`, its body at
+`body_min_rate` at least (settings); a sender past that gets 408 and is disconnected.
 
-Built on gthread's internals (TConn, pending_conns, on_pending_socket_readable), hence the pin
-on gunicorn's major version in pyproject.toml.
+Built on gthread's internals (TConn, the parser's unreader, keepalived_conns, nr_conns), hence
+the pin on gunicorn's major version in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
 import time
 from functools import partial
 
+from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from fractal_service.api import wire_errors
+from fractal_service.api.arrival import Arrival
+from fractal_service.config import Settings
+
+READ_SIZE = 256 * 1024
+SWEEP_EVERY = 0.25  # seconds between checks of arriving requests' deadlines
+TOO_SLOW = wire_errors.render(408, "Request Timeout", "request not received in time")
 
 
 class PollingThreadWorker(ThreadWorker):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._arriving: dict[TConn, Arrival] = {}
+        self._next_sweep = 0.0
+
     def init_process(self) -> None:
         wire_errors.install()  # gunicorn's own 400/414/431 answers as JSON
         super().init_process()
@@ -40,7 +55,67 @@ class PollingThreadWorker(ThreadWorker):
             return
         self.nr_conns += 1
         conn = TConn(self.cfg, sock, address, listener.getsockname())  # non-blocking
-        conn.timeout = time.monotonic() + self.cfg.keepalive
-        self.pending_conns.append(conn)
-        self.poller.register(sock, selectors.EVENT_READ,
-                             partial(self.on_pending_socket_readable, conn))
+        self._await_request(conn)
+
+    def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
+        """A kept-alive connection's next request: buffered like a new connection's."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._await_request(conn)
+        self._on_bytes(conn, client)
+
+    # -- requests arriving -------------------------------------------------------------------
+    def _await_request(self, conn: TConn) -> None:
+        settings = self._settings()
+        conn.sock.setblocking(False)
+        self._arriving[conn] = Arrival(settings.header_timeout, settings.body_min_rate,
+                                       self.wsgi.config.get("MAX_CONTENT_LENGTH"))
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, conn))
+
+    def _on_bytes(self, conn: TConn, _client: socket.socket) -> None:
+        arrival = self._arriving.get(conn)
+        if arrival is None:
+            return
+        try:
+            data = conn.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client left (or reset) before its request was whole
+            self._drop(conn)
+            return
+        if arrival.feed(data):
+            del self._arriving[conn]
+            self.poller.unregister(conn.sock)
+            if conn.parser is None:
+                conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+            conn.parser.unreader.unread(bytes(arrival.buf))  # read before the socket
+            conn.data_ready = True
+            self.enqueue_req(conn)
+
+    def _drop(self, conn: TConn, answer: bytes = b"") -> None:
+        self._arriving.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        if answer:
+            with contextlib.suppress(OSError):  # best effort: the socket is non-blocking
+                conn.sock.send(answer)
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """gthread's sweep, plus requests not arrived in time (and idle ones when stopping)."""
+        super().murder_pending()
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_EVERY
+        for conn, arrival in list(self._arriving.items()):
+            if now > arrival.deadline:
+                self._drop(conn, TOO_SLOW if arrival.buf else b"")
+            elif not self.alive and not arrival.buf:
+                self._drop(conn)
+
+    def _settings(self) -> Settings:
+        return self.wsgi.config.get("FRACTAL_SETTINGS") or Settings()
