@@ -50,11 +50,15 @@ Consistency model.
 * Swift's own limit: the object server checks `If-None-Match` when a request arrives and
   writes when its body is complete, so two creations of one name overlapping within one small
   write can both succeed (seen on Swift 2.38: 4 double claims in 60 with four concurrent
-  claimers); the later timestamp wins. Claims and completions therefore read their writer id
-  back once overlapping writes have landed (after as long as their own write took, at least
-  50 ms), and a loser re-reads. Residual risk: a write slower than the writer's own; the
+  claimers); the later timestamp wins. Claims, completions and deletes therefore read their
+  writer id back once overlapping writes have landed (after as long as their own write took,
+  at least 50 ms), and a loser re-reads: a delete answered 204 is not undone by a completion
+  that overlapped its tombstone. Residual risk: a write slower than the writer's own; the
   service's guarantee is "computed at least once, stored once", so the cost would be a job
   rendered twice, and the stored generation is still the single one that every reader sees.
+  Heartbeats, releases and fails are not read back: one that loses such a race to a
+  completion leaves the job done (its own outcome is moot), and one that wins over a
+  completion makes the completion's check fail, which then completes again on top of it.
 """
 
 from __future__ import annotations
@@ -450,7 +454,10 @@ class SwiftStore(Store):
         return Page(wanted[:limit], wanted[limit - 1].uuid if len(wanted) > limit else None)
 
     def delete(self, uuid: str) -> None:
-        self._transition(uuid, lambda current: _Write(None, None))
+        # Verified like a claim: a completion (or claim) overlapping the tombstone's creation
+        # can win it (Swift's own limit, see the module's docstring), and a delete answered
+        # 204 must not come back as a done fractal; the loser re-reads and deletes again.
+        self._transition(uuid, lambda current: _Write(None, None), verify=True)
 
     def image(self, uuid: str) -> bytes:
         current = self._read(uuid, body=True)
