@@ -1,4 +1,16 @@
-"""Health endpoints for the HA agents (cheap, never blocked by work) and /metrics."""
+"""Health endpoints for the HA agents (cheap, never blocked by work) and /metrics.
+
+Health means service, and a restart is the cure only for what a restart cures:
+
+* /healthz (the agent's depth 0) fails only when this process cannot serve: no answer at all
+  (every thread busy or hung), or 503 "wedged" when store slots are held by requests far past
+  their deadline (api/admission.py) while the store itself answers a probe: something in this
+  process waits where no timeout reaches, and only a new process frees those slots. If the
+  probe fails too, the store is the cause: 200 "degraded", no restart.
+* /readyz and /v1/selftest report the store: 503 with `"field": "store"` when it is slow or
+  failing. The agent logs that and does not fail its monitor (a new API would meet the same
+  store); fractal_store_up, the shed and deadline counters and the alerts tell the operator.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +18,47 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from fractal_service.api.deps import store
+from fractal_service.api.deps import settings, store
 from fractal_service.api.errors import error_response
 from fractal_service.params import FractalParams
-from fractal_service.store import StoreError
+from fractal_service.store import StoreError, deadline
 
 bp = Blueprint("health", __name__)
 SELFTEST = FractalParams(width=16, height=16, iterations=32)
+# /healthz's store probe, asked only when slots are overdue: within the agent's 2 s timeout.
+HEALTH_PROBE_SECONDS = 1.0
+# /readyz's and the self-test's: answered within the agent's ready_timeout (10 s) however slow
+# the store, so that a late answer means this process, not the store.
+READY_PROBE_SECONDS = 5.0
+STORE_FIELD = "store"  # the agent reads a 503 with this field as "the store, not me"
 
 
 @bp.get("/healthz")
 def healthz():
-    # Liveness only: answering at all proves the server process and a request thread work.
-    return jsonify(status="ok")
+    # A request may overrun its deadline by one store call's clean-up; a slot held a whole
+    # deadline longer is held by something no timeout reaches.
+    stuck = current_app.extensions["fractal_admission"].overdue(settings().request_deadline)
+    if not stuck:
+        return jsonify(status="ok")
+    try:
+        with deadline.bounded(HEALTH_PROBE_SECONDS):
+            store().probe()
+    except StoreError as exc:
+        # The store is slow or down: the stuck requests wait on it, and a restart cures nothing.
+        return jsonify(status="degraded", overdue=stuck, store=str(exc))
+    return error_response(503, f"wedged: {stuck} store slots held past their request deadline "
+                               "while the store answers")
 
 
 @bp.get("/readyz")
 def readyz():
+    admission = current_app.extensions["fractal_admission"]
     try:
-        store().probe()
+        with deadline.bounded(min(settings().request_deadline, READY_PROBE_SECONDS)):
+            store().probe()
     except StoreError as exc:
-        return error_response(503, f"store unreachable: {exc}")
-    return jsonify(status="ready")
+        return error_response(503, f"store unreachable or slow: {exc}", STORE_FIELD)
+    return jsonify(status="ready", overdue=admission.overdue(0.0))
 
 
 @bp.post("/v1/selftest")
@@ -38,9 +69,10 @@ def selftest():
     started = time.perf_counter()
     png = render_png(SELFTEST)
     try:
-        store().probe(deep=True)
+        with deadline.bounded(min(settings().request_deadline, READY_PROBE_SECONDS)):
+            store().probe(deep=True)
     except StoreError as exc:
-        return error_response(503, f"store write failed: {exc}")
+        return error_response(503, f"store write failed: {exc}", STORE_FIELD)
     return jsonify(ok=True, png_bytes=len(png), seconds=round(time.perf_counter() - started, 4))
 
 

@@ -46,11 +46,6 @@ def end() -> None:
     _deadline.set(None)
 
 
-def passed(grace: float = 0.0) -> bool:
-    at = _deadline.get()
-    return at is not None and time.monotonic() > at + grace
-
-
 def left(default: float) -> float:
     """Seconds a call may take: `default` bounded by the deadline; DeadlineExceeded if it passed."""
     at = _deadline.get()

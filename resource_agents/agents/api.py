@@ -1,4 +1,21 @@
-"""ocf:fractal:api — the Fractal API server, with HTTP health checks at three depths."""
+"""ocf:fractal:api — the Fractal API server, with HTTP health checks at three depths.
+
+Health means service: the monitor fails for what a restart cures, never for the store alone
+(fractal_service/api/health.py). Condition → answer → monitor exit → what Pacemaker does:
+
+- process gone → (none) → 7 → recovers it (stop, start here).
+- no /healthz answer within health_timeout (every request thread busy or hung) → 1 → restarts
+  it, and moves it once its fail count reaches migration-threshold.
+- store slots held a whole deadline past their requests' deadline while the store answers a
+  probe (a wedge) → /healthz 503 "wedged" → 1 → restarts it.
+- the same, but the store's probe fails too → /healthz 200 "degraded" → 0 → nothing.
+- store slow or down, at depth 10 or 20 → /readyz or /v1/selftest 503 with field "store",
+  in time → 0, a warning logged → nothing (fractal_store_up = 0 and the alerts tell).
+- no /readyz or self-test answer within ready_timeout / selftest_timeout → 1 → restarts it.
+- the self-test's render fails → 500 → 1 → restarts it.
+- every store slot busy (requests shed with 503) → /healthz 200 → 0 → nothing
+  (alert FractalHAApiShedding).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +29,9 @@ from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
 from resource_agents.ocf.agent import main as run_agent
 from resource_agents.ocf.codes import Exit, OcfError
 from resource_agents.ocf.params import Parameter
+
+# How /readyz and /v1/selftest name the store as the cause (fractal_service/api/health.py).
+STORE_FIELD = b'"field":"store"'
 
 
 def _address(value: str) -> str | None:
@@ -54,6 +74,8 @@ class ApiAgent(Agent):
 Runs the Fractal REST API (fractal-api: gunicorn, threads in one process) and watches it.
 monitor depth 0: the process is ours and GET /healthz answers; depth 10: GET /readyz (the
 store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store write).
+The monitor fails only for what a restart cures: a slow or failing store is logged, not
+failed (a restarted or moved API would meet the same store).
 """
     parameters = (
         Parameter("bind_address", "Address to listen on", default="0.0.0.0", check=_address,
@@ -88,6 +110,18 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
                            "store: Object Storage may need a Keystone login first."),
         Parameter("selftest_timeout", "Seconds the depth-20 self-test may take", type=float,
                   default=10.0, minimum=0.5, maximum=120, reloadable=True),
+        # Credentials by file only: the CIB (and crm_mon, and every log) shows these paths,
+        # never a secret.
+        Parameter("auth", "Who may write", default="token",
+                  longdesc="token: a bearer token read from token_file (one secret for every "
+                           "role); keystone: Keystone tokens, checked with keystonemiddleware "
+                           "as keystone_config's [keystone_authtoken] says; none: anyone."),
+        Parameter("token_file", "Bearer token file (auth=token)", default="",
+                  check=lambda v: _absolute(v) if v else None,
+                  longdesc="Mode 0600, the same file on every node (workers send its token); "
+                           "empty = data_dir/api-token, made on first start."),
+        Parameter("keystone_config", "keystonemiddleware settings file (auth=keystone)",
+                  default="", check=lambda v: _absolute(v) if v else None),
         USER,
         program("fractal-api"),
         log_parameter("api"),
@@ -139,7 +173,9 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         """What _spawn passes fractal-api on its command line, as its settings' names."""
         p = self.params
         return {"bind": self.listen, "data_dir": p["data_dir"], "store": p["store_url"] or None,
-                "threads": p["threads"], "lease_seconds": p["lease_seconds"]}
+                "threads": p["threads"], "lease_seconds": p["lease_seconds"],
+                "auth": p["auth"], "token_file": p["token_file"] or None,
+                "keystone_config": p["keystone_config"] or None}
 
     def start(self) -> Exit:
         if self.pid() is None:
@@ -168,6 +204,10 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
                 "--threads", str(p["threads"]), "--lease-seconds", str(p["lease_seconds"])]
         if p["store_url"]:
             argv += ["--store", p["store_url"]]
+        argv += ["--auth", p["auth"]]
+        for name in ("token_file", "keystone_config"):
+            if p[name]:
+                argv += [f"--{name.replace('_', '-')}", p[name]]
         os.makedirs(p["data_dir"], exist_ok=True)
         if p["user"] != "root":
             process.chown(p["data_dir"], p["user"])
@@ -208,13 +248,27 @@ store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store
         try:
             http.expect_ok(self.probe_host, p["port"], "GET", "/healthz", p["health_timeout"])
             if level >= 10:
-                http.expect_ok(self.probe_host, p["port"], "GET", "/readyz", p["ready_timeout"])
+                self._store_check("GET", "/readyz", p["ready_timeout"])
             if level >= 20:
-                http.expect_ok(self.probe_host, p["port"], "POST", "/v1/selftest",
-                               p["selftest_timeout"])
+                self._store_check("POST", "/v1/selftest", p["selftest_timeout"])
         except http.CheckFailed as exc:
             raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} unhealthy: {exc}") from None
         return Exit.SUCCESS
+
+    def _store_check(self, method: str, path: str, timeout: float) -> None:
+        """A check that involves the store: the store's own trouble (a 503 naming the "store"
+        field, answered in time) is logged, not failed: a restart or a move would meet the
+        same store. No answer in time, or any other error, is this process's failure."""
+        status, payload = http.call(self.probe_host, self.params["port"], method, path, timeout,
+                                    b"{}" if method == "POST" else b"")
+        if status == 200:
+            return
+        detail = payload.decode(errors="replace").strip()[:200]
+        if status == 503 and STORE_FIELD in payload.replace(b" ", b""):
+            self.log.warning("%s %s: the store is slow or failing (not a reason to restart): %s",
+                             method, path, detail)
+            return
+        raise http.CheckFailed(f"{method} {path} answered {status}: {detail}")
 
 
 def main() -> int:
