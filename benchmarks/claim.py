@@ -42,6 +42,7 @@ PARAMS = json.dumps({"kind": "mandelbrot", "width": 512, "height": 512, "iterati
                      "xa": -2.0, "xb": 1.0, "ya": -1.5, "yb": 1.5})
 BACKLOG = 200  # pending jobs, the newest ones: each measured claim takes one
 IDLE = 200  # claims with nothing to do
+LEASE = 3600.0  # longer than a run: no lease taken here expires while measuring
 SIZES = (10_000, 100_000, 1_000_000)
 
 
@@ -77,7 +78,7 @@ def _old_claim(db: sqlite3.Connection, now: float) -> str | None:
         db.execute(
             "UPDATE fractals SET state = 'running', started_at = ?, generated_by = ?,"
             " attempts = attempts + 1, lease_token = ?, lease_expires = ? WHERE uuid = ?",
-            (now, "bench", secrets.token_hex(16), now + 30, row[0]))
+            (now, "bench", secrets.token_hex(16), now + LEASE, row[0]))
         db.execute("SELECT * FROM fractals WHERE uuid = ?", (row[0],)).fetchone()
     db.execute("COMMIT")
     return row[0] if row else None
@@ -115,7 +116,7 @@ def _measure(done: int, workdir: Path) -> dict:
     started = time.perf_counter()
     store = SqliteStore(path)  # the migration: CREATE INDEX IF NOT EXISTS fractals_lease
     migrated = time.perf_counter() - started
-    claim = lambda: store.claim("bench", 30, time.time())  # noqa: E731
+    claim = lambda: store.claim("bench", LEASE, time.time())  # noqa: E731
     new = {"job": _stats(_timed(claim, BACKLOG, True)), "idle": _stats(_timed(claim, IDLE, False))}
     store.close()
     for suffix in ("", "-wal", "-shm"):

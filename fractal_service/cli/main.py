@@ -157,7 +157,7 @@ def cmd_list(client: FractalClient, args: argparse.Namespace) -> int:
     if args.all:
         rows = list(client.iterate(state=args.state))
     else:
-        rows = client.page(limit=args.limit, state=args.state)["fractals"]
+        rows = _first(client, args.limit, args.state)
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -169,6 +169,20 @@ def cmd_list(client: FractalClient, args: argparse.Namespace) -> int:
         print(f"{r['uuid']:<36}  {r['kind']:<10}  {r['width']:>4}x{r['height']:<4}  "
               f"{r['iterations']:>5}  {r['state']:<7}  {duration:>8}  {r['generated_by'] or '-'}")
     return 0
+
+
+def _first(client: FractalClient, limit: int, state: str | None) -> list[dict[str, Any]]:
+    """The first `limit` fractals: a page may end early (Object Storage bounds the work of a
+    filtered page) and say where to go on from."""
+    rows: list[dict[str, Any]] = []
+    marker = None
+    while len(rows) < limit:
+        page = client.page(limit=limit - len(rows), marker=marker, state=state)
+        rows += page["fractals"]
+        marker = page["next_marker"]
+        if marker is None:
+            break
+    return rows
 
 
 def cmd_show(client: FractalClient, args: argparse.Namespace) -> int:

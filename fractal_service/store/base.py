@@ -67,7 +67,12 @@ class Store(ABC):
         state: State | None = None,
         descending: bool = False,
     ) -> Page:
-        """Fractals ordered by uuid (= creation time), strictly after `marker`."""
+        """Fractals ordered by uuid (= creation time), strictly after `marker`.
+
+        A page may hold fewer than `limit` (even none) and still have a `next_marker`: a
+        backend that bounds the work of one page (Object Storage with a `state` filter)
+        ends it early; the caller goes on from the marker as from any page.
+        """
 
     @abstractmethod
     def delete(self, uuid: str) -> None:

@@ -86,6 +86,7 @@ from fractal_service.store.base import (
     Store,
     StoreError,
 )
+from fractal_service.store.shared import SharedCall
 
 PREFIX = "fractals/"
 KEYS = "idempotency/"  # + sha256 of an Idempotency-Key: {digest, uuid, created} in metadata
@@ -98,6 +99,13 @@ GC_AGE = 60.0
 TOMBSTONE_AGE = 3600.0
 RACES = 25  # lost compare-and-swaps in a row before giving up with a 503
 FULL_SCAN = 60.0  # seconds between claim scans of the whole container
+# A page of a filtered listing examines at most this many fractals, and then ends early (with
+# a marker to continue from): a rare state must not walk the whole container in one request.
+LIST_BUDGET = 10_000
+# State counts (metrics) list the whole container: reused for 30 s, or 10 times as long as
+# the listing took, whichever is longer, so a scrape never takes more than a tenth of it.
+COUNTS_TTL = 30.0
+COUNTS_SPREAD = 10.0
 CLOCK_MARGIN = 300.0  # seconds of clock lag between API instances that claims tolerate
 TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
@@ -189,6 +197,11 @@ class SwiftStore(Store):
         self.tombstone_age = TOMBSTONE_AGE
         self._open_from: str | None = None  # claims: every older fractal was finished
         self._full_scan_at = 0.0
+        self.list_budget = LIST_BUDGET
+        # Store calls of health checks and metrics, shared by concurrent callers (shared.py).
+        self._counts = SharedCall(self._count_all, ttl=COUNTS_TTL, spread=COUNTS_SPREAD)
+        self._probes = {deep: SharedCall(lambda deep=deep: self._probe(deep))
+                        for deep in (False, True)}
 
     @classmethod
     def from_url(cls, url: str, *, max_attempts: int = 5) -> SwiftStore:
@@ -443,14 +456,18 @@ class SwiftStore(Store):
     ) -> Page:
         # One listing request per page: the content types carry state and record alike.
         wanted: list[Fractal] = []
-        page = min(10_000, max(100, 3 * (limit + 1)))
-        for job in self._jobs(after=marker, descending=descending, page=page):
+        page = min(10_000, max(100 if state is None else 1000, 3 * (limit + 1)))
+        for examined, job in enumerate(self._jobs(after=marker, descending=descending,
+                                                  page=page), 1):
             if job.current.state == DELETED:
                 self._forget(job)
             elif state is None or job.current.state == state.value:
                 wanted.append(job.current.record()[0])
                 if len(wanted) > limit:
                     break
+            if examined >= self.list_budget and len(wanted) <= limit:
+                # A short page (even an empty one) that says where to go on from.
+                return Page(wanted, job.uuid)
         return Page(wanted[:limit], wanted[limit - 1].uuid if len(wanted) > limit else None)
 
     def delete(self, uuid: str) -> None:
@@ -563,6 +580,10 @@ class SwiftStore(Store):
 
     # -- health and metrics ---------------------------------------------------------------
     def count_by_state(self) -> Mapping[State, int]:
+        """From a listing of the whole container, shared and reused (COUNTS_TTL)."""
+        return self._counts()
+
+    def _count_all(self) -> Mapping[State, int]:
         counts = dict.fromkeys(State, 0)
         for job in self._jobs(page=10_000):
             if job.current.state != DELETED:
@@ -570,6 +591,10 @@ class SwiftStore(Store):
         return counts
 
     def probe(self, deep: bool = False) -> None:
+        """Callers that overlap share one probe (shared.py): /readyz cannot pile up."""
+        self._probes[deep]()
+
+    def _probe(self, deep: bool) -> None:
         if not deep:
             self._request("HEAD", ok=(204, 404))  # 404: reachable; made at the first write
             return

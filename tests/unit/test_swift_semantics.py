@@ -6,12 +6,13 @@ Swift in test_store.py and test_swift_store.py."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 
 import pytest
 
 from fractal_service.params import FractalParams
-from fractal_service.records import Fractal, Result, new_uuid
+from fractal_service.records import Fractal, Result, State, new_uuid
 from fractal_service.store import NotFound
 from fractal_service.store.swift import DELETED, SwiftStore
 from tests.support.fake_swift import FakeSwift
@@ -56,3 +57,71 @@ def test_a_delete_answered_is_never_undone_by_an_overlapping_completion() -> Non
     for api in (api1, api2):
         with pytest.raises(NotFound):
             api.get(uuid)
+
+
+def app_client(fake: FakeSwift):
+    from fractal_service.api.app import create_app
+    from fractal_service.config import Settings
+
+    store = stores(fake, 1)[0]
+    return store, create_app(Settings(), store)
+
+
+def concurrently(app, method: str, path: str, callers: int = 6) -> list[int]:
+    statuses: list[int] = []
+
+    def call() -> None:
+        statuses.append(app.test_client().open(path, method=method).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return statuses
+
+
+def test_metrics_scrapes_share_one_cached_listing() -> None:
+    fake = FakeSwift()
+    store, app = app_client(fake)
+    uuids = [add(store) for _ in range(30)]
+    store.delete(uuids[0])
+    before = fake.listings()
+    for _ in range(3):
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+        assert 'fractal_fractals{state="pending"} 29.0' in text
+    assert fake.listings() - before == 1  # not one listing of the container per scrape
+
+
+def test_concurrent_scrapes_and_readiness_checks_do_not_pile_up_on_a_slow_store() -> None:
+    fake = FakeSwift()
+    store, app = app_client(fake)
+    add(store)
+    fake.delay = 0.3  # every call to the store
+    for method, path in (("GET", "/metrics"), ("GET", "/readyz"), ("POST", "/v1/selftest")):
+        fake.max_in_flight = 0
+        statuses = concurrently(app, method, path)
+        assert statuses == [200] * 6, (path, statuses)
+        assert fake.max_in_flight == 1, path  # one request thread waits on the store, not six
+
+
+def test_a_rare_state_filter_examines_a_bounded_part_of_the_container() -> None:
+    fake = FakeSwift()
+    store = stores(fake, 1)[0]
+    created = time.time() - 3600
+    uuids = [add(store, created + i) for i in range(1200)]
+    lease = store.claim("w1", 30, time.time())
+    assert lease is not None and lease.fractal.uuid == uuids[0]
+    # the only failed one is at the far end of the container
+    store.fail(uuids[0], lease.token, "bad", time.time())
+    store.list_budget = 300
+    before = fake.listings()
+    page = store.list(limit=1, state=State.FAILED, descending=True)
+    assert page.items == [] and page.next_marker is not None  # a short page, and where to go on
+    assert fake.listings() - before == 1
+    found, marker, pages = [], page.next_marker, 1
+    while marker is not None:
+        page = store.list(limit=1, state=State.FAILED, descending=True, marker=marker)
+        found += [f.uuid for f in page.items]
+        marker, pages = page.next_marker, pages + 1
+    assert found == [uuids[0]] and pages <= 1200 // 300 + 1
