@@ -3,7 +3,9 @@
 
 - `store-down`: every store call fails at once (an outage: a restart cures nothing);
 - `store-wedge`: claims block for ever, past any deadline, while the store's probe answers
-  (a wedge that only a restart cures: a lock or a call no timeout reaches).
+  (a wedge that only a restart cures: a lock or a call no timeout reaches);
+- `store-slow`: every call but the probe takes SLOW_CALL seconds, or ends with the request's
+  deadline as a bounded cloud call does (a stalled Object Storage).
 
 Run as `python -m tests.support.faulty_api ARGS` (fractal-api's own arguments), or through a
 script that the agent's `program` parameter names (see `write_program`).
@@ -15,6 +17,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from fractal_service.store import StoreError
@@ -23,6 +26,17 @@ from fractal_service.store.sqlite import SqliteStore
 CALLS = ("add", "add_once", "get", "list", "delete", "image", "claim", "heartbeat", "release",
          "complete", "fail", "count_by_state", "probe")
 ROOT = Path(__file__).resolve().parents[2]
+SLOW_CALL = 30.0
+
+
+def _stall() -> None:
+    try:
+        from fractal_service.store import deadline
+    except ImportError:  # a server without request deadlines
+        time.sleep(SLOW_CALL)
+        return
+    time.sleep(deadline.left(SLOW_CALL))
+    deadline.left(SLOW_CALL)  # past it: DeadlineExceeded, as from a timed-out Swift call
 
 
 def _faulty(name: str, call):
@@ -32,6 +46,8 @@ def _faulty(name: str, call):
             raise StoreError("test fault: store down")
         if name == "claim" and (self.path.parent / "store-wedge").exists():
             threading.Event().wait()  # for ever: no deadline reaches here
+        if name != "probe" and (self.path.parent / "store-slow").exists():
+            _stall()
         return call(self, *args, **kwargs)
 
     return wrapper
@@ -39,7 +55,8 @@ def _faulty(name: str, call):
 
 def install() -> None:
     for name in CALLS:
-        setattr(SqliteStore, name, _faulty(name, getattr(SqliteStore, name)))
+        if hasattr(SqliteStore, name):  # (add_once: not in a server without idempotency)
+            setattr(SqliteStore, name, _faulty(name, getattr(SqliteStore, name)))
 
 
 def write_program(path: Path, request_deadline: float) -> Path:
