@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.auth import AuthBase
 
 from fractal_service.config import CLIENT_TIMEOUT
 from fractal_service.worker.backoff import Backoff
@@ -51,11 +52,12 @@ class FractalClient:
     workers run their own loops)."""
 
     def __init__(self, base_url: str, *, timeout: float = CLIENT_TIMEOUT,
-                 retry_for: float = 0.0) -> None:
+                 retry_for: float = 0.0, auth: AuthBase | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retry_for = retry_for
         self.session = requests.Session()
+        self.session.auth = auth  # credentials.py: a bearer token file or a Keystone session
 
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:

@@ -11,6 +11,7 @@ from typing import Any
 from fractal_service.params import Limits
 
 STORE_SCHEMES = ("sqlite", "swift")
+AUTH_MODES = ("none", "token", "keystone")  # api/auth.py
 # How long the service's clients (CLI, workers) wait for an answer. The API ends each request
 # before that (`request_deadline`): a client that gave up and retried must not find its first
 # request still holding a store slot.
@@ -44,6 +45,15 @@ class Settings:
     max_upload_bytes: int = 64 * 1024 * 1024
     # Largest JSON body: the biggest valid one (fractal parameters) is a few hundred bytes.
     max_json_bytes: int = 64 * 1024
+    # Who may write (api/auth.py): "token" = a bearer token from token_file (default
+    # data_dir/api-token, made on first start, mode 0600); "keystone" = Keystone tokens checked
+    # by keystonemiddleware, configured by keystone_config's [keystone_authtoken]; "none".
+    auth: str = "token"
+    token_file: Path | None = None
+    keystone_config: Path | None = None
+    auth_reads: bool = False  # True: GETs of fractals need credentials too (any role)
+    creator_role: str = "fractal_creator"  # POST/DELETE /v1/fractals
+    worker_role: str = "fractal_worker"  # /v1/jobs
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -87,6 +97,10 @@ def _convert(name: str, raw: Any, current: Any) -> Any:
             return replace(current, **{k: int(v) for k, v in dict(raw).items()})
         if name == "data_dir":
             return Path(raw)
+        if name in ("token_file", "keystone_config"):
+            return Path(raw) if str(raw) else None
+        if name == "auth" and str(raw) not in AUTH_MODES:
+            raise ValueError(f"must be one of {', '.join(AUTH_MODES)}")
         if name == "store":
             url = str(raw) or None
             # Caught at load time, not on the first request: a typo must stop the API at once.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from fractal_service.api import bodies, errors, fractals, health, jobs, openapi, web
+from fractal_service.api import auth, bodies, errors, fractals, health, jobs, openapi, web
 from fractal_service.api.admission import StoreAdmission
 from fractal_service.api.metrics import ApiMetrics
 from fractal_service.config import Settings
@@ -29,7 +29,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         app.register_blueprint(blueprint)
     errors.install(app)
     metrics.install(app)
-    # Bodies before store slots: a slow sender must not hold one.
+    # Who asks before what they send, and bodies before store slots: neither an anonymous
+    # caller nor a slow sender may hold a store slot.
+    auth.install(app, settings)
     bodies.install(app, settings.max_json_bytes)
     StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics,
                    settings.request_deadline).install(app)

@@ -11,6 +11,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from fractal_service.api.auth import check as check_auth
 from fractal_service.api.bodies import remember_request
 from fractal_service.config import Settings
 from fractal_service.store import Store, StoreError
@@ -74,6 +75,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--store", help="store URL, e.g. sqlite:///path.db (FRACTAL_STORE)")
     p.add_argument("--threads", type=int, help="concurrent requests (FRACTAL_THREADS)")
     p.add_argument("--lease-seconds", type=float, help="job lease length (FRACTAL_LEASE_SECONDS)")
+    p.add_argument("--auth", help="none, token or keystone (FRACTAL_AUTH; api/auth.py)")
+    p.add_argument("--token-file", type=Path,
+                   help="bearer token file for auth=token (default DATA_DIR/api-token)")
+    p.add_argument("--keystone-config", type=Path,
+                   help="INI file with [keystone_authtoken] for auth=keystone")
     p.add_argument("--pidfile", help="write the server's PID here")
     p.add_argument("--access-log", help="file for the access log ('-' = stderr)")
     return p.parse_args(argv)
@@ -84,10 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {
         "bind": args.bind, "data_dir": args.data_dir, "store": args.store,
         "threads": args.threads, "lease_seconds": args.lease_seconds,
+        "auth": args.auth, "token_file": args.token_file,
+        "keystone_config": args.keystone_config,
     }
     try:
         settings = Settings.load(args.config, overrides)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        check_auth(settings)  # a bad token file stops the API here, with its reason
     except (OSError, ValueError) as exc:
         print(f"fractal-api: {exc}", file=sys.stderr)
         return 2

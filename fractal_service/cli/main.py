@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from fractal_service import credentials
 from fractal_service.cli.progress import Progress
 from fractal_service.client import ApiError, ApiUnreachable, FractalClient
 from fractal_service.config import CLIENT_TIMEOUT
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-for", type=float, default=60.0,
                    help="seconds to keep retrying, with backoff, a request that got no answer "
                         "or a 5xx/429 (reads, and creations: each has an Idempotency-Key)")
+    credentials.add_options(p)
     sub = p.add_subparsers(dest="command", required=True)
 
     create = sub.add_parser("create", help="create fractals (queued for the workers)")
@@ -66,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    client = FractalClient(args.api, timeout=args.timeout, retry_for=args.retry_for)
+    try:
+        auth = credentials.from_options(args)
+    except ValueError as exc:
+        print(f"fractal: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    client = FractalClient(args.api, timeout=args.timeout, retry_for=args.retry_for, auth=auth)
     try:
         return COMMANDS[args.command](client, args)
     except ApiUnreachable as exc:

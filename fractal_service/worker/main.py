@@ -10,6 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
+from fractal_service import credentials
 from fractal_service.client import FractalClient
 from fractal_service.config import CLIENT_TIMEOUT
 from fractal_service.worker.heartbeat import HeartbeatFile
@@ -29,6 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="seconds between claims when there is no work")
     p.add_argument("--timeout", type=float, default=CLIENT_TIMEOUT,
                    help="HTTP timeout in seconds")
+    credentials.add_options(p)
     return p.parse_args(argv)
 
 
@@ -36,8 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format=f"%(asctime)s {args.name} %(levelname)s %(message)s")
+    try:
+        auth = credentials.from_options(args)
+    except ValueError as exc:
+        print(f"fractal-worker: {exc}", file=sys.stderr)
+        return 2
     worker = Worker(
-        FractalClient(args.api, timeout=args.timeout),
+        FractalClient(args.api, timeout=args.timeout, auth=auth),
         WorkerConfig(name=args.name, lease_seconds=args.lease, poll_interval=args.poll_interval),
         HeartbeatFile(args.heartbeat_file),
     )

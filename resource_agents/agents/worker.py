@@ -40,6 +40,13 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                   minimum=2, maximum=3600),
         Parameter("heartbeat_timeout", "Seconds without a heartbeat before a worker is hung",
                   type=float, default=60.0, minimum=2, maximum=3600, reloadable=True),
+        # Credentials by file only (never the CIB): the API's bearer token, or a clouds.yaml
+        # entry whose Keystone user has the API's worker role.
+        Parameter("token_file", "The API's bearer token file", default="",
+                  check=lambda v: None if not v or v.startswith("/") else "must be absolute"),
+        Parameter("os_cloud", "clouds.yaml entry to log in with", default=""),
+        Parameter("clouds_yaml", "clouds.yaml path", default="",
+                  check=lambda v: None if not v or v.startswith("/") else "must be absolute"),
         USER,
         program("fractal-worker"),
         log_parameter("worker"),
@@ -97,6 +104,9 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                 argv = [p["program"], "--api", p["api_url"], "--name",
                         f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
                         "--lease", str(p["lease_seconds"])]
+                for name in ("token_file", "os_cloud", "clouds_yaml"):
+                    if p[name]:
+                        argv += [f"--{name.replace('_', '-')}", p[name]]
                 process.private_dir(self.state_dir)
                 process.service_dir(self.home, p["user"])
                 process.spawn(argv, pidfile, p["log_file"], home=self.home, user=p["user"])

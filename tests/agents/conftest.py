@@ -25,7 +25,9 @@ def api_agent(ocf_root: Path, tmp_path: Path) -> Iterator[AgentRunner]:
         "data_dir": str(tmp_path / "data"), "log_file": str(tmp_path / "api.log"),
         # SQLite in a node-local data_dir, as Pacemaker refuses it unless asked for
         # (test_api_agent_config.py): ops here carry CRM_meta_* as Pacemaker's do.
-        "allow_local_store": "true"})
+        "allow_local_store": "true",
+        # Not about who may write (test_agents_auth.py is): claims here need no credentials.
+        "auth": "none"})
     yield runner
     runner("stop")  # never leave a server behind, whatever the test did
 

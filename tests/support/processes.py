@@ -76,13 +76,18 @@ class Process:
 
 
 class ApiServer(Process):
-    def __init__(self, data_dir: Path, port: int | None = None, *extra: str) -> None:
+    """`auth`: "none" unless a test is about who may write (then "token": the bearer token is
+    in `token_file`, made by the API on its first start)."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *extra: str,
+                 auth: str = "none") -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token_file = data_dir / "api-token"
         data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(
             [sys.executable, "-m", "fractal_service.api.server", "--bind",
-             f"127.0.0.1:{self.port}", "--data-dir", str(data_dir), *extra],
+             f"127.0.0.1:{self.port}", "--data-dir", str(data_dir), "--auth", auth, *extra],
             data_dir / "api.log",
         )
 
@@ -100,13 +105,14 @@ class ApiServer(Process):
 
 
 class WorkerProcess(Process):
-    def __init__(self, api_url: str, name: str, workdir: Path, lease: float = 30.0) -> None:
+    def __init__(self, api_url: str, name: str, workdir: Path, lease: float = 30.0,
+                 *credentials: str) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.heartbeat = workdir / f"{name}.heartbeat"
         super().__init__(
             [sys.executable, "-m", "fractal_service.worker.main", "--api", api_url,
              "--name", name, "--heartbeat-file", str(self.heartbeat), "--lease", str(lease),
-             "--poll-interval", "0.2"],
+             "--poll-interval", "0.2", *credentials],
             workdir / f"{name}.log",
         )
