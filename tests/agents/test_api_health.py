@@ -43,7 +43,7 @@ def test_a_wedged_api_fails_depth_0_and_a_restart_cures_it(faulty_agent) -> None
     data_dir = Path(faulty_agent.params["data_dir"])
     (data_dir / "store-wedge").touch()
     claim_in_background(faulty_agent, 4)
-    wait_until(lambda: faulty_agent("monitor").rc == GENERIC, 10, "the monitor to fail")
+    wait_until(lambda: faulty_agent("monitor").rc == GENERIC, 20, "the monitor to fail")
     result = faulty_agent("monitor")
     assert result.rc == GENERIC
     assert "wedged" in result.reason and "\n" not in result.reason
@@ -73,7 +73,7 @@ def test_requests_stuck_on_a_failing_store_do_not_fail_the_monitor(faulty_agent)
     (data_dir / "store-wedge").touch()
     claim_in_background(faulty_agent, 2)
     wait_until(lambda: requests.get(url(faulty_agent) + "/healthz", timeout=3).status_code == 503,
-               10, "the wedge")
+               20, "the wedge")
     (data_dir / "store-down").touch()  # now the store's probe fails too: the store's fault
     health = requests.get(url(faulty_agent) + "/healthz", timeout=3)
     assert health.status_code == 200 and health.json()["status"] == "degraded"
