@@ -33,7 +33,8 @@ def test_ocf_tester_passes_for_the_api(in_ocf_view, tmp_path: Path) -> None:
     result = subprocess.run(in_ocf_view(
         ["ocf-tester", "-n", "fractal-api", "-o", f"port={free_port()}",
          "-o", "bind_address=127.0.0.1", "-o", f"data_dir={tmp_path / 'data'}",
-         "-o", f"log_file={tmp_path / 'api.log'}", f"{SYSTEM_AGENTS}/api"]),
+         "-o", f"log_file={tmp_path / 'api.log'}", "-o", "allow_local_store=true",
+         f"{SYSTEM_AGENTS}/api"]),
         capture_output=True, text=True, timeout=180, env={"HA_RSCTMP": str(tmp_path),
                                                           "PATH": "/usr/sbin:/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -55,9 +56,14 @@ def test_crm_resource_shows_metadata_and_validates(in_ocf_view) -> None:
     assert shown.returncode == 0 and 'resource-agent name="api"' in shown.stdout
     validate = ["crm_resource", "--validate", "--class", "ocf", "--provider", "fractal",
                 "--agent", "api", "--option"]
-    good = subprocess.run(in_ocf_view([*validate, "port=8081"]), capture_output=True,
-                          text=True, timeout=30)
+    good = subprocess.run(in_ocf_view([*validate, "port=8081", "--option",
+                                       "store_url=swift://cloud/fractals"]),
+                          capture_output=True, text=True, timeout=30)
     assert good.returncode == 0, good.stdout + good.stderr
+    # As Pacemaker would run it: a node-local store is refused unless asked for.
+    local = subprocess.run(in_ocf_view([*validate, "port=8081"]), capture_output=True,
+                           text=True, timeout=30)
+    assert local.returncode != 0 and "store_url is empty" in local.stdout + local.stderr
     bad = subprocess.run(in_ocf_view([*validate, "port=0"]), capture_output=True, text=True,
                          timeout=30)
     assert bad.returncode != 0
