@@ -22,6 +22,7 @@ Schema = dict[str, Any]
 # Answers gunicorn or the app's hooks can give on any route (api/wire_errors.py, bodies.py).
 ANY_ROUTE = {
     "400": "malformed request (bad request line, header or chunked framing)",
+    "408": "request not received in time (headers or body too slow: api/arrival.py)",
     "413": "request body past this route's limit (declared or chunked)",
     "414": "request line too long",
     "431": "request header fields too large",
@@ -149,6 +150,12 @@ def _op(summary: str, answers: dict[str, Any], *, store: bool = False, auth: boo
         responses.setdefault("415", _json(_ref("Error"), "Content-Type is not JSON"))
         extra["requestBody"] = {"required": False,
                                 "content": {"application/json": {"schema": body}}}
+    if store:
+        extra["parameters"] = [*extra.get("parameters", []), {
+            "name": "X-Request-Timeout", "in": "header", "required": False,
+            "schema": {"type": "number", "exclusiveMinimum": 0},
+            "description": "seconds the client waits: the request's deadline is shortened to "
+                           "fit (504 past it)"}]
     op: Schema = {"summary": summary, "responses": dict(sorted(responses.items())), **extra}
     if auth:
         op["security"] = [{"keystone": []}, {"bearer": []}]
@@ -173,8 +180,14 @@ def _fractal_paths() -> Schema:
     ]
     return {
         "/v1/fractals": {
-            "post": _op("Create a fractal (queued for a worker)", {"201": fractal},
-                        store=True, auth=True, body=_ref("FractalParams")),
+            "post": _op("Create a fractal (queued for a worker)", {
+                "201": fractal,
+                "200": _json(_ref("Fractal"), "the fractal this Idempotency-Key created"),
+                "422": _json(_ref("Error"), "Idempotency-Key used with other parameters")},
+                store=True, auth=True, body=_ref("FractalParams"), parameters=[{
+                    "name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "description": "a retry with the same key gets the same fractal"}]),
             "get": _op("List fractals by creation time",
                        {"200": _json(_ref("FractalPage"), "a page")}, store=True,
                        parameters=query),
@@ -248,7 +261,8 @@ def _service_paths() -> Schema:
                     "properties": {"status": {"type": "string"}}}, "status")
     error = _json(_ref("Error"), "error")
     return {
-        "/healthz": {"get": _op("Liveness: the server answers", {"200": status})},
+        "/healthz": {"get": _op("Liveness: the server answers", {
+            "200": status, "503": _json(_ref("Error"), "wedged: a restart would cure it")})},
         "/readyz": {"get": _op("Readiness: the store answers", {"200": status, "503": error})},
         "/v1/selftest": {"post": _op(
             "Deep check: render a tiny fractal and round-trip a store write", {

@@ -40,7 +40,7 @@ def test_the_document_has_every_route_and_method_of_the_app(app: Flask, doc: dic
 def test_every_operation_lists_the_answers_any_route_can_give(doc: dict) -> None:
     for (path, method), op in operations(doc).items():
         codes = set(op["responses"])
-        assert {"400", "413", "414", "431"} <= codes, (path, method)
+        assert {"400", "408", "413", "414", "431"} <= codes, (path, method)
         if path.startswith(("/v1/fractals", "/v1/jobs")):
             assert {"503", "504"} <= codes, (path, method)
         if "requestBody" in op:
@@ -58,8 +58,15 @@ def test_the_job_protocol_is_described(doc: dict) -> None:
     assert "lease_token" in job["required"]
     result = ops[("/v1/jobs/{uuid}/result", "PUT")]
     headers = {p["name"] for p in result["parameters"] if p["in"] == "header"}
-    assert headers == {"X-Lease-Token", "X-Checksum", "X-Duration", "X-Worker"}
+    assert headers == {"X-Lease-Token", "X-Checksum", "X-Duration", "X-Worker",
+                       "X-Request-Timeout"}
     assert {"201", "200", "403", "404", "409", "415"} <= set(result["responses"])
+
+
+def test_idempotent_creation_is_described(doc: dict) -> None:
+    create = operations(doc)[("/v1/fractals", "POST")]
+    assert {"200", "201", "422"} <= set(create["responses"])
+    assert "Idempotency-Key" in {p["name"] for p in create["parameters"]}
 
 
 def test_the_servers_own_rules_are_in_the_parameters_schema(doc: dict) -> None:
