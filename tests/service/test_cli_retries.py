@@ -41,6 +41,7 @@ class AnswerLosingProxy:
             threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
             if lose:
                 upstream.recv(65536)  # the API answered (the fractal exists): drop it
+                client.shutdown(socket.SHUT_RDWR)  # close() alone waits for the pump's recv
                 return
             _pump(upstream, client)
 
