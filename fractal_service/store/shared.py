@@ -26,12 +26,20 @@ FIRST_WAIT = 10.0  # seconds a caller without a deadline waits for the first ans
 class SharedCall(Generic[T]):
     """`fn` called by one caller at a time; its answer (a value or a StoreError) is reused
     while the next call runs, and for `ttl` seconds, or `spread` times as long as the call
-    took if that is longer (so a store takes at most 1/spread of its time on this)."""
+    took if that is longer (so a store takes at most 1/spread of its time on this).
 
-    def __init__(self, fn: Callable[[], T], *, ttl: float = 0.0, spread: float = 0.0) -> None:
+    `slow`: a call running longer than that is itself the answer for those who arrive
+    meanwhile (a StoreError: the store is slow), rather than the answer from before it; for
+    health checks, where an old "fine" would hide the stall the running call is stuck in.
+    """
+
+    def __init__(self, fn: Callable[[], T], *, ttl: float = 0.0, spread: float = 0.0,
+                 slow: float | None = None) -> None:
         self.fn = fn
         self.ttl = ttl
         self.spread = spread
+        self.slow = slow
+        self._since = 0.0  # when the call in flight began
         self._lock = threading.Lock()
         self._answer: tuple[T | None, StoreError | None] | None = None
         self._valid_until = 0.0
@@ -39,11 +47,13 @@ class SharedCall(Generic[T]):
 
     def __call__(self) -> T:
         with self._lock:
-            running = self._running
-            if self._answer is not None and (running or time.monotonic() < self._valid_until):
+            running, now = self._running, time.monotonic()
+            if running is not None and self.slow is not None and now - self._since > self.slow:
+                raise StoreError(f"the store has not answered for {now - self._since:.1f} s")
+            if self._answer is not None and (running or now < self._valid_until):
                 return self._unwrap(self._answer)
             if running is None:
-                self._running = threading.Event()
+                self._running, self._since = threading.Event(), now
         if running is not None:  # no answer yet, and the first call is on its way
             if not running.wait(deadline.left(FIRST_WAIT)):
                 raise StoreError("the store did not answer in time")

@@ -106,6 +106,8 @@ LIST_BUDGET = 10_000
 # the listing took, whichever is longer, so a scrape never takes more than a tenth of it.
 COUNTS_TTL = 30.0
 COUNTS_SPREAD = 10.0
+# A probe running longer than this answers "slow" to the health checks that overlap it.
+PROBE_SLOW = 2.0
 CLOCK_MARGIN = 300.0  # seconds of clock lag between API instances that claims tolerate
 TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
@@ -200,7 +202,7 @@ class SwiftStore(Store):
         self.list_budget = LIST_BUDGET
         # Store calls of health checks and metrics, shared by concurrent callers (shared.py).
         self._counts = SharedCall(self._count_all, ttl=COUNTS_TTL, spread=COUNTS_SPREAD)
-        self._probes = {deep: SharedCall(lambda deep=deep: self._probe(deep))
+        self._probes = {deep: SharedCall(lambda deep=deep: self._probe(deep), slow=PROBE_SLOW)
                         for deep in (False, True)}
 
     @classmethod
@@ -391,7 +393,10 @@ class SwiftStore(Store):
             else:
                 headers = _encode(decision.fractal, decision.token, decision.expires)
             if self._create(_name(uuid, gen), headers, decision.body, verify=verify):
-                self._collect(current.job, gen, everything=decision.fractal is None)
+                # Collecting is housekeeping (the next transition retries it): once the write
+                # is made, a slow DELETE or the request's deadline must not turn it into an error.
+                with contextlib.suppress(StoreError):
+                    self._collect(current.job, gen, everything=decision.fractal is None)
                 return decision.value
             floor = gen
         raise StoreError(f"too much contention on {uuid}")
