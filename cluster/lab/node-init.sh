@@ -11,7 +11,7 @@ hostname "$NODE_NAME"
 for dir in etc-corosync:/etc/corosync var-lib-pacemaker:/var/lib/pacemaker \
            var-lib-corosync:/var/lib/corosync var-log-cluster:/var/log/cluster \
            var-log-pacemaker:/var/log/pacemaker var-lib-fractal:/var/lib/fractal \
-           var-log-fractal:/var/log/fractal; do
+           var-log-fractal:/var/log/fractal var-lib-heartbeat:/var/lib/heartbeat; do
   src=$NODE_DIR/${dir%%:*} dst=${dir#*:}
   mkdir -p "$src" "$dst"
   mount --bind "$src" "$dst"

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, ClassVar
 
+    from resource_agents.ocf.trace import Tracer
+
 
 class Action:
     __slots__ = ("depth", "interval", "name", "timeout")
@@ -100,6 +102,7 @@ class Agent:
             return Exit.ERR_ARGS
         action = argv[1]
         reason = ""
+        tracer = self._trace(action)
         try:
             code = int(self._dispatch(action))
         except OcfError as exc:
@@ -110,11 +113,31 @@ class Agent:
             reason = f"{action} failed: {type(exc).__name__}: {exc}"
             self._exit_reason(reason)
             code = int(Exit.ERR_GENERIC)
+        if tracer is not None:
+            tracer.end(code, reason)
         # The action's record for the exporter: a few hundred bytes, standard library only.
         from resource_agents.metrics.record import action_done
 
         action_done(self, action, code, reason)
         return code
+
+    def _trace(self, action: str) -> Tracer | None:
+        """`crm resource trace`: this action's trace file, when asked for (ocf/trace.py)."""
+        if "OCF_TRACE_RA" not in self.environ and "OCF_RESKEY_trace_ra" not in self.environ:
+            return None  # the common case, without even importing the module
+        from resource_agents.ocf import trace
+
+        if not trace.enabled(self.environ) or action in ("meta-data", "usage", "help"):
+            return None
+        hidden = [p.name for p in self.parameters if p.secret]
+        try:
+            tracer = trace.Tracer.open(self.name, action, self.environ, hidden)
+        except OSError as exc:  # an unwritable trace directory must not fail the action
+            self.log.warning("cannot write a trace: %s", exc)
+            return None
+        if tracer is not None:
+            tracer.begin(self.name, self.version, action, self.environ, hidden)
+        return tracer
 
     def _exit_reason(self, reason: str) -> None:
         from resource_agents.ocf import log as ocf_log

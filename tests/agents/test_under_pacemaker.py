@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +104,44 @@ def test_worker_clone_renders_through_the_api(node: Node) -> None:
     wait_until(lambda: http(node, "GET", f"/v1/fractals/{uuid}")["state"] == "done", 60,
                "a worker to render")
     assert http(node, "GET", f"/v1/fractals/{uuid}")["generated_by"] == f"{node.name}-0"
+
+
+def test_crm_resource_trace_and_untrace(node: Node) -> None:
+    """`crm resource trace` as on a shell agent: a file per traced action under the node's
+    /var/lib/heartbeat/trace_ra/TYPE/, none once `untrace` is done."""
+    wait_until(lambda: http(node, "GET", "/healthz"), 60, "the API")
+    traces = node.dir / "var-lib-heartbeat" / "trace_ra" / "api"
+
+    def monitor_traces() -> list[Path]:
+        return sorted(traces.glob("api.monitor.*")) if traces.is_dir() else []
+
+    node.exec(["crm", "resource", "trace", "api", "monitor"])
+    wait_until(lambda: len(monitor_traces()) >= 2, 30, "monitor traces")
+    text = monitor_traces()[-1].read_text()
+    assert "env OCF_RESKEY_trace_ra=1" in text
+    assert "call agents.api.ApiAgent.monitor" in text
+    assert text.rstrip().endswith("exit 0")
+    node.exec(["crm", "resource", "untrace", "api", "monitor"])
+    # the untraced monitor is rescheduled: afterwards (a monitor every 2 s) no file appears
+    time.sleep(3)
+    before = len(monitor_traces())
+    time.sleep(6)
+    assert len(monitor_traces()) == before
+    assert where(node, "api") == [node.name]
+
+
+def test_a_reloadable_parameter_changes_without_a_restart(node: Node) -> None:
+    wait_until(lambda: http(node, "GET", "/healthz"), 60, "the API")
+    pid = api_pid(node)
+    node.exec(["crm", "resource", "param", "api", "set", "health_timeout", "3"])
+    # Pacemaker runs reload-agent (OCF 1.1) for a reloadable parameter, not stop + start
+    wait_until(lambda: _reloaded(node), 30, "the reload")
+    assert api_pid(node) == pid
+    assert http(node, "GET", "/healthz") == {"status": "ok"}
+    assert fail_count(node, "api") == 0
+
+
+def _reloaded(node: Node) -> bool:
+    done = node.exec(["grep", "-c", "Result of reload-agent operation for api",
+                      "/var/log/pacemaker/pacemaker.log"], check=False)
+    return done.returncode == 0 and int(done.stdout.strip() or 0) > 0
