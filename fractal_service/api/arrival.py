@@ -10,6 +10,7 @@ parser answers 400/431 itself.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 MAX_HEAD = 64 * 1024  # gunicorn refuses far smaller header blocks (limit_request_field_size)
 
@@ -17,11 +18,13 @@ MAX_HEAD = 64 * 1024  # gunicorn refuses far smaller header blocks (limit_reques
 class Arrival:
     """Bytes of one request received so far, and when its sender's time is up."""
 
-    def __init__(self, header_timeout: float, min_rate: float, max_body: int | None,
-                 now: float | None = None) -> None:
+    def __init__(self, header_timeout: float, min_rate: float,
+                 body_limit: Callable[[bytes], int], now: float | None = None) -> None:
+        """`body_limit`: the largest body the app takes for a request target (the path)."""
         self.header_timeout = header_timeout
         self.min_rate = min_rate
-        self.max_body = max_body
+        self.body_limit = body_limit
+        self.max_body: int | None = None
         self.buf = bytearray()
         self.started = time.monotonic() if now is None else now
         self.deadline = self.started + header_timeout
@@ -53,7 +56,12 @@ class Arrival:
 
     def _framing(self) -> bool:
         """Read the body's framing; False when the parser must see the request now."""
-        for line in bytes(self.buf[:self._head_end]).split(b"\r\n")[1:]:
+        request_line, *lines = bytes(self.buf[:self._head_end]).split(b"\r\n")
+        parts = request_line.split()
+        if len(parts) != 3:
+            return False  # not a request line: the parser answers 400
+        self.max_body = self.body_limit(parts[1])
+        for line in lines:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             if name == b"content-length":

@@ -69,7 +69,7 @@ class PollingThreadWorker(ThreadWorker):
         settings = self._settings()
         conn.sock.setblocking(False)
         self._arriving[conn] = Arrival(settings.header_timeout, settings.body_min_rate,
-                                       self.wsgi.config.get("MAX_CONTENT_LENGTH"))
+                                       self._body_limit)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, conn))
 
     def _on_bytes(self, conn: TConn, _client: socket.socket) -> None:
@@ -116,6 +116,13 @@ class PollingThreadWorker(ThreadWorker):
                 self._drop(conn, TOO_SLOW if arrival.buf else b"")
             elif not self.alive and not arrival.buf:
                 self._drop(conn)
+
+    def _body_limit(self, target: bytes) -> int:
+        """What api/bodies.py lets a route take: a body past it is not worth buffering."""
+        settings = self._settings()
+        if target.split(b"?", 1)[0].endswith(b"/result"):
+            return settings.max_upload_bytes
+        return settings.max_json_bytes
 
     def _settings(self) -> Settings:
         return self.wsgi.config.get("FRACTAL_SETTINGS") or Settings()
