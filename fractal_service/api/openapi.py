@@ -138,8 +138,8 @@ def _schemas(limits: Limits) -> Schema:
     }
 
 
-def _op(summary: str, answers: dict[str, Any], *, store: bool = False, auth: bool = False,
-        body: Schema | None = None, **extra: Any) -> Schema:
+def _op(summary: str, answers: dict[str, Any], *, store: bool = False, auth: str | None = None,
+        body: Schema | None = None, body_required: bool = True, **extra: Any) -> Schema:
     """An operation with its own answers plus those every route / store / auth route has."""
     responses: Schema = dict(answers)
     for group in (ANY_ROUTE, STORE_BOUND if store else {}, AUTH if auth else {}):
@@ -148,17 +148,17 @@ def _op(summary: str, answers: dict[str, Any], *, store: bool = False, auth: boo
                 "application/json": {"schema": _ref("Error")}}})
     if body is not None:
         responses.setdefault("415", _json(_ref("Error"), "Content-Type is not JSON"))
-        extra["requestBody"] = {"required": False,
+        extra["requestBody"] = {"required": body_required,
                                 "content": {"application/json": {"schema": body}}}
     if store:
         extra["parameters"] = [*extra.get("parameters", []), {
             "name": "X-Request-Timeout", "in": "header", "required": False,
-            "schema": {"type": "number", "exclusiveMinimum": 0},
-            "description": "seconds the client waits: the request's deadline is shortened to "
-                           "fit (504 past it)"}]
+            "schema": {"type": "string"},
+            "description": "seconds the client waits (a number): the request's deadline is "
+                           "shortened to fit (504 past it); anything else is ignored"}]
     op: Schema = {"summary": summary, "responses": dict(sorted(responses.items())), **extra}
     if auth:
-        op["security"] = [{"keystone": []}, {"bearer": []}]
+        op["security"] = [{auth: []}]  # the one scheme the API is set up for
     return op
 
 
@@ -166,7 +166,7 @@ def _uuid() -> list[Schema]:
     return [{"name": "uuid", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 
-def _fractal_paths() -> Schema:
+def _fractal_paths(scheme: str | None) -> Schema:
     error = _json(_ref("Error"), "error")
     fractal = _json(_ref("Fractal"), "the fractal")
     query = [
@@ -183,8 +183,11 @@ def _fractal_paths() -> Schema:
             "post": _op("Create a fractal (queued for a worker)", {
                 "201": fractal,
                 "200": _json(_ref("Fractal"), "the fractal this Idempotency-Key created"),
+                "404": _json(_ref("Error"), "the fractal this Idempotency-Key created has "
+                                            "been deleted since"),
                 "422": _json(_ref("Error"), "Idempotency-Key used with other parameters")},
-                store=True, auth=True, body=_ref("FractalParams"), parameters=[{
+                store=True, auth=scheme, body=_ref("FractalParams"), body_required=False,
+                parameters=[{
                     "name": "Idempotency-Key", "in": "header", "required": False,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     "description": "a retry with the same key gets the same fractal"}]),
@@ -197,7 +200,7 @@ def _fractal_paths() -> Schema:
             "get": _op("Show a fractal", {"200": fractal, "404": error}, store=True),
             "delete": _op("Delete a fractal and its image",
                           {"204": {"description": "deleted"}, "404": error},
-                          store=True, auth=True),
+                          store=True, auth=scheme),
         },
         "/v1/fractals/{uuid}/image": {
             "parameters": _uuid(),
@@ -209,7 +212,7 @@ def _fractal_paths() -> Schema:
     }
 
 
-def _job_paths(s: Settings) -> Schema:
+def _job_paths(s: Settings, scheme: str | None) -> Schema:
     error = _json(_ref("Error"), "error")
     lost = _json(_ref("Error"), "the lease is no longer the caller's (stale lease token)")
     result_headers = [
@@ -229,18 +232,18 @@ def _job_paths(s: Settings) -> Schema:
         "/v1/jobs/claim": {"post": _op(
             "Lease the oldest pending job (or one whose lease ran out)",
             {"200": _json(_ref("JobAnswer"), "a job, leased"),
-             "204": {"description": "no work"}}, store=True, auth=True, body=_ref("Claim"))},
+             "204": {"description": "no work"}}, store=True, auth=scheme, body=_ref("Claim"))},
         "/v1/jobs/{uuid}/heartbeat": {**job, "post": _op(
             "Extend a lease", {"200": _json(_ref("JobAnswer"), "extended"), "404": error,
-                               "409": lost}, store=True, auth=True, body=_ref("Heartbeat"))},
+                               "409": lost}, store=True, auth=scheme, body=_ref("Heartbeat"))},
         "/v1/jobs/{uuid}/release": {**job, "post": _op(
             "Give a job back to the queue at once (a no-op if the lease is not the caller's)",
             {"204": {"description": "released"}, "404": error},
-            store=True, auth=True, body=_ref("Release"))},
+            store=True, auth=scheme, body=_ref("Release"))},
         "/v1/jobs/{uuid}/fail": {**job, "post": _op(
             "Mark a job failed for good (a deterministic render error)",
             {"200": _json(_ref("Fractal"), "failed"), "404": error, "409": lost},
-            store=True, auth=True, body=_ref("Fail"))},
+            store=True, auth=scheme, body=_ref("Fail"))},
         "/v1/jobs/{uuid}/result": {**job, "put": _op(
             "Upload the rendered PNG: it must decode and have the job's width and height; "
             f"at most the job's raw size and never over {s.max_upload_bytes} bytes",
@@ -250,7 +253,7 @@ def _job_paths(s: Settings) -> Schema:
                                          "no worker role)"),
              "404": error, "409": lost,
              "415": _json(_ref("Error"), "Content-Type is not image/png")},
-            store=True, auth=True, parameters=result_headers,
+            store=True, auth=scheme, parameters=result_headers,
             requestBody={"required": True, "content": {"image/png": {
                 "schema": {"type": "string", "contentMediaType": "image/png"}}}})},
     }
@@ -281,13 +284,14 @@ def _service_paths() -> Schema:
 
 
 def document(s: Settings) -> Schema:
+    scheme = {"token": "bearer", "keystone": "keystone"}.get(s.auth)  # None: nobody is asked
     return {
         "openapi": "3.1.0",
         "info": {"title": "Fractal API", "version": "1.0.0",
                  "description": "Mandelbrot and Julia images, rendered by workers. Every error "
                                 "is {\"error\": {\"status\", \"message\", \"field\"?}}; JSON "
                                 f"bodies are at most {s.max_json_bytes} bytes."},
-        "paths": {**_fractal_paths(), **_job_paths(s), **_service_paths()},
+        "paths": {**_fractal_paths(scheme), **_job_paths(s, scheme), **_service_paths()},
         "components": {
             "schemas": _schemas(s.limits),
             "securitySchemes": {

@@ -86,3 +86,15 @@ def test_the_document_follows_the_settings(tmp_path: Path) -> None:
     doc = document(settings)
     assert doc["components"]["schemas"]["FractalParams"]["properties"]["width"]["maximum"] == 64
     assert "1000 bytes" in doc["info"]["description"]
+
+
+@pytest.mark.parametrize(("mode", "scheme"), [("token", "bearer"), ("keystone", "keystone"),
+                                              ("none", None)])
+def test_the_security_is_the_one_the_api_is_set_up_for(tmp_path: Path, mode: str,
+                                                        scheme: str | None) -> None:
+    doc = document(Settings(data_dir=tmp_path, auth=mode))
+    create = operations(doc)[("/v1/fractals", "POST")]
+    if scheme is None:
+        assert "security" not in create and "401" not in create["responses"]
+    else:
+        assert create["security"] == [{scheme: []}] and "401" in create["responses"]
