@@ -1,11 +1,34 @@
 """ocf:fractal:floating-ip — an OpenStack floating IP that follows the service to this node.
 
-start associates the floating IP with this node's port (one update call when it is elsewhere,
-verified by its answer); stop disassociates it only while it is still ours, so a late stop
-never takes it from the node that now serves; monitor is one GET with a cached token: ours →
-running, anywhere else → not running. A cloud API that fails for less than `api_grace` seconds
-does not fail the monitor (a blip must not move the service); a real loss of the association
-is seen at the next monitor. Credentials come only from clouds.yaml.
+start associates the floating IP with this node's port (one update when it is elsewhere,
+verified by its answer); stop disassociates it only while it is still ours, conditionally on
+the revision it read (If-Match), so a late stop never takes it from the node that now serves;
+monitor is one GET with a cached token. Credentials come only from clouds.yaml.
+
+The HA layer must never turn a cloud problem into an outage: the floating IP keeps forwarding
+while the cloud's API is down, and nobody can move it meanwhile. Hence, per action and what the
+cloud does ("no answer" = unreachable, 5xx/429, slow past the op's budget, TLS failure, or
+Keystone failing a needed login; "held" = this node started the address and has not seen it
+elsewhere since):
+
+  action            cloud answers          no answer                 credentials refused,
+                                                                     node-local problem
+  probe             0 ours / 7             held: 0, else 7 (logged)  held: 0, else 7
+  monitor (active)  0 ours / 7 elsewhere   0, logged as failing      0, logged as failing
+  monitor (standby) renew the session,     7                         7
+   role=Stopped     0 ours / 7
+  start             associate: 0           retries, then 1 before    5 (this node; the
+                    6: no such floating IP the op timeout            reason names it)
+  stop              release if ours and    bounded attempt, then 0   0, logged
+                    unchanged (412: read   (logged; a start
+                    again): 0              elsewhere takes it)
+
+Slow answers within the budget are answers; a cloud failing N % of calls is retried per call
+within the op timeout (start, stop) or reported from the call that failed (monitor). A
+refused token (401) means one new login; a token near its expiry is renewed by the standby
+monitor, so that a takeover needs no login. The cache (session.json) is keyed by the
+parameters, the node and clouds.yaml; a stale or damaged one is discarded, with a log line.
+Every action ends before its op timeout minus a margin, whatever the cloud does.
 """
 
 from __future__ import annotations
@@ -36,14 +59,14 @@ def _parse_port_map(value: str) -> dict[str, str]:
 
 
 class _OutOfTime(BaseException):
-    """A monitor's time budget ran out (raised from SIGALRM; not an Exception, so that no
-    library on the way may swallow it)."""
+    """An action's time budget ran out (raised from SIGALRM; not an Exception, so that no
+    library on the way, openstacksdk's retries included, may swallow it)."""
 
 
 @contextmanager
 def _within(seconds: float) -> Iterator[None]:
-    """Raise _OutOfTime in the body after `seconds`: a check stuck in a slow login must answer
-    before Pacemaker's op timeout, which would count as a failure of the address."""
+    """Raise _OutOfTime in the body after `seconds`: the hard deadline of an action, whatever
+    the cloud (or a login's own retries) does."""
     def give_up(signum: int, frame: object) -> None:
         raise _OutOfTime
 
@@ -56,9 +79,13 @@ def _within(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+# What the cloud can do to a call: every one of these means "the cloud cannot say".
+_NO_ANSWER = (neutron.CloudError, neutron.Refused, _OutOfTime)
+
+
 class FloatingIpAgent(Agent):
     name = "floating-ip"
-    version = "1.0"
+    version = "1.1"
     shortdesc = "OpenStack floating IP on this node"
     longdesc = __doc__ or ""
     parameters = (
@@ -66,8 +93,9 @@ class FloatingIpAgent(Agent):
                   longdesc="Name of the cloud in clouds.yaml holding the credentials; nothing "
                            "secret is ever a parameter."),
         Parameter("clouds_yaml", "Path of clouds.yaml", default="",
-                  longdesc="Explicit clouds.yaml; empty = openstacksdk's search path "
-                           "(/etc/openstack/clouds.yaml, ~/.config/openstack/...)."),
+                  longdesc="Explicit clouds.yaml; empty = the first of "
+                           + ", ".join(session.SEARCH_PATH) + " (never the current "
+                           "directory, never OS_* variables)."),
         Parameter("region_name", "Region", default=""),
         Parameter("floating_ip", "The floating IP (address or id)", required=True,
                   unique_group="address"),
@@ -78,8 +106,11 @@ class FloatingIpAgent(Agent):
                   longdesc="Overrides the server lookup, e.g. 'n1:3f0c… n2:9ab1…'."),
         Parameter("api_timeout", "Seconds per cloud API call", type=float, default=5.0,
                   minimum=0.5, maximum=60, reloadable=True),
-        Parameter("api_grace", "Seconds of cloud API failures a monitor tolerates", type=float,
-                  default=30.0, minimum=0, maximum=600, reloadable=True),
+        Parameter("api_grace", "Seconds of cloud API failures before the monitor logs errors",
+                  type=float, default=30.0, minimum=0, maximum=86400, reloadable=True,
+                  longdesc="The monitor keeps the address running while the cloud's API "
+                           "fails (it cannot say otherwise, and the address still forwards); "
+                           "it logs warnings, then errors after this long."),
     )
     actions = (
         Action("start", timeout=60),
@@ -87,6 +118,13 @@ class FloatingIpAgent(Agent):
         Action("monitor", timeout=20, interval=10),
         *SERVICE_ACTIONS,
     )
+
+    def __init__(self, environ=None) -> None:
+        super().__init__(environ)
+        self._session: session.Session | None = None
+        # Doubled after each call that timed out: a cloud slower than api_timeout (a slow
+        # Keystone makes Neutron slow too: it validates tokens there) still answers in time.
+        self._slow = 1.0
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -96,49 +134,87 @@ class FloatingIpAgent(Agent):
     def _path(self, name: str) -> str:
         return os.path.join(self.home, name)
 
-    def session(self, renew: bool = False) -> session.Session:
-        cached = None if renew else session.load(self._path("session.json"))
-        if cached is not None and cached.fresh:
-            return cached
-        p = self.params
-        fresh = session.login(cloud=p["cloud"], clouds_yaml=p["clouds_yaml"],
-                              region=p["region_name"], floating_ip=p["floating_ip"],
-                              node=self.ocf.node, port_map=_parse_port_map(p["port_map"]),
-                              network=p["network"], timeout=p["api_timeout"])
-        session.save(self._path("session.json"), fresh)
-        return fresh
+    def _flag(self, name: str, on: bool) -> None:
+        """A marker file: `held` (started here, not seen elsewhere since), `failing` (the
+        cloud's API has not answered since the file's mtime)."""
+        if on and not os.path.exists(self._path(name)):
+            os.makedirs(self.home, mode=0o700, exist_ok=True)
+            with open(self._path(name), "w"):
+                pass
+        elif not on:
+            try:
+                os.unlink(self._path(name))
+            except FileNotFoundError:
+                pass
 
-    def _call(self, method: str, body: dict | None = None) -> dict:
+    def _left(self) -> float:
+        """Seconds this action may still spend: its op timeout minus a margin to report."""
+        return self.remaining(margin=min(5.0, max(1.0, 0.1 * self.ocf.timeout)))
+
+    def _call_timeout(self) -> float:
+        return max(0.1, min(self.params["api_timeout"] * self._slow, self._left()))
+
+    def _key(self) -> list:
+        p = self.params
+        return session.cache_key(
+            node=self.ocf.node, cloud=p["cloud"],
+            clouds_yaml=session.find_clouds_yaml(p["clouds_yaml"]), region=p["region_name"],
+            floating_ip=p["floating_ip"], network=p["network"],
+            port=_parse_port_map(p["port_map"]).get(self.ocf.node, ""))
+
+    def session(self, renew: bool = False, within: float = 0.0) -> session.Session:
+        """The cached session if valid for `within` s more, else a new login."""
+        if not renew:
+            if self._session is None:
+                self._session, problem = session.load(self._path("session.json"), self._key())
+                if problem:
+                    self.log.warning("session cache discarded: %s", problem)
+            if self._session is not None and self._session.fresh(within):
+                return self._session
+        p = self.params
+        self._session = session.login(
+            cloud=p["cloud"], clouds_yaml=session.find_clouds_yaml(p["clouds_yaml"]),
+            region=p["region_name"], floating_ip=p["floating_ip"], node=self.ocf.node,
+            port_map=_parse_port_map(p["port_map"]), network=p["network"],
+            timeout=self._call_timeout(), key=self._key())
+        session.save(self._path("session.json"), self._session)
+        self.log.info("logged in to cloud %r", p["cloud"])
+        return self._session
+
+    def _call(self, method: str, body: dict | None = None,
+              if_revision: int | None = None) -> dict:
         """One Neutron call on the floating IP, logging in again once if the token is refused."""
         current = self.session()
-        url = neutron.floating_ip_url(current.endpoint, current.fip_id)
-        try:
-            return neutron.call(method, url, current.token, self.params["api_timeout"], body)
-        except neutron.Unauthorized:
-            current = self.session(renew=True)
-            return neutron.call(method, url, current.token, self.params["api_timeout"], body)
+        for renewed in (False, True):
+            url = neutron.floating_ip_url(current.endpoint, current.fip_id)
+            try:
+                return neutron.call(method, url, current.token, self._call_timeout(), body,
+                                    current.tls, if_revision)
+            except neutron.Unauthorized:
+                if renewed:
+                    raise
+                current = self.session(renew=True)
+        raise AssertionError("unreachable")
 
-    def _port_now(self) -> str | None:
-        return self._call("GET")["floatingip"].get("port_id")
-
-    def _is_ours(self) -> bool:
-        """Whether the address points at this node's port, answered before the op timeout
-        (else _OutOfTime): a check stuck in a slow login must not outlive the op."""
-        with _within(self.remaining(margin=3.0)):
-            return self._port_now() == self.session().port_id
+    def _read(self) -> tuple[str | None, int | None]:
+        """(the port the address points at, the floating IP's revision_number)."""
+        fip = self._call("GET")["floatingip"]
+        return fip.get("port_id"), fip.get("revision_number")
 
     def _retrying(self, what: str, attempt):
-        """Run `attempt` until it succeeds, retrying transient cloud errors with backoff
-        within the op timeout."""
+        """Run `attempt` until it succeeds, retrying transient cloud errors with backoff; a
+        retry starts only with its whole call timeout still ahead of the deadline."""
         delay, last = 0.25, ""
         while True:
             try:
                 return attempt()
             except neutron.CloudError as exc:
                 last = str(exc)
+                if "timed out" in last.lower():
+                    self._slow *= 2
             except neutron.Refused as exc:
                 raise OcfError(Exit.ERR_GENERIC, f"{what}: {exc}") from None
-            if self.remaining(margin=2.0) < delay:
+            if self._left() < delay + self.params["api_timeout"]:
                 raise OcfError(Exit.ERR_GENERIC, f"{what}: cloud API failing: {last}")
             self.log.warning("%s: %s; retrying in %.1f s", what, last, delay)
             time.sleep(delay)
@@ -146,11 +222,28 @@ class FloatingIpAgent(Agent):
 
     # -- actions -----------------------------------------------------------------------
     def start(self) -> Exit:
-        # Each call is retried on its own: a cloud failing every other request would never
-        # let a whole GET-PUT-GET sequence through if the sequence were retried as one.
         started = time.monotonic()
+        try:
+            with _within(self._left()):
+                found, mine = self._associate()
+        except _OutOfTime:
+            raise OcfError(Exit.ERR_GENERIC, "start: the cloud did not answer within the op "
+                           f"timeout ({self.ocf.timeout:g} s)") from None
+        self._answered(ours=True)
+        took = time.monotonic() - started
+        # For the exporter: a takeover is a start that found the address on another node's
+        # port (its holder could not release it: crashed or cut off).
+        self.facts.update(associated=("g", 1), association_duration_seconds=("o", took),
+                          takeovers=("a", float(found not in (None, mine))))
+        self.log.info("%s associated with port %s in %.2f s", self.session().fip_address, mine,
+                      took)
+        return Exit.SUCCESS
+
+    def _associate(self) -> tuple[str | None, str]:
+        # Each call is retried on its own: a cloud failing every other request would never
+        # let a whole GET-PUT sequence through if the sequence were retried as one.
         mine = self._retrying("log in", lambda: self.session().port_id)
-        found = self._retrying("read the association", self._port_now)
+        found, _ = self._retrying("read the association", self._read)
         if found != mine:
             # Neutron answers an update with the resource as stored: that is the check that
             # the association took (one GET fewer on the takeover path, ~0.2 s in the lab).
@@ -159,86 +252,86 @@ class FloatingIpAgent(Agent):
             if updated.get("floatingip", {}).get("port_id") != mine:
                 raise OcfError(Exit.ERR_GENERIC, "the association did not take (another "
                                                  "node took the address meanwhile?)")
-        self._record_ok()
-        current = self.session()
-        took = time.monotonic() - started
-        # For the exporter: a takeover is a start that found the address on another node's
-        # port (its holder could not release it: crashed or cut off).
-        self.facts.update(associated=("g", 1), association_duration_seconds=("o", took),
-                          takeovers=("a", float(found not in (None, mine))))
-        self.log.info("%s associated with port %s in %.2f s", current.fip_address, mine, took)
-        return Exit.SUCCESS
+        return found, mine
 
     def stop(self) -> Exit:
-        if not os.path.exists(self._path("session.json")):
-            return Exit.SUCCESS  # never probed nor started here: it cannot be ours
-        mine = self._retrying("log in", lambda: self.session().port_id)
-        if self._retrying("read the association", self._port_now) == mine:
-            # never take it from the node that now holds it
-            self._retrying("disassociate", lambda: self._call(
-                "PUT", {"floatingip": {"port_id": None}}))
+        if os.path.exists(self._path("session.json")):  # else never probed nor started here
+            try:
+                with _within(self._left()):
+                    self._release()
+            except (*_NO_ANSWER, OcfError) as exc:
+                # A failed stop gets this node fenced, through the same cloud: succeed after
+                # a bounded attempt. A later start anywhere takes the address with one update.
+                self.log.error("stop: could not confirm the release of the floating IP (%s); "
+                               "stopped anyway: a start elsewhere takes it over",
+                               getattr(exc, "reason", str(exc)) or "no answer in time")
+                self.facts["stops_unconfirmed"] = ("a", 1.0)
         # The session stays: a later start here (a fail-back) needs no new login.
+        self._flag("held", False)
         self.facts["associated"] = ("g", 0)
         return Exit.SUCCESS
 
+    def _release(self) -> None:
+        mine = self._retrying("log in", lambda: self.session().port_id)
+        while True:
+            found, revision = self._retrying("read the association", self._read)
+            if found != mine:
+                return  # never take it from the node that holds it now
+            try:
+                # Only the revision just read: another node's association in between makes
+                # Neutron answer 412, and the loop reads again.
+                self._retrying("disassociate", lambda read=revision: self._call(
+                    "PUT", {"floatingip": {"port_id": None}}, if_revision=read))
+                return
+            except neutron.Conflict:
+                self.log.info("stop: the floating IP changed while being released; reading "
+                              "it again")
+
     def monitor(self) -> Exit:
-        if not os.path.exists(self._path("session.json")):
-            if self.ocf.interval:
-                return Exit.NOT_RUNNING  # a recurring monitor where we never started
-            return self._probe()
+        probe = not self.ocf.interval
+        # A recurring monitor where the address is not held: `op monitor role=Stopped`, which
+        # Pacemaker runs on the nodes where it is stopped. Known by our record rather than by
+        # the role Pacemaker passes: an answer "running" from a standby would be taken as
+        # the address active on two nodes.
+        standby = not probe and (not os.path.exists(self._path("held")) or self.environ.get(
+            "OCF_RESKEY_CRM_meta_role", "").lower() == "stopped")
         try:
-            ours = self._is_ours()
-        except neutron.CloudError as exc:
-            return self._tolerate(str(exc))
-        except _OutOfTime:
-            return self._tolerate("no answer within the op timeout")
-        except neutron.Refused as exc:
-            raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
-        self._record_ok()
+            with _within(self._left()):
+                if standby:  # valid until well after the next standby monitor
+                    self.session(within=2 * self.ocf.interval)
+                ours = self._read()[0] == self.session().port_id
+        except (*_NO_ANSWER, OcfError) as exc:
+            if isinstance(exc, OcfError) and exc.code == Exit.ERR_CONFIGURED and not probe:
+                raise  # the cloud did answer: e.g. the floating IP no longer exists
+            why = getattr(exc, "reason", str(exc)) or "no answer within the op timeout"
+            return self._cannot_tell(why, probe, standby)
+        self._answered(ours)
         self.facts["associated"] = ("g", 1 if ours else 0)
         return Exit.SUCCESS if ours else Exit.NOT_RUNNING
 
-    def _probe(self) -> Exit:
-        """The probe Pacemaker runs on every node before any start: log in now, which answers
-        truthfully (after a reboot the address may still point here) and leaves a warm
-        session, so that a failover start to this node is two calls, not a login. Within a
-        budget: a probe that times out is a failed resource, while "not here" is always safe
-        for a floating IP (whichever node starts it takes it, wherever it pointed)."""
-        try:
-            ours = self._is_ours()
-        except (neutron.CloudError, _OutOfTime) as exc:
-            self.log.warning("probe: cloud %s; assuming not here",
-                             f"unreachable ({exc})" if str(exc) else "too slow")
-            return Exit.NOT_RUNNING
-        except neutron.Refused as exc:
-            raise OcfError(Exit.ERR_GENERIC, f"floating IP check refused: {exc}") from None
-        except OcfError as exc:
-            if exc.code != Exit.ERR_INSTALLED:
-                raise
-            # This node cannot ask the cloud (its clouds.yaml): it cannot have started the
-            # address either; a start here fails with the reason and bans this node only.
-            self.log.warning("probe: %s; assuming not here", exc)
-            return Exit.NOT_RUNNING
-        self._record_ok()
-        return Exit.SUCCESS if ours else Exit.NOT_RUNNING
+    def _cannot_tell(self, why: str, probe: bool, standby: bool) -> Exit:
+        """The cloud cannot say where the address is: keep the last truth known here."""
+        held = os.path.exists(self._path("held"))
+        if probe or standby:
+            answer = Exit.SUCCESS if held and probe else Exit.NOT_RUNNING
+            self.log.warning("%s: the cloud cannot say (%s); answering from this node's "
+                             "record: %s", "probe" if probe else "standby monitor", why,
+                             "running" if answer == Exit.SUCCESS else "not running")
+            return answer
+        # The active monitor: the address still forwards and nobody can move it while the
+        # API is down, so it stays "running" (a restart would need the same API).
+        self._flag("failing", True)
+        failing_for = time.time() - os.path.getmtime(self._path("failing"))
+        log = self.log.error if failing_for >= self.params["api_grace"] else self.log.warning
+        log("cloud API failing for %.0f s (%s); the address stays as it was", failing_for, why)
+        self.facts["cloud_api_failing_seconds"] = ("g", failing_for)
+        return Exit.SUCCESS
 
-    def _tolerate(self, problem: str) -> Exit:
-        """A failing cloud API: not a failover reason until it has failed for api_grace s."""
-        try:
-            last_ok = os.path.getmtime(self._path("last-ok"))
-        except OSError:
-            last_ok = 0.0
-        failing_for = time.time() - last_ok
-        if self.ocf.interval and failing_for < self.params["api_grace"]:
-            self.log.warning("cloud API failing (%s); last good answer %.0f s ago, tolerated",
-                             problem, failing_for)
-            return Exit.SUCCESS
-        raise OcfError(Exit.ERR_GENERIC, f"cloud API failing for {failing_for:.0f} s: {problem}")
-
-    def _record_ok(self) -> None:
-        os.makedirs(self.home, exist_ok=True)
-        with open(self._path("last-ok"), "w"):
-            pass  # its mtime is the time of the last good answer
+    def _answered(self, ours: bool) -> None:
+        """The cloud answered: record the truth for a probe or monitor that cannot ask."""
+        self._flag("held", ours)
+        self._flag("failing", False)
+        self.facts["cloud_api_failing_seconds"] = ("g", 0.0)
 
 
 def main() -> int:

@@ -1,7 +1,9 @@
 """Neutron's floating-IP calls over plain http.client with a cached token.
 
 The steady-state monitor is this one GET: importing openstacksdk costs ~0.45 s a run, so it
-is kept to the slow path (login, finding the port); http.client costs ~20 ms.
+is kept to the slow path (login, finding the port); http.client costs ~20 ms. TLS follows
+clouds.yaml (`cacert`, `verify`/`insecure`, `cert`/`key`), as recorded by the login: a cloud
+with a private CA must work here exactly as it does for openstacksdk.
 """
 
 from __future__ import annotations
@@ -22,42 +24,79 @@ class Unauthorized(CloudError):
 
 
 class Refused(Exception):
-    """A definitive 4xx other than 401 (no such floating IP, not allowed): not transient."""
+    """A definitive 4xx other than 401 and 412 (no such floating IP, not allowed)."""
 
 
-def call(method: str, url: str, token: str, timeout: float,
-         body: dict | None = None) -> dict[str, Any]:
+class Conflict(Exception):
+    """412: the resource changed since the revision a conditional update named."""
+
+
+class Tls:
+    """How to speak TLS to the cloud, from clouds.yaml: verify is True (system CAs), False
+    (`verify: false` / `insecure: true`) or a CA bundle's path; cert/key: a client certificate."""
+
+    __slots__ = ("cert", "key", "verify")
+
+    def __init__(self, verify: bool | str = True, cert: str | None = None,
+                 key: str | None = None) -> None:
+        self.verify, self.cert, self.key = verify, cert, key
+
+    def context(self):
+        import ssl
+
+        if self.verify is False:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        else:
+            ctx = ssl.create_default_context(
+                cafile=self.verify if isinstance(self.verify, str) else None)
+        if self.cert:
+            ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
+def call(method: str, url: str, token: str, timeout: float, body: dict | None = None,
+         tls: Tls | None = None, if_revision: int | None = None) -> dict[str, Any]:
+    """One request; `if_revision`: only if the resource is still at that revision_number
+    (Neutron's `If-Match` on standard-attribute resources; else Conflict)."""
     import http.client
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    if parts.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout)
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     payload = json.dumps(body).encode() if body is not None else None
     headers = {"X-Auth-Token": token, "Accept": "application/json",
                "User-Agent": "fractal-ha floating-ip agent"}
     if payload is not None:
         headers["Content-Type"] = "application/json"
+    if if_revision is not None:
+        headers["If-Match"] = f"revision_number={if_revision}"
     try:
+        if parts.scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=timeout, context=(tls or Tls()).context())
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
         conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""),
                      body=payload, headers=headers)
         response = conn.getresponse()
         raw = response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise CloudError(f"{method} {parts.path}: {exc or type(exc).__name__}") from None
-    finally:
         conn.close()
+    except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError is an OSError
+        raise CloudError(f"{method} {parts.path}: {exc or type(exc).__name__}") from None
     if response.status == 401:
         raise Unauthorized("token refused")
+    if response.status == 412:
+        raise Conflict(f"{method} {parts.path}: changed since revision {if_revision}")
     if response.status >= 500 or response.status == 429:
         raise CloudError(f"{method} {parts.path} answered {response.status}")
     if response.status >= 400:
         raise Refused(f"{method} {parts.path} answered {response.status}: "
                       f"{raw.decode(errors='replace')[:200]}")
-    return json.loads(raw) if raw else {}
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        raise CloudError(f"{method} {parts.path}: an answer that is not JSON") from None
 
 
 def floating_ip_url(endpoint: str, fip_id: str) -> str:

@@ -2,8 +2,12 @@
 
 The slow path (`login`) uses openstacksdk with credentials from clouds.yaml — never from the
 CIB, the command line or the environment of the cluster — and records the token, its expiry,
-the network endpoint, the floating IP's id and this node's port. Every later run reuses that,
-so a steady-state monitor is one Neutron call.
+the network endpoint, the floating IP's id, this node's port and clouds.yaml's TLS settings.
+Every later run reuses that, so a steady-state monitor is one Neutron call.
+
+The cache is keyed by everything it was derived from (`cache_key`): the parameters, this node,
+and clouds.yaml's path, size and mtime. A cache made for anything else, or damaged (not JSON,
+a field of the wrong type), is discarded, with a reason for the log: never trusted.
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from resource_agents.ocf.codes import Exit, OcfError
-from resource_agents.openstack.neutron import CloudError
+from resource_agents.openstack.neutron import CloudError, Tls
 
 RENEW_BEFORE_S = 120  # renew a token this long before Keystone says it expires
+# openstacksdk's search path without its first entry, the current directory: an agent's
+# working directory is whatever Pacemaker's was, never a place for credentials.
+SEARCH_PATH = tuple(os.path.join(d, f"clouds.{ext}")
+                    for d in ("~/.config/openstack", "/etc/openstack") for ext in ("yaml", "yml"))
 
 
 @dataclass
@@ -27,18 +35,60 @@ class Session:
     fip_id: str
     fip_address: str
     port_id: str  # this node's port
+    key: list  # cache_key() at login: what this session is valid for
+    verify: bool | str = True  # TLS, from clouds.yaml (see neutron.Tls)
+    cert: str | None = None
+    cert_key: str | None = None
+
+    def fresh(self, within: float = 0.0) -> bool:
+        """Valid for RENEW_BEFORE_S (plus `within`) more seconds."""
+        return time.time() < self.expires_at - RENEW_BEFORE_S - within
 
     @property
-    def fresh(self) -> bool:
-        return time.time() < self.expires_at - RENEW_BEFORE_S
+    def tls(self) -> Tls:
+        return Tls(self.verify, self.cert, self.cert_key)
 
 
-def load(path: str) -> Session | None:
+_TYPES = {"token": str, "expires_at": (int, float), "endpoint": str, "fip_id": str,
+          "fip_address": str, "port_id": str, "key": list, "verify": (bool, str),
+          "cert": (str, type(None)), "cert_key": (str, type(None))}
+
+
+def find_clouds_yaml(explicit: str) -> str | None:
+    if explicit:
+        return explicit
+    return next((p for p in map(os.path.expanduser, SEARCH_PATH) if os.path.isfile(p)), None)
+
+
+def cache_key(*, node: str, cloud: str, clouds_yaml: str | None, **params: str) -> list:
+    """What a session depends on. clouds.yaml by path, size and mtime: a stat, not a read,
+    on the monitor's hot path; an edited file (new credentials, CA, region) changes both."""
+    try:
+        st = os.stat(clouds_yaml) if clouds_yaml else None
+    except OSError:
+        st = None
+    stamp = [st.st_size, st.st_mtime_ns] if st else None
+    return [node, cloud, clouds_yaml, stamp, *(f"{k}={v}" for k, v in sorted(params.items()))]
+
+
+def load(path: str, key: list) -> tuple[Session | None, str]:
+    """(the cached session, "") or (None, why it was not usable; "" when there is none)."""
     try:
         with open(path) as fh:
-            return Session(**json.load(fh))
-    except (OSError, ValueError, TypeError):
-        return None
+            data = json.load(fh)
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError) as exc:
+        return None, f"unreadable ({type(exc).__name__})"
+    if not isinstance(data, dict) or set(data) != {f.name for f in fields(Session)}:
+        return None, "not a session record"
+    wrong = [name for name, kinds in _TYPES.items() if not isinstance(data[name], kinds)
+             or (name == "expires_at" and isinstance(data[name], bool))]
+    if wrong:
+        return None, f"wrong types in {', '.join(wrong)}"
+    if data["key"] != key:
+        return None, "made for other parameters, node or clouds.yaml"
+    return Session(**data), ""
 
 
 def save(path: str, session: Session) -> None:
@@ -50,9 +100,10 @@ def save(path: str, session: Session) -> None:
     os.replace(tmp, path)
 
 
-def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: str,
-          port_map: dict[str, str], network: str, timeout: float) -> Session:
-    """Authenticate and resolve the floating IP and this node's port (openstacksdk)."""
+def login(*, cloud: str, clouds_yaml: str | None, region: str, floating_ip: str, node: str,
+          port_map: dict[str, str], network: str, timeout: float, key: list) -> Session:
+    """Authenticate and resolve the floating IP and this node's port (openstacksdk).
+    `timeout` bounds each HTTP call; the caller bounds the whole (several calls)."""
     try:
         import openstack
         from keystoneauth1 import exceptions as ks_exc
@@ -60,8 +111,14 @@ def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: 
         from openstack.config import loader
     except ImportError as exc:
         raise OcfError(Exit.ERR_INSTALLED, f"openstacksdk is not installed: {exc}") from None
+    if clouds_yaml is None:
+        raise OcfError(Exit.ERR_INSTALLED, f"no clouds.yaml on node {node} (looked for "
+                       f"{', '.join(SEARCH_PATH)})")
     try:
-        config = loader.OpenStackConfig(config_files=[clouds_yaml] if clouds_yaml else None)
+        # Exactly this file: no current directory, no OS_* variables (credentials come
+        # only from files), no secure.yaml/clouds-public.yaml found elsewhere.
+        config = loader.OpenStackConfig(config_files=[clouds_yaml], secure_files=[],
+                                        vendor_files=[], load_envvars=False)
         # A login is several calls (discovery, the floating IP, the server, its ports): let
         # keystoneauth retry each refused connection and 503 itself, quickly, or a cloud
         # failing one call in two would fail nearly every login as a whole.
@@ -69,12 +126,13 @@ def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: 
                                        api_timeout=timeout, connect_retries=3,
                                        connect_retry_delay=0.2, status_code_retries=4,
                                        status_code_retry_delay=0.2)
+        verify, cert = region_config.get_requests_verify_args()
     except Exception as exc:  # openstacksdk raises its own config errors
         # This node's clouds.yaml (credentials never live in the CIB): a local problem, so
         # ERR_INSTALLED keeps the address off this node only; ERR_CONFIGURED would stop it
         # everywhere because one node's file is stale or missing.
-        raise OcfError(Exit.ERR_INSTALLED,
-                       f"cloud {cloud!r} not usable from this node's clouds.yaml: {exc}") from None
+        raise OcfError(Exit.ERR_INSTALLED, f"cloud {cloud!r} not usable from node {node}'s "
+                       f"clouds.yaml {clouds_yaml}: {exc}") from None
     conn = openstack.connection.Connection(config=region_config)
     try:
         token = conn.session.get_token()
@@ -84,36 +142,42 @@ def login(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: 
         port_id = port_map.get(node) or _find_port(conn, node, network)
     except ks_exc.Unauthorized:
         raise OcfError(Exit.ERR_INSTALLED,  # this node's clouds.yaml, as above
-                       f"cloud {cloud!r}: credentials refused by Keystone") from None
-    except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.DiscoveryFailure,
-            ks_exc.HttpError, sdk_exc.HttpException) as exc:
+                       f"cloud {cloud!r}: credentials in node {node}'s clouds.yaml refused "
+                       "by Keystone") from None
+    except (ks_exc.ConnectionError, ks_exc.DiscoveryFailure, ks_exc.HttpError,
+            sdk_exc.HttpException) as exc:  # ConnectionError: refused, timeout, TLS
         raise CloudError(f"cloud {cloud!r} unreachable: {exc}") from None  # maybe transient
+    cert_file, cert_key = (cert if isinstance(cert, tuple) else (cert, None))
     return Session(token, auth_ref.expires.timestamp(), endpoint, fip.id,
-                   fip.floating_ip_address, port_id)
+                   fip.floating_ip_address, port_id, key, verify if verify is not None else True,
+                   cert_file, cert_key)
 
 
 def _find_floating_ip(conn, wanted: str):
     found = conn.network.find_ip(wanted, ignore_missing=True)
     if found is None:
         found = next(iter(conn.network.ips(floating_ip_address=wanted)), None)
-    if found is None:
+    if found is None:  # the same answer on every node: the configuration
         raise OcfError(Exit.ERR_CONFIGURED, f"floating IP {wanted} does not exist in the project")
     return found
 
 
 def _find_port(conn, node: str, network: str) -> str:
+    # Whatever is missing about this node's own server is true of this node only: rc 5
+    # (Pacemaker keeps the address off it), never 6 (stopped everywhere).
     server = conn.compute.find_server(node, ignore_missing=True)
     if server is None:
-        raise OcfError(Exit.ERR_CONFIGURED,
-                       f"no server named {node!r} and no port_map entry for it")
+        raise OcfError(Exit.ERR_INSTALLED, f"node {node}: no compute server named {node!r} "
+                       "and no port_map entry for it")
     query = {"device_id": server.id}
     if network:
         net = conn.network.find_network(network, ignore_missing=True)
-        if net is None:
+        if net is None:  # the same on every node: the configuration
             raise OcfError(Exit.ERR_CONFIGURED, f"network {network!r} does not exist")
         query["network_id"] = net.id
     ports = list(conn.network.ports(**query))
     if len(ports) != 1:
-        raise OcfError(Exit.ERR_CONFIGURED, f"server {node!r} has {len(ports)} ports on "
-                       f"{network or 'any network'}; set `network` or `port_map`")
+        raise OcfError(Exit.ERR_INSTALLED, f"node {node}: server {node!r} has {len(ports)} "
+                       f"ports on {network or 'any network'}, not exactly one; set `network` "
+                       "or a port_map entry")
     return ports[0].id
