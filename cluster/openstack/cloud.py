@@ -15,6 +15,7 @@ from cluster.openstack import (
     neutron,
     services,
     swift,
+    tls,
     topology,
 )
 from cluster.openstack.compute import registry
@@ -41,6 +42,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     layout.state.mkdir(parents=True, exist_ok=True)
     fresh = not (layout.dir("keystone") / "keystone.db").exists()
     proxies, ks, nt, compute, *object_store, agent = daemons(layout)
+    tls.ensure(layout)  # the proxies' HTTPS twins need the lab CA's certificate
     proxies.start()
     if fresh:
         step("configuring Keystone (SQLite, fernet) and bootstrapping its admin; meanwhile "

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from cluster.openstack.layout import ADMIN_CLOUD, MEMBER_CLOUD, REGIONS, Layout
+from cluster.openstack import tls
+from cluster.openstack.layout import (
+    ADMIN_CLOUD,
+    MEMBER_CLOUD,
+    REGIONS,
+    TLS_CLOUD,
+    TLS_REGION,
+    Layout,
+)
 
 if TYPE_CHECKING:
     from openstack import connection
@@ -24,7 +32,11 @@ def entries(layout: Layout) -> dict[str, dict]:
                          "user_domain_name": "Default", "project_domain_name": "Default"},
                 "region_name": REGIONS[0], "identity_api_version": 3, "interface": "public"}
 
-    return {ADMIN_CLOUD: entry("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER)}
+    over_tls = entry(*MEMBER)  # the member again, over HTTPS with the lab's own CA
+    over_tls["auth"]["auth_url"] = layout.tls_url("keystone") + "/v3"
+    over_tls.update(region_name=TLS_REGION, cacert=str(tls.ca_file(layout)))
+    return {ADMIN_CLOUD: entry("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER),
+            TLS_CLOUD: over_tls}
 
 
 def member_only(layout: Layout) -> str:

@@ -1,13 +1,14 @@
 """Keystone's content for the lab: regions, projects, users and roles, and the catalog.
 
 RegionOne holds every endpoint; RegionTwo exists with the identity endpoint only, so a client
-configured for the wrong region gets a clear "no endpoint" instead of a silent success.
+configured for the wrong region gets a clear "no endpoint" instead of a silent success;
+RegionTLS holds every endpoint's HTTPS twin (tls.py).
 """
 
 from __future__ import annotations
 
 from cluster.openstack import clouds
-from cluster.openstack.layout import REGIONS, Layout
+from cluster.openstack.layout import REGIONS, TLS_REGION, Layout
 
 # catalog type -> (service name, the lab service behind it, path after its host:port)
 CATALOG = {
@@ -24,7 +25,7 @@ def _find_or_create(finder, creator, name: str, **attrs):
 def register(layout: Layout) -> None:
     """Idempotent: adds only what is missing (safe after every `up`)."""
     ident = clouds.connect(layout).identity
-    for region in REGIONS:
+    for region in (*REGIONS, TLS_REGION):
         if ident.find_region(region) is None:
             ident.create_region(id=region)
     projects = {name: _find_or_create(ident.find_project, ident.create_project, name,
@@ -42,9 +43,11 @@ def register(layout: Layout) -> None:
         for role in granted:
             ident.assign_project_role_to_user(projects[project], user, roles[role])
     for kind, (name, service, path) in CATALOG.items():
-        _endpoints(ident, name, kind, {REGIONS[0]: layout.public_url(service) + path})
+        _endpoints(ident, name, kind, {REGIONS[0]: layout.public_url(service) + path,
+                                       TLS_REGION: layout.tls_url(service) + path})
     identity = ident.find_service("keystone")
-    _endpoints(ident, identity.name, identity.type, {REGIONS[1]: layout.keystone_url})
+    _endpoints(ident, identity.name, identity.type, {
+        REGIONS[1]: layout.keystone_url, TLS_REGION: layout.tls_url("keystone") + "/v3"})
 
 
 def _endpoints(ident, name: str, kind: str, urls: dict[str, str]) -> None:

@@ -44,6 +44,9 @@ key_repository = {home}/credential-keys
 # fencing) took 0.3 s of this host's CPU, downtime on a node crash. A test cloud's passwords
 # are random and never leave the host.
 password_hash_rounds = 4
+[oslo_middleware]
+# Behind the lab's TLS proxies (tls.py): links in the answers say https where asked over it.
+enable_proxy_headers_parsing = true
 """)
 
 

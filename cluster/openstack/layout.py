@@ -19,6 +19,10 @@ HOST = "127.0.0.1"
 REGIONS = ("RegionOne", "RegionTwo")
 ADMIN_CLOUD = "fractal-lab-admin"
 MEMBER_CLOUD = "fractal-lab"  # what the cluster's agents use: an ordinary project member
+# The same member over HTTPS with the lab's own CA (tls.py): every public endpoint has a TLS
+# twin (same backend, same faults), catalogued in a region of its own.
+TLS_CLOUD = "fractal-lab-tls"
+TLS_REGION = "RegionTLS"
 # Every endpoint: Keystone and Neutron (real), compute and object-store (ours). Clients reach
 # each one through its fault-injecting proxy; the backend port is the server's own.
 SERVICES = ("keystone", "neutron", "compute", "object-store")
@@ -56,7 +60,8 @@ class Layout:
             path = self.state / "ports.json"
             if path.exists():
                 self._ports.update(json.loads(path.read_text()))
-            names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults", *INTERNAL]
+            names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults", *INTERNAL,
+                     *(f"{s}-tls" for s in SERVICES)]
             missing = [name for name in names if name not in self._ports]
             if missing:  # a new cloud, or one made before a service was added
                 self._ports.update({name: _free_port() for name in missing})
@@ -70,6 +75,10 @@ class Layout:
     def public_url(self, service: str) -> str:
         """What the catalog and clouds.yaml say: the service's fault-injecting proxy."""
         return f"http://{HOST}:{self.ports()[f'{service}-proxy']}"
+
+    def tls_url(self, service: str) -> str:
+        """The HTTPS twin of public_url (the same proxy, TLS with the lab's CA)."""
+        return f"https://{HOST}:{self.ports()[f'{service}-tls']}"
 
     def public_ports(self) -> list[int]:
         """The ports of every public_url, in SERVICES order: what a client of the cloud

@@ -62,6 +62,9 @@ connection = sqlite:///{home}/neutron.db
 driver = noop
 [oslo_concurrency]
 lock_path = {home}/lock
+[oslo_middleware]
+# Behind the lab's TLS proxies (tls.py): links in the answers say https where asked over it.
+enable_proxy_headers_parsing = true
 [keystone_authtoken]
 {keystone.authtoken_options(layout, 'neutron')}""")
     (home / "ml2_conf.ini").write_text("""[ml2]

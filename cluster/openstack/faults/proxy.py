@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 from pathlib import Path
 
+from cluster.openstack import tls
 from cluster.openstack.faults import http
 from cluster.openstack.faults.model import Fault, FaultError, check_service
 from cluster.openstack.layout import HOST, SERVICES, Layout
@@ -28,16 +30,32 @@ class Proxies:
         for name in SERVICES:
             servers.append(await asyncio.start_server(
                 lambda r, w, name=name: self._proxy(name, r, w), HOST, ports[f"{name}-proxy"]))
+        context = self._tls_context()
+        if context is not None:  # the HTTPS twins: TLS ends here, the same faults apply
+            for name in SERVICES:
+                servers.append(await asyncio.start_server(
+                    lambda r, w, name=name: self._proxy(name, r, w, tls=True), HOST,
+                    ports[f"{name}-tls"], ssl=context))
         await asyncio.gather(*(s.serve_forever() for s in servers))
 
+    def _tls_context(self) -> ssl.SSLContext | None:
+        cert, key = tls.server_files(self.layout)
+        if not cert.exists():
+            return None  # a cloud made before the lab had its CA
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        return context
+
     async def _proxy(self, name: str, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
+                     writer: asyncio.StreamWriter, tls: bool = False) -> None:
         try:
             fault = self.faults[name]
             if fault.in_outage():
                 writer.transport.abort()  # reset: as if the endpoint were unreachable
                 return
             request = await http.read_request(reader)
+            if tls:  # Keystone and Neutron build their links with it (http_proxy_to_wsgi)
+                request[2].append("X-Forwarded-Proto: https")
             if fault.latency_ms:
                 await asyncio.sleep(fault.latency_ms / 1000)
             if fault.next_fails():
@@ -46,7 +64,7 @@ class Proxies:
             else:
                 await self._forward(name, request, writer)
             await writer.drain()
-        except (http.BadRequest, ConnectionError):
+        except (http.BadRequest, ConnectionError, ssl.SSLError):
             pass
         finally:
             writer.close()
