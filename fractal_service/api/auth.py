@@ -66,14 +66,18 @@ def load_token(path: Path) -> str:
     else:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(32) + "\n")
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ValueError(f"token file {path} is open to others (mode {mode & 0o777:o}); "
-                         "chmod 600 it")
+    _private(path, "token file")
     token = path.read_text().strip()
     if len(token) < 16:
         raise ValueError(f"token file {path} holds no token of at least 16 characters")
     return token
+
+
+def _private(path: Path, what: str) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValueError(f"{what} {path} is open to others (mode {mode & 0o777:o}); "
+                         "chmod 600 it")
 
 
 class TokenAuth:
@@ -104,6 +108,7 @@ def keystone_conf(path: Path) -> dict[str, Any]:
     parser = configparser.ConfigParser(interpolation=None)
     if not parser.read(path):
         raise ValueError(f"keystone_config {path} cannot be read")
+    _private(path, "keystone_config")  # the service user's password is in it
     if not parser.has_section("keystone_authtoken"):
         raise ValueError(f"keystone_config {path} has no [keystone_authtoken] section")
     conf: dict[str, Any] = dict(parser.items("keystone_authtoken"))
@@ -138,7 +143,12 @@ def install(app: Flask, settings: Settings) -> None:
 
 def guard(app: Flask, settings: Settings, checker: TokenAuth | KeystoneAuth) -> None:
     """Check every request's rule, before its body is read or a store slot taken."""
-    challenge = 'Bearer realm="fractal"' if isinstance(checker, TokenAuth) else "Keystone"
+    if isinstance(checker, TokenAuth):
+        challenge = 'Bearer realm="fractal"'
+    else:  # where to get a token, as OpenStack services say it
+        conf = keystone_conf(settings.keystone_config) if settings.keystone_config else {}
+        uri = conf.get("www_authenticate_uri")
+        challenge = f'Keystone uri="{uri}"' if uri else "Keystone"
 
     @app.before_request
     def _authorize() -> Response | None:

@@ -151,3 +151,13 @@ def test_creators_create_and_workers_claim(keystone_app: Flask, roles: str, crea
 def test_an_unknown_auth_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="none, token, keystone"):
         Settings.from_mapping({"auth": "open"})
+
+
+def test_a_keystone_config_open_to_others_is_refused(tmp_path: Path) -> None:
+    ini = tmp_path / "authtoken.ini"
+    ini.write_text("[keystone_authtoken]\nauth_type = password\npassword = secret\n")
+    os.chmod(ini, 0o644)
+    with pytest.raises(ValueError, match="chmod 600"):
+        auth.check(Settings(data_dir=tmp_path, auth="keystone", keystone_config=ini))
+    os.chmod(ini, 0o600)
+    auth.check(Settings(data_dir=tmp_path, auth="keystone", keystone_config=ini))

@@ -5,7 +5,6 @@ job protocol), and the CLI and a worker log in from clouds.yaml."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,15 +15,12 @@ import pytest
 import requests
 import yaml
 
-from cluster.openstack import clouds
+from tests.support import keystone_users
 from tests.support.cloud import LabCloud
 from tests.support.processes import ApiServer, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.openstack
 
-# user -> roles in the lab's "fractal" project
-USERS = {"fa-creator": ("member", "fractal_creator"), "fa-worker": ("member", "fractal_worker"),
-         "fa-bystander": ("member",)}
 SMALL = {"width": 8, "height": 8, "iterations": 8}
 
 
@@ -40,47 +36,6 @@ class KeystoneApi:
                                 **kwargs)
 
 
-def _users(lab_cloud: LabCloud) -> dict[str, dict]:
-    """The users and roles (idempotent), and a clouds.yaml entry for each."""
-    ident = clouds.connect(lab_cloud.layout).identity
-    project = ident.find_project("fractal")
-    entries = {}
-    for name, roles in USERS.items():
-        password = secrets.token_urlsafe(16)
-        user = ident.find_user(name)
-        if user is None:
-            user = ident.create_user(name=name, password=password, domain_id="default",
-                                     default_project_id=project.id)
-        else:
-            ident.update_user(user, password=password)
-        for role_name in roles:
-            role = ident.find_role(role_name) or ident.create_role(name=role_name)
-            ident.assign_project_role_to_user(project, user, role)
-        entries[name] = {"auth": {"auth_url": lab_cloud.layout.keystone_url, "username": name,
-                                  "password": password, "project_name": "fractal",
-                                  "user_domain_name": "Default",
-                                  "project_domain_name": "Default"},
-                         "region_name": "RegionOne", "identity_api_version": 3}
-    return entries
-
-
-def _authtoken_conf(lab_cloud: LabCloud, path: Path) -> Path:
-    """What an operator writes for the API: the swift service user validates tokens."""
-    layout = lab_cloud.layout
-    path.touch(mode=0o600)
-    path.write_text(
-        "[keystone_authtoken]\n"
-        f"www_authenticate_uri = {layout.keystone_url}\n"
-        f"auth_url = {layout.keystone_url}\n"
-        "auth_type = password\n"
-        "username = swift\n"
-        f"password = {layout.secret('swift')}\n"
-        "project_name = service\n"
-        "user_domain_name = Default\n"
-        "project_domain_name = Default\n")
-    return path
-
-
 @pytest.fixture(scope="module")
 def keystone_api(lab_cloud: LabCloud,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeystoneApi]:
@@ -89,11 +44,12 @@ def keystone_api(lab_cloud: LabCloud,
     home = tmp_path_factory.mktemp("keystone-auth")
     clouds_yaml = home / "clouds.yaml"
     clouds_yaml.touch(mode=0o600)
-    clouds_yaml.write_text(yaml.safe_dump({"clouds": _users(lab_cloud)}))
+    clouds_yaml.write_text(yaml.safe_dump({"clouds": keystone_users.users(lab_cloud.layout)}))
     config = loader.OpenStackConfig(config_files=[str(clouds_yaml)])
-    tokens = {name: config.get_one(cloud=name).get_session().get_token() for name in USERS}
-    api = ApiServer(home / "api", None, "--keystone-config",
-                    str(_authtoken_conf(lab_cloud, home / "authtoken.ini")), auth="keystone")
+    tokens = {name: config.get_one(cloud=name).get_session().get_token()
+              for name in keystone_users.USERS}
+    ini = keystone_users.authtoken_conf(lab_cloud.layout, home / "authtoken.ini")
+    api = ApiServer(home / "api", None, "--keystone-config", str(ini), auth="keystone")
     api.start()
     yield KeystoneApi(api, clouds_yaml, tokens)
     api.stop()
