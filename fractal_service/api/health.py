@@ -52,13 +52,12 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    admission = current_app.extensions["fractal_admission"]
     try:
         with deadline.bounded(min(settings().request_deadline, READY_PROBE_SECONDS)):
             store().probe()
     except StoreError as exc:
         return error_response(503, f"store unreachable or slow: {exc}", STORE_FIELD)
-    return jsonify(status="ready", overdue=admission.overdue(0.0))
+    return jsonify(status="ready")
 
 
 @bp.post("/v1/selftest")
