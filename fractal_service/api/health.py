@@ -14,6 +14,7 @@ Health means service, and a restart is the cure only for what a restart cures:
 
 from __future__ import annotations
 
+import threading
 import time
 
 from flask import Blueprint, current_app, jsonify
@@ -21,7 +22,7 @@ from flask import Blueprint, current_app, jsonify
 from fractal_service.api.deps import settings, store
 from fractal_service.api.errors import error_response
 from fractal_service.params import FractalParams
-from fractal_service.store import StoreError, deadline
+from fractal_service.store import Store, StoreError, deadline
 
 bp = Blueprint("health", __name__)
 SELFTEST = FractalParams(width=16, height=16, iterations=32)
@@ -40,14 +41,34 @@ def healthz():
     stuck = current_app.extensions["fractal_admission"].overdue(settings().request_deadline)
     if not stuck:
         return jsonify(status="ok")
-    try:
-        with deadline.bounded(HEALTH_PROBE_SECONDS):
-            store().probe()
-    except StoreError as exc:
+    trouble = _store_trouble(store())
+    if trouble:
         # The store is slow or down: the stuck requests wait on it, and a restart cures nothing.
-        return jsonify(status="degraded", overdue=stuck, store=str(exc))
+        return jsonify(status="degraded", overdue=stuck, store=trouble)
     return error_response(503, f"wedged: {stuck} store slots held past their request deadline "
                                "while the store answers")
+
+
+def _store_trouble(target: Store) -> str | None:
+    """None if the store answers a probe within HEALTH_PROBE_SECONDS, else why not.
+
+    In a thread of its own, waited for at most that long: a call no deadline reaches (a
+    Keystone login has only its session's timeout) must not hold /healthz past the monitor's
+    timeout, and a probe that cannot finish in time counts as the store's slowness."""
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            with deadline.bounded(HEALTH_PROBE_SECONDS):
+                target.probe()
+            outcome.append(None)
+        except StoreError as exc:
+            outcome.append(str(exc))
+
+    thread = threading.Thread(target=probe, name="healthz-probe", daemon=True)
+    thread.start()
+    thread.join(HEALTH_PROBE_SECONDS + 0.1)
+    return outcome[0] if outcome else f"no answer to a probe within {HEALTH_PROBE_SECONDS:g} s"
 
 
 @bp.get("/readyz")

@@ -8,7 +8,8 @@ Health means service: the monitor fails for what a restart cures, never for the 
   it, and moves it once its fail count reaches migration-threshold.
 - store slots held a whole deadline past their requests' deadline while the store answers a
   probe (a wedge) → /healthz 503 "wedged" → 1 → restarts it.
-- the same, but the store's probe fails too → /healthz 200 "degraded" → 0 → nothing.
+- the same, but the store's probe fails too (or takes over 1 s) → /healthz 200 "degraded" → 0
+  → nothing.
 - store slow or down, at depth 10 or 20 → /readyz or /v1/selftest 503 with field "store",
   in time → 0, a warning logged → nothing (fractal_store_up = 0 and the alerts tell).
 - no /readyz or self-test answer within ready_timeout / selftest_timeout → 1 → restarts it.
