@@ -29,7 +29,7 @@ def now() -> float:
 def json_body() -> Any:
     """The request's JSON (type and size checked by api/bodies.py); an empty body is {}."""
     raw = bodies.read(settings().max_json_bytes)
-    if not raw.strip():
+    if not raw:  # nothing at all; whitespace alone is not JSON
         return {}
     try:
         return json.loads(raw)

@@ -283,15 +283,37 @@ def _service_paths() -> Schema:
     }
 
 
+def _link(paths: Schema) -> None:
+    """operationIds, and links from a created fractal and a claimed job to what follows (for
+    clients and stateful testing)."""
+    for path, item in paths.items():
+        for method, op in item.items():
+            if method != "parameters":
+                name = path.strip("/").replace("{uuid}", "by_uuid").replace("/", "_")
+                op["operationId"] = f"{method}_{name or 'page'}".replace(".", "_")
+    created = {"parameters": {"uuid": "$response.body#/uuid"}}
+    paths["/v1/fractals"]["post"]["responses"]["201"]["links"] = {
+        "show": {"operationId": "get_v1_fractals_by_uuid", **created},
+        "image": {"operationId": "get_v1_fractals_by_uuid_image", **created},
+        "delete": {"operationId": "delete_v1_fractals_by_uuid", **created}}
+    leased = {"parameters": {"uuid": "$response.body#/job/uuid"},
+              "requestBody": {"lease_token": "$response.body#/job/lease_token"}}
+    paths["/v1/jobs/claim"]["post"]["responses"]["200"]["links"] = {
+        action: {"operationId": f"post_v1_jobs_by_uuid_{action}", **leased}
+        for action in ("heartbeat", "release")}
+
+
 def document(s: Settings) -> Schema:
     scheme = {"token": "bearer", "keystone": "keystone"}.get(s.auth)  # None: nobody is asked
+    paths = {**_fractal_paths(scheme), **_job_paths(s, scheme), **_service_paths()}
+    _link(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Fractal API", "version": "1.0.0",
                  "description": "Mandelbrot and Julia images, rendered by workers. Every error "
                                 "is {\"error\": {\"status\", \"message\", \"field\"?}}; JSON "
                                 f"bodies are at most {s.max_json_bytes} bytes."},
-        "paths": {**_fractal_paths(scheme), **_job_paths(s, scheme), **_service_paths()},
+        "paths": paths,
         "components": {
             "schemas": _schemas(s.limits),
             "securitySchemes": {

@@ -42,7 +42,7 @@ def test_bad_fields_are_named(api: ApiServer, body, field: str) -> None:
 
 
 # Deep nesting within the 64 KiB body limit (past it: 413, tests/service/test_http_rules.py)
-@pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b"[" * 60_000, b"NaN-ish"])
+@pytest.mark.parametrize("raw", [b"{", b"\xff\xfe", b"[" * 60_000, b"NaN-ish", b" \n"])
 def test_malformed_json_is_400(api: ApiServer, raw: bytes) -> None:
     r = requests.post(f"{api.url}/v1/fractals", data=raw, timeout=5,
                       headers={"Content-Type": "application/json"})
