@@ -161,3 +161,18 @@ def test_a_keystone_config_open_to_others_is_refused(tmp_path: Path) -> None:
         auth.check(Settings(data_dir=tmp_path, auth="keystone", keystone_config=ini))
     os.chmod(ini, 0o600)
     auth.check(Settings(data_dir=tmp_path, auth="keystone", keystone_config=ini))
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    (["--os-cloud", "nowhere"], "cloud 'nowhere'"),
+    (["--token-file", "/nonexistent/token"], "cannot read token file"),
+    (["--token-file", "/etc/hostname", "--os-cloud", "x"], "not both"),
+])
+def test_unusable_credentials_are_a_usage_error(tmp_path: Path, options: list[str],
+                                                reason: str) -> None:
+    clouds_yaml = tmp_path / "clouds.yaml"
+    clouds_yaml.write_text("clouds: {}\n")
+    done = subprocess.run([sys.executable, "-m", "fractal_service.cli.main", "--api",
+                           "http://127.0.0.1:9", "--clouds-yaml", str(clouds_yaml), *options,
+                           "list"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and reason in done.stderr, done.stderr
