@@ -25,6 +25,9 @@ class Arrival:
         self.min_rate = min_rate
         self.body_limit = body_limit
         self.max_body: int | None = None
+        # The client waits for "100 Continue" before its body (curl does, for bodies over
+        # 1 KiB): without one from the event loop it would wait a second, then send anyway.
+        self.expects_continue = False
         self.buf = bytearray()
         self.started = time.monotonic() if now is None else now
         self.deadline = self.started + header_timeout
@@ -71,6 +74,8 @@ class Arrival:
                     return False
             elif name == b"transfer-encoding" and b"chunked" in value.lower():
                 self._chunked = True
+            elif name == b"expect" and value.strip().lower() == b"100-continue":
+                self.expects_continue = True
         if self._length is not None and (self._length < 0 or self._chunked):
             return False  # malformed or ambiguous: the parser refuses it
         # Larger than the app takes: it answers 413 without reading the body.

@@ -33,6 +33,7 @@ from fractal_service.config import Settings
 
 READ_SIZE = 256 * 1024
 SWEEP_EVERY = 0.25  # seconds between checks of arriving requests' deadlines
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TOO_SLOW = wire_errors.render(408, "Request Timeout", "request not received in time")
 
 
@@ -85,14 +86,19 @@ class PollingThreadWorker(ThreadWorker):
         if not data:  # the client left (or reset) before its request was whole
             self._drop(conn)
             return
-        if arrival.feed(data):
-            del self._arriving[conn]
-            self.poller.unregister(conn.sock)
-            if conn.parser is None:
-                conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
-            conn.parser.unreader.unread(bytes(arrival.buf))  # read before the socket
-            conn.data_ready = True
-            self.enqueue_req(conn)
+        if not arrival.feed(data):
+            if arrival.expects_continue:
+                arrival.expects_continue = False  # once (gunicorn's own later one is harmless)
+                with contextlib.suppress(OSError):
+                    conn.sock.send(CONTINUE)
+            return
+        del self._arriving[conn]
+        self.poller.unregister(conn.sock)
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(bytes(arrival.buf))  # read before the socket
+        conn.data_ready = True
+        self.enqueue_req(conn)
 
     def _drop(self, conn: TConn, answer: bytes = b"") -> None:
         self._arriving.pop(conn, None)

@@ -38,3 +38,10 @@ def test_what_the_parser_must_refuse_is_handed_over_at_once() -> None:
     assert arrival().feed(HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
     assert arrival().feed(b"X" * (MAX_HEAD + 1))  # 431 from the parser
     assert arrival().feed(b"garbage\r\n\r\n")
+
+
+def test_a_client_waiting_for_100_continue_is_noticed() -> None:
+    a = arrival()
+    assert not a.feed(HEAD + b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    assert a.expects_continue
+    assert a.feed(b"{}")
