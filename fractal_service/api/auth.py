@@ -30,7 +30,6 @@ from flask import Flask, Response, request
 from fractal_service.api.errors import ApiError, error_response
 from fractal_service.config import Settings
 
-MODES = ("none", "token", "keystone")
 ALL_ROLES = "*"
 TOKEN_FILE_NAME = "api-token"
 CREATOR_ENDPOINTS = frozenset({"fractals.create", "fractals.delete"})
