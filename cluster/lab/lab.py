@@ -202,10 +202,12 @@ class Lab:
 
     # -- the client's view ---------------------------------------------------------------
     def client(self, method: str, path: str, body: dict | None = None,
-               timeout: float = 3.0) -> dict | None:
+               timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict | None:
         """Call the API at the service address from the client namespace; None if no answer."""
         argv = ["ip", "netns", "exec", self.client_netns, "curl", "-fsS", "-m", str(timeout),
                 "-X", method, f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}"]
+        for name, value in (headers or {}).items():
+            argv += ["-H", f"{name}: {value}"]
         if body is not None:
             argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5)

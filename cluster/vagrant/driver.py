@@ -591,11 +591,13 @@ class VagrantCluster:
                                       interval=2)
 
     def client(self, method: str, path: str, body: dict | None = None,
-               timeout: float = 3.0) -> dict | None:
+               timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict | None:
         """Call the API at the service address (from the VMs' private network, as a client on
         it would); None if no answer."""
         url = f"http://{self.settings.service_address}:{self.service.api_port}{path}"
         argv = self._netns(["curl", "-fsS", "-m", str(timeout), "-X", method, url])
+        for name, value in (headers or {}).items():
+            argv += ["-H", f"{name}: {value}"]
         if body is not None:
             argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 10)
