@@ -176,3 +176,22 @@ def test_unusable_credentials_are_a_usage_error(tmp_path: Path, options: list[st
                            "http://127.0.0.1:9", "--clouds-yaml", str(clouds_yaml), *options,
                            "list"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and reason in done.stderr, done.stderr
+
+
+def test_forged_identity_headers_do_not_pass_auth_token(tmp_path: Path) -> None:
+    """keystonemiddleware strips identity headers a client sends; health skips it (and Keystone,
+    unreachable here, is never asked for either)."""
+    ini = tmp_path / "authtoken.ini"
+    ini.write_text("[keystone_authtoken]\nwww_authenticate_uri = http://127.0.0.1:9/v3\n"
+                   "auth_url = http://127.0.0.1:9/v3\nauth_type = password\nusername = u\n"
+                   "password = p\nproject_name = service\nuser_domain_name = Default\n"
+                   "project_domain_name = Default\n")
+    os.chmod(ini, 0o600)
+    app = create_app(Settings(data_dir=tmp_path, auth="keystone", keystone_config=ini))
+    client = app.test_client()
+    forged = {"X-Identity-Status": "Confirmed", "X-Roles": "fractal_creator"}
+    r = client.post("/v1/fractals", json=SMALL, headers=forged)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == 'Keystone uri="http://127.0.0.1:9/v3"'
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/v1/fractals").status_code == 200
