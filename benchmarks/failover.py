@@ -45,6 +45,7 @@ from string import Template
 from benchmarks.report import write
 from cluster.lab.lab import SERVICE_ADDRESS, Lab
 from cluster.lab.probes import Probes, http_get, http_ok
+from cluster.openstack.faults import control
 from cluster.openstack.layout import MEMBER_CLOUD
 
 STOCK_CRM = Path(__file__).resolve().parent.parent / "cluster" / "config" / "stock-openstack.crm"
@@ -287,8 +288,10 @@ def keep_logs(lab: Lab, into: Path) -> None:
 
 
 def run_agent(agent: str, trials: int, say, logs: Path | None = None,
-              until: float = float("inf")) -> dict:
-    """Up to `trials` rounds of every scenario; no new round starts after `until` (monotonic)."""
+              until: float = float("inf"), keystone_latency_ms: float = 0) -> dict:
+    """Up to `trials` rounds of every scenario; no new round starts after `until` (monotonic).
+    `keystone_latency_ms`: Keystone answers that much later for the whole campaign (a slow
+    identity service: every login, fence_openstack's included, and Neutron's token checks)."""
     lab_dir = Path(tempfile.mkdtemp(prefix=f"fhb-{agent}-"))
     lab = Lab(lab_dir, prefix=f"fhb{os.getpid()}")
     metadata = prober = None
@@ -300,6 +303,8 @@ def run_agent(agent: str, trials: int, say, logs: Path | None = None,
         say(f"{agent}: lab up in {time.monotonic() - started:.0f} s")
         config = service_config(lab)
         prober = Prober(lab, lab_dir / "probes.log")
+        if keystone_latency_ms:
+            control.inject(lab.cloud, "keystone", latency_ms=keystone_latency_ms)
         for i in range(trials):
             if time.monotonic() > until:
                 say(f"{agent}: time budget spent after {i} rounds")
@@ -351,6 +356,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--agents", default="ours,stock")
     parser.add_argument("--logs", type=Path, help="keep the nodes' logs here")
+    parser.add_argument("--keystone-latency-ms", type=float, default=0,
+                        help="Keystone this much slower throughout (results: "
+                             "failover-keystone-<ms>ms)")
     parser.add_argument("--budget-min", type=float, default=0,
                         help="start no new round after this share of minutes per agent")
     args = parser.parse_args(argv if argv is not None else [])
@@ -365,7 +373,8 @@ def main(argv: list[str] | None = None) -> dict:
     runs = {}
     for n, agent in enumerate(agents, start=1):
         until = t0 + args.budget_min * 60 * n / len(agents) if args.budget_min else float("inf")
-        runs[agent] = run_agent(agent, args.trials, say, args.logs, until)
+        runs[agent] = run_agent(agent, args.trials, say, args.logs, until,
+                                args.keystone_latency_ms)
     raw = {agent: run["trials"] for agent, run in runs.items()}
     stats = {agent: {s: summary(r) for s, r in by.items()} for agent, by in raw.items()}
     stats_phases = {agent: {s: phase_medians(r) for s, r in by.items()}
@@ -384,7 +393,10 @@ def main(argv: list[str] | None = None) -> dict:
     note += ("Median phases of a node crash, seconds after the fault (DC's pacemaker.log): "
              + "; ".join(f"{agent}: " + ", ".join(f"{k} {v}" for k, v in p["node crash"].items())
                          for agent, p in stats_phases.items()) + ".")
-    write("failover", {"commit": source_commit(), "trials": args.trials,
+    name = (f"failover-keystone-{args.keystone_latency_ms:g}ms" if args.keystone_latency_ms
+            else "failover")
+    write(name, {"commit": source_commit(), "trials": args.trials,
+                 "keystone_latency_ms": args.keystone_latency_ms,
                        "probe_every_s": PROBE_EVERY, "probe_timeout_s": PROBE_TIMEOUT,
                        "summary": stats,
                        "phase_medians_s": stats_phases,
