@@ -61,8 +61,12 @@ def call(method: str, url: str, token: str, timeout: float, body: dict | None = 
     """One request; `if_revision`: only if the resource is still at that revision_number
     (Neutron's `If-Match` on standard-attribute resources; else Conflict)."""
     import http.client
+    import time
     from urllib.parse import urlsplit
 
+    from resource_agents.ocf import trace
+
+    started = time.monotonic()
     parts = urlsplit(url)
     payload = json.dumps(body).encode() if body is not None else None
     headers = {"X-Auth-Token": token, "Accept": "application/json",
@@ -83,7 +87,9 @@ def call(method: str, url: str, token: str, timeout: float, body: dict | None = 
         raw = response.read()
         conn.close()
     except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError is an OSError
+        trace.cloud_call(method, parts.path, type(exc).__name__, time.monotonic() - started)
         raise CloudError(f"{method} {parts.path}: {exc or type(exc).__name__}") from None
+    trace.cloud_call(method, parts.path, response.status, time.monotonic() - started)
     if response.status == 401:
         raise Unauthorized("token refused")
     if response.status == 412:

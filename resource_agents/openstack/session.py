@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, fields
 
+from resource_agents.ocf import trace
 from resource_agents.ocf.codes import Exit, OcfError
 from resource_agents.openstack.neutron import CloudError, Tls
 
@@ -39,6 +40,9 @@ class Session:
     verify: bool | str = True  # TLS, from clouds.yaml (see neutron.Tls)
     cert: str | None = None
     cert_key: str | None = None
+
+    def __post_init__(self) -> None:
+        trace.secret(self.token)  # `crm resource trace` never shows it
 
     def fresh(self, within: float = 0.0) -> bool:
         """Valid for RENEW_BEFORE_S (plus `within`) more seconds."""

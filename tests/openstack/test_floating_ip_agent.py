@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -107,3 +108,25 @@ def test_an_unusable_clouds_yaml_keeps_the_address_off_this_node_only(nodes) -> 
     assert "no-such-cloud" in result.reason
     assert run(n2, "start").rc == OK
     assert run(n2, "monitor", OCF_RESKEY_CRM_meta_interval="10000").rc == OK
+
+
+def test_a_trace_shows_the_cloud_calls_and_no_secret(nodes, lab_cloud, tmp_path: Path) -> None:
+    """`crm resource trace` on the address: the Neutron calls with their status and duration,
+    never the member's password nor the token (from the login or from the cache)."""
+    n1 = nodes["n1"]
+    traces = []
+    for action in ("start", "monitor", "stop"):
+        target = tmp_path / "traces" / action
+        env = {"OCF_TRACE_RA": "1", "OCF_TRACE_FILE": str(target)}
+        if action == "monitor":
+            env["OCF_RESKEY_CRM_meta_interval"] = "10000"
+        assert run(n1, action, **env).rc == OK
+        traces.append(target.read_text())
+        if action == "start":
+            cache = n1.rsctmp / "fractal-floating-ip-fractal-fip" / "session.json"
+            token = json.loads(cache.read_text())["token"]
+    text = "\n".join(traces)
+    assert re.search(r"cloud PUT /v2\.0/floatingips/\S+ -> 200 in \d+\.\d ms", text), text
+    assert re.search(r"cloud GET /v2\.0/floatingips/\S+ -> 200", traces[1])
+    assert lab_cloud.layout.secret("fractal") not in text
+    assert token not in text
