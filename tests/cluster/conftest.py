@@ -4,8 +4,11 @@ out. The cluster is the lab or the Vagrant VMs (FRACTAL_HA_CLUSTER, see tests/co
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +17,7 @@ import pytest
 from cluster import crm_mon
 from cluster.lab.lab import Lab
 from cluster.vagrant.driver import VagrantCluster
+from fractal_service.worker.backoff import Backoff
 from tests.support.processes import wait_until
 
 Cluster = Lab | VagrantCluster
@@ -26,15 +30,17 @@ class Pace:
     api_monitor_s: float  # the API's depth-0 monitor interval (cluster/config/fractal.crm)
     probe_every: float  # the observer's probes of the service address
     submit_every: float  # and its fractal submissions
+    watch_every: float  # each node's API processes, the lost and isolated ones included
+    clock_skew_s: float  # between nodes' clocks (lab nodes share the host's)
     slow: float  # factor on every other wait (placement, submissions, rejoin)
 
 
 LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every=0.05,
-           submit_every=0.25, slow=1)
+           submit_every=0.25, watch_every=0.25, clock_skew_s=0, slow=1)
 # Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, a 5 s
 # monitor; each probe is a curl in libvirt's namespace, each submission a POST a guest answers.
 VMS = Pace(restart_bound_s=120, failover_bound_s=180, api_monitor_s=5, probe_every=0.25,
-           submit_every=1.0, slow=6)
+           submit_every=1.0, watch_every=2.0, clock_skew_s=1.0, slow=6)
 
 
 @pytest.fixture(scope="session")
@@ -70,15 +76,27 @@ class Observer:
 
     def __init__(self, lab: Cluster, pace: Pace) -> None:
         self.lab = lab
+        self.pace = pace
         self.submit_every = pace.submit_every
         self.probe_every = pace.probe_every
         self.accepted: list[str] = []  # uuids the API acknowledged (201)
+        # Each submission's own xa (a marker no other submission shares): the store is counted
+        # by it at the end, so a submission stored twice is seen whatever uuids it got.
+        self.markers: list[float] = []
+        self.marked: dict[str, float] = {}  # accepted uuid -> its submission's marker
+        self.posts: list[tuple[float, bool]] = []  # (seconds, answered) of every POST
         self.holders: list[list[str]] = []  # API locations per crm_mon sample
+        self.apis = ApiWatch(lab, pace)  # API processes per node, from inside each node
         self.probes: list[tuple[float, bool]] = []  # (when, answered) since the fault
         self.fault_at: float | None = None
+        self._run = random.randrange(1, 10**5)
         self._stop = threading.Event()
+        self._numbers = itertools.count()
+        # Two submitters: a keyed creation on Object Storage is a verified write (~1-2 s on
+        # the loaded lab), and one client alone would submit too slowly to show the service.
         self._threads = [threading.Thread(target=loop, daemon=True)
-                         for loop in (self._submit, self._probe, self._sample)]
+                         for loop in (self._submit, self._submit, self._probe, self._sample,
+                                      self._watch)]
 
     def __enter__(self) -> Observer:
         for t in self._threads:
@@ -89,16 +107,34 @@ class Observer:
         self._stop.set()
         for t in self._threads:
             t.join(30)
+        took = sorted(s for s, _ in self.posts)
+        if took:
+            print(f"\nobserver: {len(took)} POSTs, {sum(not ok for _, ok in self.posts)} "
+                  f"unanswered, p50 {took[len(took) // 2]:.2f} s, max {took[-1]:.2f} s; "
+                  f"{len(self.accepted)} accepted; {self.apis.samples} node samples")
 
     def fault(self) -> None:
         self.fault_at = time.monotonic()
 
     def _submit(self) -> None:
         while not self._stop.wait(self.submit_every):
-            record = self.lab.client("POST", "/v1/fractals",
-                                     {"width": 48, "height": 48, "iterations": 64}, timeout=5)
-            if record:
-                self.accepted.append(record["uuid"])
+            n = next(self._numbers)
+            marker = -2.2 - (self._run * 10**4 + n) * 1e-12
+            self.markers.append(marker)
+            body = {"width": 48, "height": 48, "iterations": 64, "xa": marker}
+            key = {"Idempotency-Key": f"observer-{self._run}-{n}"}
+            # As a client does (the CLI, the workers): the same request with the same key,
+            # backing off, until it is answered (through the outage) or the test ends.
+            backoff = Backoff(maximum=2.0)
+            while not self._stop.is_set():
+                began = time.monotonic()
+                record = self.lab.client("POST", "/v1/fractals", body, timeout=5, headers=key)
+                self.posts.append((time.monotonic() - began, record is not None))
+                if record:
+                    self.accepted.append(record["uuid"])
+                    self.marked[record["uuid"]] = marker
+                    break
+                self._stop.wait(backoff.next_delay())
 
     def _probe(self) -> None:
         while not self._stop.wait(self.probe_every):
@@ -111,6 +147,10 @@ class Observer:
             state = self.lab.status()  # the quorate partition's view
             if state and state.quorate:
                 self.holders.append(state.where("fractal-api"))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.pace.watch_every):
+            self.apis.sample()
 
     @property
     def recovered(self) -> bool:
@@ -128,11 +168,15 @@ class Observer:
         return probes[last_failure + 1][0] - self.fault_at
 
     def assert_no_split_brain(self) -> None:
+        """Neither the quorate side's view nor any node's own processes (the isolated and the
+        lost ones included) ever had the API on two nodes at once."""
         assert self.holders, "no crm_mon sample was taken"
         assert all(len(h) <= 1 for h in self.holders), self.holders
+        self.apis.assert_never_two()
 
     def assert_nothing_lost(self, timeout: float = 120) -> None:
-        """Every acknowledged fractal ends up done, and none is listed twice."""
+        """Every acknowledged fractal ends up done, and no submission is stored twice: the
+        store's fractals are counted by each submission's marker."""
         assert self.accepted, "no fractal was accepted during the test"
 
         def all_done() -> bool:
@@ -140,16 +184,86 @@ class Observer:
                        for u in self.accepted)
 
         wait_until(all_done, timeout, f"{len(self.accepted)} fractals to be done", interval=1)
-        listed: list[str] = []
-        marker = ""
-        while True:
-            page = self.lab.client("GET", f"/v1/fractals?limit=1000{marker}")
-            listed += [f["uuid"] for f in page["fractals"]]
-            if not page["next_marker"]:
-                break
-            marker = f"&marker={page['next_marker']}"
-        assert len(listed) == len(set(listed))
-        assert set(self.accepted) <= set(listed)
+        stored = Counter(f["xa"] for f in list_all(self.lab))
+        twice = {m: stored[m] for m in self.markers if stored[m] > 1}
+        assert not twice, f"submissions stored more than once: {twice}"
+        assert all(stored[self.marked[u]] == 1 for u in self.accepted)
+
+
+def list_all(lab: Cluster) -> list[dict]:
+    """Every stored fractal, page by page; a page that does not come raises."""
+    listed: list[dict] = []
+    marker = ""
+    while True:
+        page = lab.client("GET", f"/v1/fractals?limit=1000{marker}", timeout=10)
+        assert page is not None, "the API did not answer a listing"
+        listed += page["fractals"]
+        if not page["next_marker"]:
+            return listed
+        marker = f"&marker={page['next_marker']}"
+
+
+# From inside a node: each fractal-api process (a gunicorn master and its worker) with its start
+# as epoch seconds, and the node's clock, in one call (the node's own PID namespace and /proc).
+_API_PROCESSES = (
+    "tck=$(getconf CLK_TCK); boot=$(awk '/^btime/ {print $2}' /proc/stat); "
+    "for pid in $(pgrep -x fractal-api); do "
+    "  ticks=$(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null) || continue; "
+    "  echo $pid $(( boot * tck + ticks )) $tck; done; echo now $(date +%s.%N)")
+
+
+class ApiWatch:
+    """Which nodes run an API process, seen from inside every node (the lost and isolated ones
+    too, unlike crm_mon's quorate view). Each process is known from its exact start to the last
+    sample that saw it; two on different nodes whose spans overlap ran at the same moment."""
+
+    def __init__(self, cluster: Cluster, pace: Pace) -> None:
+        self.cluster = cluster
+        self.skew = pace.clock_skew_s
+        # (node, pid) -> [started, last seen], epoch seconds in the node's clock
+        self.spans: dict[tuple[str, int], list[float]] = {}
+        self.samples = 0
+
+    def sample(self) -> None:
+        for node in self.cluster.nodes:
+            if not node.running:
+                continue  # crashed or fenced: nothing of it runs
+            try:
+                done = node.exec(["sh", "-c", _API_PROCESSES], check=False, timeout=10)
+            except Exception:  # a node going down mid-call
+                continue
+            self.record(node.name, done.stdout)
+        self.samples += 1
+
+    def record(self, node: str, output: str) -> None:
+        lines = output.split("\n")
+        now = next((float(ln.split()[1]) for ln in lines if ln.startswith("now ")), None)
+        if now is None:
+            return
+        for line in lines:
+            fields = line.split()
+            if len(fields) == 3 and all(f.isdigit() for f in fields):
+                pid, ticks, tck = (int(f) for f in fields)
+                span = self.spans.setdefault((node, pid), [ticks / tck, now])
+                span[1] = now
+
+    def overlaps(self) -> list[tuple[str, str]]:
+        by_node: dict[str, list[list[float]]] = {}
+        for (node, _pid), span in self.spans.items():
+            by_node.setdefault(node, []).append(span)
+        found = []
+        nodes = sorted(by_node)
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                for sa in by_node[a]:
+                    for sb in by_node[b]:
+                        if max(sa[0], sb[0]) + self.skew < min(sa[1], sb[1]):
+                            found.append((a, b))
+        return found
+
+    def assert_never_two(self) -> None:
+        assert self.samples, "no node was sampled for API processes"
+        assert not self.overlaps(), f"API processes on two nodes at once: {self.spans}"
 
 
 def full_state(lab: Cluster, node_name: str) -> crm_mon.ClusterState:

@@ -4,15 +4,24 @@ sample, and every fractal accepted during the fault is done."""
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from cluster.openstack.faults import control
-from tests.cluster.conftest import Cluster, Observer, Pace, assert_fenced_before_takeover
+from tests.cluster.conftest import (
+    ApiWatch,
+    Cluster,
+    Observer,
+    Pace,
+    assert_fenced_before_takeover,
+)
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.cluster
+FRACTAL_API = Path(sys.executable).parent / "fractal-api"  # the nodes see the host's files
 
 # Bounds a user would accept are in `pace` (tests/cluster/conftest.py); the measured values are
 # printed for the record.
@@ -185,3 +194,24 @@ def test_revoked_token_is_renewed_without_a_failover(healthy: Cluster, pace: Pac
     assert not state.failures, state.failures
     assert state.where("fractal-ip") == [where]
     assert lab.client("GET", "/healthz")
+
+
+def test_the_split_brain_check_sees_an_api_on_an_isolated_node(healthy: Cluster,
+                                                              pace: Pace) -> None:
+    """The check can fail: an API started by hand on a node that is then cut off (crm_mon's
+    quorate view never lists it) is reported as running beside the real one."""
+    lab = healthy
+    serving = api_node(lab, pace)
+    other = next(n for n in lab.nodes if n.name != serving)
+    rogue = other.exec(["sh", "-c", f"setsid {FRACTAL_API} --bind 127.0.0.1:18080 "
+                        "--data-dir /tmp/rogue-api >/dev/null 2>&1 & echo $!"]).stdout.strip()
+    watch = ApiWatch(lab, pace)
+    lab.isolate(other.name)
+    try:
+        wait_until(lambda: (watch.sample(), watch.overlaps())[1], 20 * pace.slow,
+                   "the check to see two APIs")
+        assert (serving, other.name) in watch.overlaps() or \
+            (other.name, serving) in watch.overlaps()
+    finally:
+        if other.running:
+            other.exec(["kill", "-KILL", rogue], check=False)

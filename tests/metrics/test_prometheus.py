@@ -23,9 +23,13 @@ from tests.support.processes import ApiServer, Process, free_port, wait_until
 PROM = Path(__file__).resolve().parents[2] / "cluster" / "prometheus"
 EXPORTER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "fractal-ha"
 
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None,
-                                reason="promtool missing: scripts/setup.sh installs Debian's "
-                                       "prometheus package")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def promtool_installed() -> None:
+    # scripts/setup.sh installs Debian's prometheus package: without promtool the set-up is
+    # broken, and these checks must fail, not be skipped.
+    assert shutil.which("promtool"), "promtool missing: run scripts/setup.sh"
 
 
 def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
