@@ -12,9 +12,13 @@ if (($#)); then
 fi
 # Two sessions: the lab's cluster and cloud (session fixtures) are gone before three emulated
 # VMs take the 2 cores; both always run, and either failing fails the whole.
-printf '\n==> pytest: everything but the Vagrant VMs\n'
+printf '\n==> pytest: everything but the Vagrant VMs and the stalled-store tests\n'
 status=0
-.venv/bin/python -m pytest -m "not vagrant" || status=$?
+.venv/bin/python -m pytest -m "not vagrant and not store_stall" || status=$?
+# Object Storage stalled on purpose (the wedge and admission tests): a fresh lab cloud of their
+# own; on the cloud the rest of the suite had used, slots stayed busy past the deadline there.
+printf '\n==> pytest: the stalled-store tests (a lab cloud of their own)\n'
+.venv/bin/python -m pytest -m store_stall || status=$?
 # The VMs: the cluster formed with fencing (tests/vagrant), then the lab's failover suite run
 # against them (the same tests, FRACTAL_HA_CLUSTER=vagrant): the failures of a node and of the
 # API; the operator scenarios (move, restart, maintenance) run on the lab only, every one

@@ -19,7 +19,7 @@ from tests.support.processes import ApiServer, wait_until
 from tests.support.spawner import Spawner
 from tests.support.stores import Backend
 
-pytestmark = pytest.mark.openstack
+pytestmark = [pytest.mark.openstack, pytest.mark.store_stall]
 
 STORE_LATENCY_MS = 2000
 MONITOR_TIMEOUT = 2.0  # the agent's health_timeout in the cluster configuration

@@ -26,7 +26,7 @@ from tests.support.processes import ApiServer, wait_until
 from tests.support.spawner import Spawner
 from tests.support.stores import Backend
 
-pytestmark = pytest.mark.openstack
+pytestmark = [pytest.mark.openstack, pytest.mark.store_stall]
 
 LATENCY_MS = 4000  # a claim is 3-4 Swift calls: far longer than the request deadline
 CLAIMERS = Settings().store_slots + 16
