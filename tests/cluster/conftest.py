@@ -38,9 +38,10 @@ class Pace:
 LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every=0.05,
            submit_every=0.25, watch_every=0.25, clock_skew_s=0, slow=1)
 # Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, a 5 s
-# monitor; each probe is a curl in libvirt's namespace, each submission a POST a guest answers.
+# monitor; each probe is a curl in libvirt's namespace, each submission a POST a guest answers,
+# each look at a node's processes an ssh session the starved guest pays for (every 10 s).
 VMS = Pace(restart_bound_s=120, failover_bound_s=180, api_monitor_s=5, probe_every=0.25,
-           submit_every=1.0, watch_every=2.0, clock_skew_s=1.0, slow=6)
+           submit_every=1.0, watch_every=10.0, clock_skew_s=1.0, slow=6)
 
 
 @pytest.fixture(scope="session")
