@@ -8,19 +8,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from benchmarks.claim import OLD_SCHEMA  # the previous release's schema, kept once
 from fractal_service.records import new_uuid
 from fractal_service.store.sqlite import SqliteStore
 
-OLD_SCHEMA = """
-CREATE TABLE fractals (uuid TEXT PRIMARY KEY, params TEXT NOT NULL, state TEXT NOT NULL,
-    created_at REAL NOT NULL, started_at REAL, finished_at REAL, duration REAL,
-    generated_by TEXT, size INTEGER, checksum TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT, lease_token TEXT, lease_expires REAL);
-CREATE INDEX fractals_state ON fractals (state, uuid);
-CREATE TABLE images (uuid TEXT PRIMARY KEY REFERENCES fractals (uuid) ON DELETE CASCADE,
-    png BLOB NOT NULL);
-CREATE TABLE probe (id INTEGER PRIMARY KEY, value TEXT);
-"""
 PARAMS = '{"kind": "mandelbrot", "width": 8, "height": 8}'
 
 
