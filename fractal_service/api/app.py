@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import socket
+
+from flask import Flask, Response
 
 from fractal_service.api import auth, bodies, errors, fractals, health, jobs, openapi, web
 from fractal_service.api.admission import StoreAdmission
@@ -35,4 +37,19 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     bodies.install(app, settings.max_json_bytes)
     StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics,
                    settings.request_deadline).install(app)
+    app.after_request(_answered_by(socket.gethostname()))
     return app
+
+
+def _answered_by(node: str):
+    """Every answer names the node that gave it: behind a moving address, a client (and a
+    failover test) sees which node served it."""
+
+    def stamp(response: Response) -> Response:
+        response.headers[NODE_HEADER] = node
+        return response
+
+    return stamp
+
+
+NODE_HEADER = "X-Fractal-Node"
