@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from cluster import crm_mon
+from cluster.lab.campaign.checkers import ApiWatch, list_all, stored_twice
 from cluster.lab.lab import Lab
 from cluster.vagrant.driver import VagrantCluster
 from fractal_service.worker.backoff import Backoff
@@ -186,85 +187,9 @@ class Observer:
 
         wait_until(all_done, timeout, f"{len(self.accepted)} fractals to be done", interval=1)
         stored = Counter(f["xa"] for f in list_all(self.lab))
-        twice = {m: stored[m] for m in self.markers if stored[m] > 1}
+        twice = stored_twice(stored, self.markers)
         assert not twice, f"submissions stored more than once: {twice}"
         assert all(stored[self.marked[u]] == 1 for u in self.accepted)
-
-
-def list_all(lab: Cluster) -> list[dict]:
-    """Every stored fractal, page by page; a page that does not come raises."""
-    listed: list[dict] = []
-    marker = ""
-    while True:
-        page = lab.client("GET", f"/v1/fractals?limit=1000{marker}", timeout=10)
-        assert page is not None, "the API did not answer a listing"
-        listed += page["fractals"]
-        if not page["next_marker"]:
-            return listed
-        marker = f"&marker={page['next_marker']}"
-
-
-# From inside a node: each fractal-api process (a gunicorn master and its worker) with its start
-# as epoch seconds, and the node's clock, in one call (the node's own PID namespace and /proc).
-_API_PROCESSES = (
-    "tck=$(getconf CLK_TCK); boot=$(awk '/^btime/ {print $2}' /proc/stat); "
-    "for pid in $(pgrep -x fractal-api); do "
-    "  ticks=$(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null) || continue; "
-    "  echo $pid $(( boot * tck + ticks )) $tck; done; echo now $(date +%s.%N)")
-
-
-class ApiWatch:
-    """Which nodes run an API process, seen from inside every node (the lost and isolated ones
-    too, unlike crm_mon's quorate view). Each process is known from its exact start to the last
-    sample that saw it; two on different nodes whose spans overlap ran at the same moment."""
-
-    def __init__(self, cluster: Cluster, pace: Pace) -> None:
-        self.cluster = cluster
-        self.skew = pace.clock_skew_s
-        # (node, pid) -> [started, last seen], epoch seconds in the node's clock
-        self.spans: dict[tuple[str, int], list[float]] = {}
-        self.samples = 0
-
-    def sample(self) -> None:
-        for node in self.cluster.nodes:
-            if not node.running:
-                continue  # crashed or fenced: nothing of it runs
-            try:
-                done = node.exec(["sh", "-c", _API_PROCESSES], check=False, timeout=10)
-            except Exception:  # a node going down mid-call
-                continue
-            self.record(node.name, done.stdout)
-        self.samples += 1
-
-    def record(self, node: str, output: str) -> None:
-        lines = output.split("\n")
-        now = next((float(ln.split()[1]) for ln in lines if ln.startswith("now ")), None)
-        if now is None:
-            return
-        for line in lines:
-            fields = line.split()
-            if len(fields) == 3 and all(f.isdigit() for f in fields):
-                pid, ticks, tck = (int(f) for f in fields)
-                span = self.spans.setdefault((node, pid), [ticks / tck, now])
-                span[1] = now
-
-    def overlaps(self) -> list[tuple[str, str]]:
-        by_node: dict[str, list[list[float]]] = {}
-        for (node, _pid), span in self.spans.items():
-            by_node.setdefault(node, []).append(span)
-        found = []
-        nodes = sorted(by_node)
-        for i, a in enumerate(nodes):
-            for b in nodes[i + 1:]:
-                for sa in by_node[a]:
-                    for sb in by_node[b]:
-                        if max(sa[0], sb[0]) + self.skew < min(sa[1], sb[1]):
-                            found.append((a, b))
-        return found
-
-    def assert_never_two(self) -> None:
-        assert self.samples, "no node was sampled for API processes"
-        assert not self.overlaps(), f"API processes on two nodes at once: {self.spans}"
 
 
 def full_state(lab: Cluster, node_name: str) -> crm_mon.ClusterState:

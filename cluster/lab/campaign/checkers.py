@@ -1,0 +1,199 @@
+"""Checkers that do not take the cluster's word: each node's own processes (the isolated and
+crashed-then-booted ones too), Neutron's own record of the floating IP, the store's own count of
+every submission, and the cluster's leftovers. tests/cluster uses them as well."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Protocol
+
+import requests
+
+from cluster import crm_mon
+from cluster.openstack.layout import ADMIN_CLOUD, Layout
+from cluster.openstack.topology import Topology
+
+
+class Skewed(Protocol):
+    clock_skew_s: float  # between the nodes' clocks
+
+
+# From inside a node: each fractal-api process (a gunicorn master and its worker) with its start
+# as epoch seconds, and the node's clock, in one call (the node's own PID namespace and /proc).
+_API_PROCESSES = (
+    "tck=$(getconf CLK_TCK); boot=$(awk '/^btime/ {print $2}' /proc/stat); "
+    "for pid in $(pgrep -x fractal-api); do "
+    "  ticks=$(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null) || continue; "
+    "  echo $pid $(( boot * tck + ticks )) $tck; done; echo now $(date +%s.%N)")
+
+
+class ApiWatch:
+    """Which nodes run an API process, seen from inside every node (the lost and isolated ones
+    too, unlike crm_mon's quorate view). Each process is known from its exact start to the last
+    sample that saw it; two on different nodes whose spans overlap ran at the same moment."""
+
+    def __init__(self, cluster, pace: Skewed | None = None) -> None:
+        self.cluster = cluster
+        self.skew = pace.clock_skew_s if pace is not None else 0.0
+        # (node, pid) -> [started, last seen], epoch seconds in the node's clock
+        self.spans: dict[tuple[str, int], list[float]] = {}
+        self.samples = 0
+        self.gaps = Gaps()
+
+    def sample(self) -> None:
+        for node in self.cluster.nodes:
+            if not node.running:
+                continue  # crashed or fenced: nothing of it runs
+            try:
+                done = node.exec(["sh", "-c", _API_PROCESSES], check=False, timeout=10)
+            except Exception:  # a node going down mid-call
+                continue
+            self.record(node.name, done.stdout)
+        self.samples += 1
+        self.gaps.tick()
+
+    def record(self, node: str, output: str) -> None:
+        lines = output.split("\n")
+        now = next((float(ln.split()[1]) for ln in lines if ln.startswith("now ")), None)
+        if now is None:
+            return
+        for line in lines:
+            fields = line.split()
+            if len(fields) == 3 and all(f.isdigit() for f in fields):
+                pid, ticks, tck = (int(f) for f in fields)
+                span = self.spans.setdefault((node, pid), [ticks / tck, now])
+                span[1] = now
+
+    def overlaps(self) -> list[tuple[str, str]]:
+        by_node: dict[str, list[list[float]]] = {}
+        for (node, _pid), span in self.spans.items():
+            by_node.setdefault(node, []).append(span)
+        found = []
+        nodes = sorted(by_node)
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1:]:
+                for sa in by_node[a]:
+                    for sb in by_node[b]:
+                        if max(sa[0], sb[0]) + self.skew < min(sa[1], sb[1]):
+                            found.append((a, b))
+        return found
+
+    def running_at(self, when: float) -> set[str]:
+        """The nodes seen running an API process at `when` (epoch seconds)."""
+        return {node for (node, _pid), (start, last) in self.spans.items()
+                if start - self.skew <= when <= last + self.skew}
+
+    def assert_never_two(self) -> None:
+        assert self.samples, "no node was sampled for API processes"
+        assert not self.overlaps(), f"API processes on two nodes at once: {self.spans}"
+
+
+class Gaps:
+    """The longest time between two samples of a checker: a checker that stalls sees less."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+        self.longest = 0.0
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.last is not None:
+            self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+
+class FipWatch:
+    """Which node's port Neutron associates the floating IP with, asked of Neutron itself
+    (its own port, past the fault proxy, as the cloud's admin): what the cloud really routes,
+    whatever the agents believe or the injected faults make of the public endpoint."""
+
+    def __init__(self, layout: Layout, topology: Topology) -> None:
+        self.layout = layout
+        self.fip_id = topology.floating_ip_id
+        self.node_of_port = {port: node for node, port in topology.ports.items()}
+        self.samples: list[tuple[float, str | None]] = []  # (epoch, node or None: no port)
+        self.errors = 0
+        self.gaps = Gaps()
+        self._token: str | None = None
+
+    def _login(self) -> str:
+        from cluster.openstack import clouds
+
+        auth = clouds.entries(self.layout)[ADMIN_CLOUD]["auth"]
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": auth["username"], "password": auth["password"],
+            "domain": {"name": "Default"}}}},
+            "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}}}}
+        answer = requests.post(f"{self.layout.backend_url('keystone')}/v3/auth/tokens",
+                               json=body, timeout=5)
+        answer.raise_for_status()
+        return answer.headers["X-Subject-Token"]
+
+    def sample(self) -> None:
+        try:
+            self._token = self._token or self._login()
+            answer = requests.get(
+                f"{self.layout.backend_url('neutron')}/v2.0/floatingips/{self.fip_id}",
+                headers={"X-Auth-Token": self._token}, timeout=2)
+            if answer.status_code == 401:
+                self._token = None
+            answer.raise_for_status()
+            self.record(time.time(), answer.json()["floatingip"].get("port_id"))
+        except (requests.RequestException, KeyError, ValueError):
+            self.errors += 1
+        self.gaps.tick()
+
+    def record(self, when: float, port_id: str | None) -> None:
+        self.samples.append((when, self.node_of_port.get(port_id, port_id) if port_id else None))
+
+    def at(self, when: float) -> str | None:
+        """The association at the last sample at or before `when`."""
+        before = [node for t, node in self.samples if t <= when]
+        return before[-1] if before else None
+
+
+def interleaved(answers: Iterable[tuple[float, str]], window: float = 5.0) -> list[str]:
+    """Two nodes answering the service address in turn (A, B, A within `window` s): two APIs
+    behind one address, which a failover (A, then B) never shows."""
+    found = []
+    ordered = sorted(answers)
+    for (t0, a), (_t1, b), (t2, c) in zip(ordered, ordered[1:], ordered[2:], strict=False):
+        if a == c != b and t2 - t0 <= window:
+            found.append(f"{a}, {b}, {a} answered within {t2 - t0:.1f} s at {t0:.1f}")
+    return found
+
+
+def stored_twice(stored: Counter, markers: Iterable[float]) -> dict[float, int]:
+    """The submissions (by their unique marker) the store holds more than once."""
+    return {m: stored[m] for m in markers if stored[m] > 1}
+
+
+def list_all(lab) -> list[dict]:
+    """Every stored fractal, page by page; a page that does not come raises."""
+    listed: list[dict] = []
+    marker = ""
+    while True:
+        page = lab.client("GET", f"/v1/fractals?limit=1000{marker}", timeout=10)
+        assert page is not None, "the API did not answer a listing"
+        listed += page["fractals"]
+        if not page["next_marker"]:
+            return listed
+        marker = f"&marker={page['next_marker']}"
+
+
+def leftovers(state: crm_mon.ClusterState | None, configuration: str) -> list[str]:
+    """What a healed cluster must not keep: failed actions, ban or move constraints
+    (crm resource ban/move write cli-ban-*/cli-prefer-*), UNCLEAN or offline nodes."""
+    if state is None:
+        return ["no node answers crm_mon"]
+    found = [f"failed action {f.get('op_key')} on {f.get('node')}: "
+             f"{f.get('exitreason') or f.get('status')}" for f in state.failures]
+    found += [f"constraint left: {line.strip()}" for line in configuration.splitlines()
+              if line.startswith("location cli-")]
+    found += [f"node {n.name} UNCLEAN" for n in state.nodes.values() if n.unclean]
+    found += [f"node {n.name} offline" for n in state.nodes.values() if not n.online]
+    if not state.quorate:
+        found.append("no quorum")
+    return found
