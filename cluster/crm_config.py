@@ -29,6 +29,9 @@ class ServiceConfig:
     fencing: bool = False
     cloud: str = "fractal-lab"  # the clouds.yaml entry the agents and fencing use
     fence_action: str = "off"  # see fencing.crm
+    # The API's bearer token (auth=token): the same 0600 file on every node, put there by the
+    # lab or the VMs' provisioning (cluster/api_token.py); the CIB only names it.
+    token_file: str = "/etc/fractal/api-token"
 
     def render(self, servers: dict[str, str] | None = None) -> str:
         """`servers`: cluster node name -> compute server id, for fencing."""
@@ -46,4 +49,4 @@ class ServiceConfig:
             allow_local_store=str(self.allow_local_store).lower(),
             address_agent=self.address_agent, address_params=params,
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
-            fence_action=self.fence_action) + fencing
+            fence_action=self.fence_action, token_file=self.token_file) + fencing

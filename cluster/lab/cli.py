@@ -85,6 +85,8 @@ def cmd_status(lab: Lab, args: argparse.Namespace) -> int:
     health = lab.client("GET", "/readyz")
     print(f"API:      http://{SERVICE_ADDRESS}:8080 {'ready' if health else 'NOT ANSWERING'}"
           f" (from the client namespace {lab.client_netns}, {CLIENT_CIDR})")
+    print(f"auth:     writes need the bearer token in {lab.token_file} "
+          "(fractal --token-file; the nodes' /etc/fractal/api-token)")
     for failure in state.failures:
         print(f"failure:  {failure.get('op_key')} on {failure.get('node')}: "
               f"{failure.get('exitreason') or failure.get('status')}")

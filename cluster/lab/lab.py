@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import crm_mon, operations
+from cluster import api_token, crm_mon, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
@@ -112,6 +112,16 @@ class Lab:
         return self.dir / "ocf" / "resource.d"
 
     @property
+    def fractal_etc(self) -> Path:
+        """The nodes' /etc/fractal: the API's bearer token (ServiceConfig.token_file)."""
+        return self.dir / "etc-fractal"
+
+    @property
+    def token_file(self) -> Path:
+        """The API's token as the host's clients read it (`fractal --token-file`)."""
+        return self.fractal_etc / "api-token"
+
+    @property
     def openstack_etc(self) -> Path:
         """The nodes' /etc/openstack: clouds.yaml with the member user only (no admin)."""
         return self.dir / "etc-openstack"
@@ -153,8 +163,8 @@ class Lab:
         """Power on, as the hypervisor would: the compute service sees it ACTIVE again."""
         from cluster.openstack.compute.power import PowerStates
 
-        node.boot(ocf_providers=self.ocf_providers,
-                  openstack_etc=self.openstack_etc, etc_net=self.dir / "etc-net")
+        node.boot(ocf_providers=self.ocf_providers, openstack_etc=self.openstack_etc,
+                  etc_net=self.dir / "etc-net", fractal_etc=self.fractal_etc)
         PowerStates(self.cloud).set_on(self.topology.servers[node.name], True)
 
     @property
@@ -174,6 +184,7 @@ class Lab:
         self.openstack_etc.mkdir(exist_ok=True)
         (self.openstack_etc / "clouds.yaml").touch(mode=0o600)
         (self.openstack_etc / "clouds.yaml").write_text(clouds.member_only(self.cloud))
+        api_token.make(self.token_file)
         self.write_etc_net()
         self.build_network()
         self.relay().start()
@@ -235,9 +246,11 @@ class Lab:
         return json.loads(answer.body) if answer.body.strip() else {}
 
     def request(self, method: str, path: str, body: dict | None = None,
-                timeout: float = 3.0, headers: dict[str, str] | None = None) -> Answer | None:
+                timeout: float = 3.0, headers: dict[str, str] | None = None, *,
+                anonymous: bool = False) -> Answer | None:
         """One HTTP request to the service address from the client namespace, as it came back
-        (status, headers, raw body: an image too); None if nothing came back."""
+        (status, headers, raw body: an image too); None if nothing came back. It carries the
+        API's token unless `anonymous`."""
         argv = ["ip", "netns", "exec", self.client_netns, "curl", "-sS", "-D", "-",
                 "-m", str(timeout), "-X", method,
                 f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}"]
@@ -245,7 +258,9 @@ class Lab:
             argv += ["-H", f"{name}: {value}"]
         if body is not None:
             argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        done = subprocess.run(argv, capture_output=True, timeout=timeout + 5)
+        auth, stdin = ([], None) if anonymous else api_token.curl_auth(self.token_file)
+        done = subprocess.run(argv + auth, input=stdin, capture_output=True,
+                              timeout=timeout + 5)
         if done.returncode != 0:
             return None
         return Answer.parse(done.stdout)
@@ -269,7 +284,7 @@ class Lab:
         cloud.down(self.cloud)  # its daemons, then every namespace with our prefix
         for name in self.namespaces():
             netns.delete(name)
-        for created in ("nodes", "ocf", "relay", "etc-openstack", "etc-net"):
+        for created in ("nodes", "ocf", "relay", "etc-openstack", "etc-net", "etc-fractal"):
             shutil.rmtree(self.dir / created, ignore_errors=True)
         for created in ("fractal.crm", "lab.json"):
             (self.dir / created).unlink(missing_ok=True)

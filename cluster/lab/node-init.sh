@@ -25,6 +25,10 @@ if [[ -n ${OPENSTACK_ETC:-} ]]; then  # clouds.yaml for the agents and fence_ope
   mkdir -p /etc/openstack
   mount --bind "$OPENSTACK_ETC" /etc/openstack
 fi
+if [[ -n ${FRACTAL_ETC:-} ]]; then  # the API's bearer token (auth=token in fractal.crm)
+  mkdir -p /etc/fractal
+  mount --bind "$FRACTAL_ETC" /etc/fractal
+fi
 if [[ -n ${OCF_PROVIDERS:-} ]]; then  # agents for this node only (see ocf-view.sh)
   bash "$(dirname "${BASH_SOURCE[0]}")/ocf-view.sh" "$OCF_PROVIDERS"
 fi

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from cluster import crm_mon, operations
+from cluster import api_token, crm_mon, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.openstack import cloud, clouds
@@ -114,6 +114,9 @@ def stage(directory: Path, settings: Settings, access: CloudAccess | None = None
     members = [Member(n, i, settings.address(i)) for i, n in enumerate(settings.node_names(), 1)]
     (files / "corosync.conf").write_text(render(members, token_ms=settings.token_ms))
     (files / "authkey").write_bytes(os.urandom(256))
+    # The API's token (auth=token): one per cluster directory, kept across stagings, installed
+    # 0600 on every VM by provision.sh (shutil.copy keeps the mode).
+    shutil.copy(api_token.make(token_file(directory)), files / "api-token")
     service = service_config(settings, fencing=access is not None)
     (files / "fractal.crm").write_text(slow_vm_timings(service.render(
         access.servers if access else None)))
@@ -131,6 +134,11 @@ def stage(directory: Path, settings: Settings, access: CloudAccess | None = None
         settings = Settings(**{**asdict(settings), "box": name})
     (directory / "settings.json").write_text(settings.to_json())
     return service
+
+
+def token_file(directory: Path) -> Path:
+    """The API's token on the host, as the clients read it (the VMs' /etc/fractal/api-token)."""
+    return directory / "api-token"
 
 
 @dataclass(frozen=True)
@@ -590,6 +598,11 @@ class VagrantCluster:
         return operations.wait_formed(self.nodes, lambda n: n.cluster_state(), timeout=timeout,
                                       interval=2)
 
+    @property
+    def token_file(self) -> Path:
+        """The API's bearer token (`fractal --token-file`), as staged for the VMs."""
+        return token_file(self.dir)
+
     def client(self, method: str, path: str, body: dict | None = None,
                timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict | None:
         """Call the API at the service address (from the VMs' private network, as a client on
@@ -600,7 +613,9 @@ class VagrantCluster:
             argv += ["-H", f"{name}: {value}"]
         if body is not None:
             argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 10)
+        auth, stdin = api_token.curl_auth(self.token_file)
+        done = subprocess.run(argv + auth, input=stdin, capture_output=True,
+                              timeout=timeout + 10)
         if done.returncode != 0:
             return None
         return json.loads(done.stdout) if done.stdout.strip() else {}

@@ -49,6 +49,13 @@ if [[ -f $files/clouds.yaml ]]; then
   say "clouds.yaml and the relay to the host's cloud"
 fi
 
+# The API's bearer token (auth=token in fractal.crm): the same 0600 file on every node, before
+# Pacemaker starts the service there. (Staged by driver.stage; a stage without it names no
+# token_file either.)
+if [[ -f $files/api-token ]]; then
+  install -D -m 600 "$files/api-token" /etc/fractal/api-token
+fi
+
 mkdir -p /var/log/cluster  # corosync.conf's log file (the template's, shared with the lab)
 install -m 644 "$files/corosync.conf" /etc/corosync/corosync.conf
 install -m 400 "$files/authkey" /etc/corosync/authkey

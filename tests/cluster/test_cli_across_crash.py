@@ -29,7 +29,8 @@ def test_cli_create_wait_across_a_node_crash(healthy: Cluster, pace: Pace) -> No
     lab = healthy
     victim = api_node(lab, pace)
     argv, url = in_client(lab, [sys.executable, "-m", "fractal_service.cli.main"])
-    cli = subprocess.Popen([*argv, "--api", url, "create", "--count", "20", "--width", "64",
+    cli = subprocess.Popen([*argv, "--api", url, "--token-file", str(lab.token_file),
+                            "create", "--count", "20", "--width", "64",
                             "--height", "64", "--wait", "--wait-timeout", "300"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
