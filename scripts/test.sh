@@ -10,21 +10,22 @@ if (($#)); then
   printf '\n==> pytest %s\n' "$*"
   exec .venv/bin/python -m pytest "$@"
 fi
+# --durations: the slowest tests (and fixtures) are printed, to keep the run inside its budget.
 # Two sessions: the lab's cluster and cloud (session fixtures) are gone before three emulated
 # VMs take the 2 cores; both always run, and either failing fails the whole.
 printf '\n==> pytest: everything but the Vagrant VMs and the stalled-store tests\n'
 status=0
-.venv/bin/python -m pytest -m "not vagrant and not store_stall" || status=$?
+.venv/bin/python -m pytest --durations=30 -m "not vagrant and not store_stall" || status=$?
 # Object Storage stalled on purpose (the wedge and admission tests): a fresh lab cloud of their
 # own; on the cloud the rest of the suite had used, slots stayed busy past the deadline there.
 printf '\n==> pytest: the stalled-store tests (a lab cloud of their own)\n'
-.venv/bin/python -m pytest -m store_stall || status=$?
+.venv/bin/python -m pytest --durations=5 -m store_stall || status=$?
 # The VMs: the cluster formed with fencing (tests/vagrant), then the lab's failover suite run
 # against them (the same tests, FRACTAL_HA_CLUSTER=vagrant): the failures of a node and of the
 # API; the operator scenarios (move, restart, maintenance) run on the lab only, every one
 # costs minutes in emulated guests.
 printf '\n==> pytest: the Vagrant cluster (tests/vagrant, then tests/cluster on the VMs)\n'
-FRACTAL_HA_CLUSTER=vagrant .venv/bin/python -m pytest tests/vagrant tests/cluster \
+FRACTAL_HA_CLUSTER=vagrant .venv/bin/python -m pytest --durations=5 tests/vagrant tests/cluster \
   -k "formed or api_process_killed or active_node_crash_fenced or active_node_isolated" \
   || status=$?
 exit "$status"
