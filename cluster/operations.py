@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from cluster.crm_config import API_PIDFILE
-from cluster.crm_mon import ClusterState
+from resource_agents.metrics.crm_mon import ClusterState
 
 
 class ClusterNode(Protocol):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import api_token, crm_mon, operations
+from cluster import api_token, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
@@ -40,6 +40,7 @@ from cluster.openstack.topology import (
     TENANT_GATEWAY,
     Topology,
 )
+from resource_agents.metrics import crm_mon
 
 PREFIX = "fha"
 CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet

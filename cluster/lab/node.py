@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import crm_mon
+from resource_agents.metrics import crm_mon
 
 INIT = Path(__file__).with_name("node-init.sh")
 

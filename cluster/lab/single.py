@@ -14,10 +14,10 @@ import shutil
 import time
 from pathlib import Path
 
-from cluster import crm_mon
 from cluster.corosync_conf import Member, render
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
+from resource_agents.metrics import crm_mon
 
 
 class SingleNodeCluster:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from cluster import api_token, crm_mon, operations
+from cluster import api_token, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.openstack import cloud, clouds
@@ -35,6 +35,7 @@ from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.layout import MEMBER_CLOUD, Layout
 from cluster.openstack.topology import Topology
 from cluster.vagrant import box, host
+from resource_agents.metrics import crm_mon
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

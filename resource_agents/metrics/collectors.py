@@ -19,10 +19,10 @@ from prometheus_client.core import (
     UnknownMetricFamily,
 )
 
-from cluster.crm_mon import ClusterState
 from resource_agents.metrics import record
 from resource_agents.metrics.cib import Location
 from resource_agents.metrics.corosync import Quorum
+from resource_agents.metrics.crm_mon import ClusterState
 from resource_agents.metrics.failovers import BUCKETS, FailoverTracker
 from resource_agents.metrics.source import Snapshot, Source
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cluster.crm_mon import ClusterState
+from resource_agents.metrics.crm_mon import ClusterState
 
 # Failover durations (s): the lab fails over in ~4 s; the slow-failover alert's threshold
 # (30 s by default) must be one of these bounds.

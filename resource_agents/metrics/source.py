@@ -14,8 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from cluster import crm_mon
-from resource_agents.metrics import cib, corosync
+from resource_agents.metrics import cib, corosync, crm_mon
 from resource_agents.metrics.failovers import FailoverTracker
 
 log = logging.getLogger("fractal-ha.exporter")

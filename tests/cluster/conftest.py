@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from cluster import crm_mon
 from cluster.lab.campaign.checkers import ApiWatch, list_all, stored_twice
 from cluster.lab.lab import Lab
 from cluster.vagrant.driver import VagrantCluster
 from fractal_service.worker.backoff import Backoff
+from resource_agents.metrics import crm_mon
 from tests.support.processes import wait_until
 
 Cluster = Lab | VagrantCluster

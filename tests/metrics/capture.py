@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cluster import crm_mon
-from cluster.crm_mon import ClusterState
 from cluster.lab.lab import Lab
 from cluster.lab.node import Node
+from resource_agents.metrics import crm_mon
+from resource_agents.metrics.crm_mon import ClusterState
 from resource_agents.metrics.source import CIBADMIN, CRM_MON
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster import crm_mon
-from resource_agents.metrics import cib, corosync
+from resource_agents.metrics import cib, corosync, crm_mon
 from tests.metrics.support import DATA, STATES, exposition, samples, source_for, value
 
 QUORUM = "ha_cluster_pacemaker_nodes"

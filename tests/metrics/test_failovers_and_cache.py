@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from cluster import crm_mon
+from resource_agents.metrics import crm_mon
 from resource_agents.metrics.failovers import FailoverTracker
 from resource_agents.metrics.source import Source
 from tests.metrics.support import DATA, exposition, samples, source_for, value

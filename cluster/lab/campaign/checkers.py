@@ -11,9 +11,9 @@ from typing import Protocol
 
 import requests
 
-from cluster import crm_mon
 from cluster.openstack.layout import ADMIN_CLOUD, Layout
 from cluster.openstack.topology import Topology
+from resource_agents.metrics import crm_mon
 
 
 class Skewed(Protocol):
