@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from cluster.lab import netns
+from cluster.lab.campaign import cli as campaign_cli
 from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
@@ -180,7 +181,8 @@ def cmd_down(lab: Lab, args: argparse.Namespace) -> int:
 
 COMMANDS = {"up": cmd_up, "status": cmd_status, "crash": cmd_crash, "boot": cmd_boot,
             "kill-api": cmd_kill_api, "isolate": cmd_isolate, "heal": cmd_heal,
-            "exec": cmd_exec, "demo": cmd_demo, "down": cmd_down}
+            "exec": cmd_exec, "demo": cmd_demo, "down": cmd_down,
+            "campaign": campaign_cli.cmd_campaign}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -201,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="up, fractals, crash the API's node, show the failover")
     demo.add_argument("--fractals", type=int, default=8, help="fractals before and after")
     demo.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    campaign_cli.add_parser(sub)
     sub.add_parser("down", help="remove everything the lab created")
     return p
 

@@ -1,0 +1,121 @@
+"""Continuous client load through the floating IP for the whole campaign, and its ledger.
+
+Creations carry an Idempotency-Key and are retried with the same key, backing off, until the
+API answers them (as the CLI and the workers do); each carries a marker of its own (its `xa`),
+so the store can be counted per submission at the end. Reads list and fetch fractals; images of
+done fractals are downloaded and checked to be PNG. Every answer records the node that gave it
+(X-Fractal-Node)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cluster.lab.lab import Lab
+from fractal_service.worker.backoff import Backoff
+
+PNG = b"\x89PNG\r\n\x1a\n"
+NODE_HEADER = "x-fractal-node"
+
+
+@dataclass
+class Ledger:
+    accepted: dict[str, float] = field(default_factory=dict)  # uuid -> its submission's marker
+    markers: list[float] = field(default_factory=list)  # every submission sent
+    # (epoch, node that answered or "", ok) of every request, for the outage and node checks
+    answers: list[tuple[float, str, bool]] = field(default_factory=list)
+    counts: dict[str, list[int]] = field(default_factory=dict)  # what -> [ok, failed]
+    rejected: list[str] = field(default_factory=list)  # a creation refused for good (4xx)
+    bad_images: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)  # an accepted fractal the API denied
+    failures: Counter = field(default_factory=Counter)  # "create 503" -> how many
+
+    def count(self, what: str, ok: bool) -> None:
+        self.counts.setdefault(what, [0, 0])[0 if ok else 1] += 1
+
+
+class Load:
+    """Two creators (2 submissions/s together), a reader and a downloader, until stopped."""
+
+    def __init__(self, lab: Lab, submit_every: float = 1.0, read_every: float = 0.5) -> None:
+        self.lab = lab
+        self.ledger = Ledger()
+        self.submit_every = submit_every
+        self.read_every = read_every
+        self._run = random.randrange(1, 10**5)
+        self._numbers = itertools.count()
+        self._done: list[str] = []  # uuids seen done: what the downloader fetches
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=loop, daemon=True) for loop in
+                         (self._create, self._create, self._read, self._download)]
+
+    def start(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _call(self, what: str, method: str, path: str, body: dict | None = None,
+              headers: dict[str, str] | None = None, timeout: float = 5.0):
+        answer = self.lab.request(method, path, body, timeout, headers)
+        ok = answer is not None and answer.status < 400
+        if answer is not None and answer.status == 404:
+            self.ledger.not_found.append(f"{method} {path}")
+        node = answer.headers.get(NODE_HEADER, "") if answer is not None else ""
+        self.ledger.answers.append((time.time(), node, ok))
+        self.ledger.count(what, ok)
+        if not ok:
+            self.ledger.failures[f"{what} {answer.status if answer else 'no answer'}"] += 1
+        return answer
+
+    def _create(self) -> None:
+        while not self._stop.wait(self.submit_every):
+            n = next(self._numbers)
+            marker = -2.2 - (self._run * 10**4 + n) * 1e-12
+            self.ledger.markers.append(marker)
+            body = {"width": 48, "height": 48, "iterations": 64, "xa": marker}
+            key = {"Idempotency-Key": f"campaign-{self._run}-{n}"}
+            backoff = Backoff(maximum=2.0)
+            while not self._stop.is_set():
+                answer = self._call("create", "POST", "/v1/fractals", body, key)
+                if answer is not None and answer.status in (200, 201):
+                    self.ledger.accepted[self._json(answer)["uuid"]] = marker
+                    break
+                if answer is not None and 400 <= answer.status < 500 and answer.status != 429:
+                    self.ledger.rejected.append(f"{answer.status} {answer.body[:200]!r}")
+                    break
+                self._stop.wait(backoff.next_delay())
+
+    def _read(self) -> None:
+        while not self._stop.wait(self.read_every):
+            self._call("list", "GET", "/v1/fractals?limit=5&order=desc")
+            if not self.ledger.accepted:
+                continue
+            uuid = random.choice(list(self.ledger.accepted))
+            answer = self._call("get", "GET", f"/v1/fractals/{uuid}")
+            if answer is not None and answer.status == 200 and \
+                    self._json(answer).get("state") == "done":
+                self._done.append(uuid)
+
+    def _download(self) -> None:
+        while not self._stop.wait(self.read_every):
+            if not self._done:
+                continue
+            uuid = random.choice(self._done)
+            answer = self._call("image", "GET", f"/v1/fractals/{uuid}/image")
+            if answer is not None and answer.status == 200 and not answer.body.startswith(PNG):
+                self.ledger.bad_images.append(uuid)
+
+    @staticmethod
+    def _json(answer) -> dict:
+        import json
+
+        return json.loads(answer.body)

@@ -1,0 +1,58 @@
+"""The checkers' samplers for a whole campaign: each node's API processes and Neutron's
+association, each in its own thread at least twice a second, and a prober of the service
+address from the client's network (GET /healthz every 0.1 s, for the outages)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from cluster.lab.campaign.checkers import ApiWatch, FipWatch
+from cluster.lab.lab import SERVICE_ADDRESS, Lab
+from cluster.lab.probes import Probes, http_get, http_ok
+
+SAMPLE_EVERY = 0.25  # each checker; the issue asks for at least every 0.5 s
+PROBE_EVERY = 0.1
+PROBE_TIMEOUT = 1.0
+
+
+class Watch:
+    def __init__(self, lab: Lab, probes_log: Path) -> None:
+        self.lab = lab
+        self.apis = ApiWatch(lab)
+        self.fip = FipWatch(lab.cloud, lab.topology)
+        self.probes = Probes(lab.client_netns, SERVICE_ADDRESS, lab.service.api_port,
+                             probes_log, interval=PROBE_EVERY, timeout=PROBE_TIMEOUT,
+                             request=http_get("/healthz", SERVICE_ADDRESS))
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._every, args=(f,), daemon=True)
+                         for f in (self.apis.sample, self.fip.sample)]
+        for thread in self._threads:
+            thread.start()
+
+    def _every(self, sample) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            sample()
+            self._stop.wait(max(0.0, SAMPLE_EVERY - (time.monotonic() - began)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+        self.probes.stop()
+
+    def outage(self, since: float, until: float) -> float:
+        rows = [(s, e, http_ok(a)) for s, e, a in self.probes.attempts(since) if s <= until]
+        return outage(rows, since, until)
+
+
+def outage(rows: list[tuple[float, float, bool]], since: float, until: float) -> float:
+    """From `since` to the answer of the first probe (started, ended, ok) that started after
+    the last failed one; `until` if none answered after it; 0 if no probe failed."""
+    failed = [r for r in rows if not r[2]]
+    if not failed:
+        return 0.0
+    after = [r for r in rows if r[0] > failed[-1][0] and r[2]]
+    return (after[0][1] if after else until) - since
