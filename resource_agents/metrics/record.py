@@ -1,7 +1,8 @@
 """What each agent action leaves for the exporter: one small text file per resource instance.
 
-Written by the agents at the end of every action (Agent.run calls `action_done`), so it is on
-the monitor's hot path: only `os` and `time`, no json (it imports `re`), no prometheus_client.
+Written by the agents at the end of every action (`action_done`, which the agents' package
+registers as the OCF toolkit's after-action hook), so it is on the monitor's hot path: only
+`os` and `time`, no json (it imports `re`), no prometheus_client.
 A write is read + parse of a few hundred bytes, then tmp + rename (atomic for the reader);
 Pacemaker runs one operation per resource at a time, so one writer per file.
 
@@ -134,8 +135,9 @@ RECORDED = frozenset({"start", "stop", "monitor", "status", "reload-agent", "pro
 
 
 def action_done(agent: Agent, action: str, code: int, reason: str) -> None:
-    """Called by Agent.run after every action. Never fails the action: metrics are not worth
-    a wrong exit code (a full or read-only HA_RSCTMP loses the record, nothing else)."""
+    """Run by Agent.run after every action (resource_agents/agents registers it). Never fails
+    the action: metrics are not worth a wrong exit code (a full or read-only HA_RSCTMP loses
+    the record, nothing else)."""
     if action not in RECORDED:
         return
     ocf = agent.ocf

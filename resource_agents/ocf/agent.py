@@ -14,7 +14,7 @@ from resource_agents.ocf.params import Parameter, parse_all
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any, ClassVar
 
     from resource_agents.ocf.trace import Tracer
@@ -42,6 +42,17 @@ SERVICE_ACTIONS = (
 # failed because of a parameter would get the node fenced, and a probe must say "not running".
 LENIENT = {"stop", "monitor", "status"}
 
+# Called after every action with (agent, action name, exit code, exit reason): how a package of
+# agents adds its own bookkeeping (the Fractal agents' records for their exporter) while this
+# toolkit knows nothing of it. A hook must be cheap: it runs on every monitor.
+_after_action: list[Callable[[Agent, str, int, str], None]] = []
+
+
+def after_action(hook: Callable[[Agent, str, int, str], None]) -> None:
+    """Register `hook` to run after every action of every Agent (once, however often asked)."""
+    if hook not in _after_action:
+        _after_action.append(hook)
+
 
 class Agent:
     name: ClassVar[str]
@@ -57,7 +68,7 @@ class Agent:
         self.params: dict[str, Any] = {}
         self.started = time.monotonic()
         self._log: logging.Logger | None = None
-        # Facts an action reports beyond its exit code, for the exporter (metrics/record.py):
+        # Facts an action reports beyond its exit code, for the after-action hooks:
         # name -> ("g" gauge | "a" counter increment | "o" observation, value).
         self.facts: dict[str, tuple[str, float]] = {}
 
@@ -115,10 +126,11 @@ class Agent:
             code = int(Exit.ERR_GENERIC)
         if tracer is not None:
             tracer.end(code, reason)
-        # The action's record for the exporter: a few hundred bytes, standard library only.
-        from resource_agents.metrics.record import action_done
-
-        action_done(self, action, code, reason)
+        for hook in _after_action:
+            try:
+                hook(self, action, code, reason)
+            except Exception:  # bookkeeping is not worth a wrong exit code for the cluster
+                self.log.debug("after-action hook %r failed", hook, exc_info=True)
         return code
 
     def _trace(self, action: str) -> Tracer | None:
