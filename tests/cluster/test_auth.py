@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -32,6 +33,16 @@ def status(lab: Cluster, method: str, path: str, body: dict | None = None,
     return int(done.stdout or 0)
 
 
+def create(lab: Cluster, fractal: dict, within: float) -> str:
+    """The cluster's client (its credentials added by `client`) creates `fractal`, retrying with
+    one Idempotency-Key as every client does while the loaded lab's store answers 503."""
+    key = {"Idempotency-Key": f"test-auth-{time.time_ns()}"}
+    created = wait_until(lambda: lab.client("POST", "/v1/fractals", fractal, timeout=10,
+                                            headers=key),
+                         within, "the cluster's client to create a fractal", interval=1.0)
+    return created["uuid"]
+
+
 def test_anonymous_writes_refused_while_the_client_and_workers_authenticate(
         healthy: Cluster, pace: Pace) -> None:
     lab = healthy
@@ -40,9 +51,7 @@ def test_anonymous_writes_refused_while_the_client_and_workers_authenticate(
     assert status(lab, "POST", "/v1/fractals", fractal, token="x" * 43) == 401
     assert status(lab, "POST", "/v1/jobs/claim", {"worker": "intruder", "lease_seconds": 30}) \
         == 401
-    created = lab.client("POST", "/v1/fractals", fractal)
-    assert created, "the cluster's client could not create a fractal"
-    uuid = created["uuid"]
+    uuid = create(lab, fractal, 30 * pace.slow)
     assert status(lab, "DELETE", f"/v1/fractals/{uuid}") == 401
     assert status(lab, "GET", f"/v1/fractals/{uuid}") == 200  # reads stay public
     # The workers claim, render and upload through the same API: they authenticate too.
