@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from fractal_service import lease
 from fractal_service.params import Limits
 
 STORE_SCHEMES = ("sqlite", "swift")
@@ -38,7 +39,7 @@ class Settings:
     # request), its body at body_min_rate bytes/s at least, after another header_timeout.
     header_timeout: float = 10.0
     body_min_rate: int = 32 * 1024
-    lease_seconds: float = 30.0
+    lease_seconds: float = float(lease.DEFAULT_SECONDS)
     max_attempts: int = 5
     # Largest accepted upload; a 4096² PNG of a fractal is well under this. A result is also
     # bounded by its own job's size (api/jobs.py).
@@ -107,6 +108,13 @@ def _convert(name: str, raw: Any, current: Any) -> Any:
             if url is not None and url.split(":", 1)[0] not in STORE_SCHEMES:
                 raise ValueError(f"unsupported store URL {url!r} (sqlite:… or swift://…)")
             return url
+        if name == "lease_seconds":
+            # Every claim without its own length gets this one: outside the range the API
+            # accepts from workers, every such claim would be refused (api/jobs.py).
+            value = float(raw)
+            if not lease.MIN_SECONDS <= value <= lease.MAX_SECONDS:
+                raise ValueError(f"must be between {lease.MIN_SECONDS} and {lease.MAX_SECONDS}")
+            return value
         if isinstance(current, bool):
             return str(raw).lower() in ("1", "true", "yes", "on")
         if isinstance(current, int | float):

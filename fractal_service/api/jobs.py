@@ -10,6 +10,7 @@ import hashlib
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from fractal_service import lease
 from fractal_service.api import bodies, results
 from fractal_service.api.deps import json_body, now, settings, store
 from fractal_service.api.errors import ApiError
@@ -106,8 +107,10 @@ def _text(body: dict, name: str, *, required: bool = False) -> str:
 
 def _lease_seconds(body: dict) -> float:
     value = body.get("lease_seconds", settings().lease_seconds)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 3600:
-        raise ApiError(400, "lease_seconds must be a number between 1 and 3600", "lease_seconds")
+    low, high = lease.MIN_SECONDS, lease.MAX_SECONDS
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ApiError(400, f"lease_seconds must be a number between {low} and {high}",
+                       "lease_seconds")
     return float(value)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from fractal_service import lease
 from fractal_service.api.deps import settings
 from fractal_service.config import Settings
 from fractal_service.params import FIELDS, KINDS, Limits
@@ -103,7 +104,8 @@ def _fractal_schema() -> Schema:
 
 
 def _schemas(limits: Limits) -> Schema:
-    lease_seconds = {"type": "number", "minimum": 1, "maximum": 3600,
+    lease_seconds = {"type": "number", "minimum": lease.MIN_SECONDS,
+                     "maximum": lease.MAX_SECONDS,
                      "description": "lease length; the server's lease_seconds if left out"}
     return {
         "FractalParams": _params_schema(limits),

@@ -11,6 +11,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from fractal_service import lease
 from fractal_service.api.auth import check as check_auth
 from fractal_service.api.bodies import remember_request
 from fractal_service.config import Settings
@@ -74,7 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, help="where the SQLite store lives (FRACTAL_DATA_DIR)")
     p.add_argument("--store", help="store URL, e.g. sqlite:///path.db (FRACTAL_STORE)")
     p.add_argument("--threads", type=int, help="concurrent requests (FRACTAL_THREADS)")
-    p.add_argument("--lease-seconds", type=float, help="job lease length (FRACTAL_LEASE_SECONDS)")
+    p.add_argument("--lease-seconds", type=float,
+                   help=f"job lease length (FRACTAL_LEASE_SECONDS; "
+                        f"default {lease.DEFAULT_SECONDS})")
     p.add_argument("--auth", help="none, token or keystone (FRACTAL_AUTH; api/auth.py)")
     p.add_argument("--token-file", type=Path,
                    help="bearer token file for auth=token (default DATA_DIR/api-token)")

@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from fractal_service import credentials
+from fractal_service import credentials, lease
 from fractal_service.client import FractalClient
 from fractal_service.config import CLIENT_TIMEOUT
 from fractal_service.worker.heartbeat import HeartbeatFile
@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="worker name recorded as generated_by (default host:pid)")
     p.add_argument("--heartbeat-file", type=Path,
                    help="JSON file rewritten while the worker's loop runs (for the OCF agent)")
-    p.add_argument("--lease", type=float, default=30.0, help="job lease in seconds")
+    # Same flag as fractal-api's: one name for one setting.
+    p.add_argument("--lease-seconds", type=float, default=float(lease.DEFAULT_SECONDS),
+                   help=f"job lease in seconds (default {lease.DEFAULT_SECONDS})")
     p.add_argument("--poll-interval", type=float, default=1.0,
                    help="seconds between claims when there is no work")
     p.add_argument("--timeout", type=float, default=CLIENT_TIMEOUT,
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     worker = Worker(
         FractalClient(args.api, timeout=args.timeout, auth=auth),
-        WorkerConfig(name=args.name, lease_seconds=args.lease, poll_interval=args.poll_interval),
+        WorkerConfig(name=args.name, lease_seconds=args.lease_seconds,
+                     poll_interval=args.poll_interval),
         HeartbeatFile(args.heartbeat_file),
     )
     for signum in (signal.SIGTERM, signal.SIGINT):

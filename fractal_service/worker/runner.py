@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fractal_service import lease
 from fractal_service.client import ApiError, ApiUnreachable, Claim, FractalClient
 from fractal_service.params import FractalParams
 from fractal_service.worker.backoff import Backoff
@@ -31,7 +32,7 @@ class Abandon(Exception):
 @dataclass
 class WorkerConfig:
     name: str
-    lease_seconds: float = 30.0
+    lease_seconds: float = float(lease.DEFAULT_SECONDS)
     poll_interval: float = 1.0
     # A stopping worker gives an unfinished upload this long before leaving it to the lease.
     stop_upload_grace: float = 10.0

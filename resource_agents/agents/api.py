@@ -24,6 +24,7 @@ import _socket
 import os
 import time
 
+from fractal_service import lease
 from resource_agents.agents.common import USER, log_parameter, program, require_executable
 from resource_agents.ocf import http, process
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
@@ -100,8 +101,9 @@ failed (a restarted or moved API would meet the same store).
         # is slow): too few threads and /healthz queues behind them until the monitor fails.
         Parameter("threads", "Concurrent requests", type=int, default=32, minimum=1,
                   maximum=256),
-        Parameter("lease_seconds", "Job lease length in seconds", type=int, default=30,
-                  minimum=1, maximum=3600),
+        Parameter("lease_seconds", "Job lease length in seconds", type=int,
+                  default=lease.DEFAULT_SECONDS, minimum=lease.MIN_SECONDS,
+                  maximum=lease.MAX_SECONDS),
         Parameter("health_timeout", "Seconds a health check may take", type=float, default=2.0,
                   minimum=0.1, maximum=60, reloadable=True,
                   longdesc="A /healthz answer slower than this is a failure."),

@@ -11,6 +11,7 @@ import json
 import os
 import time
 
+from fractal_service import lease
 from resource_agents.agents.common import USER, log_parameter, program, require_executable
 from resource_agents.ocf import process
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
@@ -36,8 +37,9 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                   longdesc="Base URL of the API, e.g. http://203.0.113.10:8080 (the floating IP)."),
         Parameter("workers", "Worker processes on this node", type=int, default=2, minimum=1,
                   maximum=64),
-        Parameter("lease_seconds", "Job lease length in seconds", type=int, default=30,
-                  minimum=2, maximum=3600),
+        Parameter("lease_seconds", "Job lease length in seconds", type=int,
+                  default=lease.DEFAULT_SECONDS, minimum=lease.MIN_SECONDS,
+                  maximum=lease.MAX_SECONDS),
         Parameter("heartbeat_timeout", "Seconds without a heartbeat before a worker is hung",
                   type=float, default=60.0, minimum=2, maximum=3600, reloadable=True),
         # Credentials by file only (never the CIB): the API's bearer token, or a clouds.yaml
@@ -103,7 +105,7 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                 process.remove(heartbeat)
                 argv = [p["program"], "--api", p["api_url"], "--name",
                         f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
-                        "--lease", str(p["lease_seconds"])]
+                        "--lease-seconds", str(p["lease_seconds"])]
                 for name in ("token_file", "os_cloud", "clouds_yaml"):
                     if p[name]:
                         argv += [f"--{name.replace('_', '-')}", p[name]]

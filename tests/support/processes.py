@@ -112,7 +112,7 @@ class WorkerProcess(Process):
         self.heartbeat = workdir / f"{name}.heartbeat"
         super().__init__(
             [sys.executable, "-m", "fractal_service.worker.main", "--api", api_url,
-             "--name", name, "--heartbeat-file", str(self.heartbeat), "--lease", str(lease),
+             "--name", name, "--heartbeat-file", str(self.heartbeat), "--lease-seconds", str(lease),
              "--poll-interval", "0.2", *credentials],
             workdir / f"{name}.log",
         )
