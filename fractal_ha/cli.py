@@ -36,7 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fractal-ha: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module, function, _ = COMMANDS[name]
-    return int(getattr(importlib.import_module(module), function)(rest) or 0)
+    try:
+        target = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        # The lab (cluster/) is not in the package: it runs from a checkout, where
+        # scripts/setup.sh puts it on the virtualenv's path.
+        if exc.name != module.split(".")[0]:
+            raise
+        print(f"fractal-ha {name}: part of the lab, which runs from a checkout of the project "
+              "(scripts/setup.sh), not from an installed package", file=sys.stderr)
+        return 2
+    return int(getattr(target, function)(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -51,10 +51,14 @@ if [[ ! -x .venv/bin/python ]]; then
 else
   step 2/3 "virtualenv .venv: present"
 fi
+# The lab (cluster/), benchmarks and tests are not in the package (it holds the product only):
+# they run from this checkout, put on the virtualenv's path here, before pip replaces an older
+# install that still held cluster/ (`python -m cluster.…` works from any directory).
+echo "$PWD" > "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/fractal-ha-checkout.pth"
 if [[ ! -f $stamp || ! -x .venv/bin/fractal-ha ]]; then  # (a half-removed install too)
   step 3/3 "installing fractal-ha and its dependencies into .venv"
   .venv/bin/python -m pip install --progress-bar on -q --upgrade pip
-  .venv/bin/python -m pip install --progress-bar on -e '.[test]'
+  .venv/bin/python -m pip install --progress-bar on -e '.[test,lab]'
   rm -f .venv/.installed-*
   touch "$stamp"
 else

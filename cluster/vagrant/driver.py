@@ -240,7 +240,10 @@ def _build_project(dest: Path) -> None:
         for name in PACKAGES:
             for path in (src / name).rglob("*"):
                 target = site / path.relative_to(src)
-                if path.is_file() and path.suffix not in (".py", ".pyc") and not target.exists():
+                # The lab's modules too: the VMs run cluster.lab.cloud_relay, and the wheel
+                # holds the product only.
+                wanted = path.suffix != ".pyc" and (path.suffix != ".py" or name == "cluster")
+                if path.is_file() and wanted and not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target)
         for script in (venv / "bin").iterdir():  # pip wrote the host's interpreter there
