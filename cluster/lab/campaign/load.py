@@ -85,7 +85,9 @@ class Load:
             key = {"Idempotency-Key": f"campaign-{self._run}-{n}"}
             backoff = Backoff(maximum=2.0)
             while not self._stop.is_set():
-                answer = self._call("create", "POST", "/v1/fractals", body, key)
+                # 10 s, as the CLI and the workers wait (a keyed creation is a verified write:
+                # seconds on a loaded host's Swift)
+                answer = self._call("create", "POST", "/v1/fractals", body, key, timeout=10)
                 if answer is not None and answer.status in (200, 201):
                     self.ledger.accepted[self._json(answer)["uuid"]] = marker
                     break
