@@ -22,9 +22,12 @@ FAULTS = 10
 
 def test_random_fault_campaign(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(10**6))
-    with capsys.disabled():
-        print(f"\ncampaign seed {seed} (replay: {SEED_ENV}={seed})", flush=True)
-    outcome = campaign(lab, FAULTS, seed, lambda line: print(line, flush=True), tmp_path)
+    def say(line: str) -> None:  # live, past pytest's capture: a run is minutes long
+        with capsys.disabled():
+            print(line, flush=True)
+
+    say(f"\ncampaign seed {seed} (replay: {SEED_ENV}={seed})")
+    outcome = campaign(lab, FAULTS, seed, say, tmp_path)
     report = markdown(outcome, f"{SEED_ENV}={seed} pytest -m campaign")
     (tmp_path / "campaign.md").write_text(report)
     print(report)

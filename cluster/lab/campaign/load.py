@@ -73,7 +73,7 @@ class Load:
         self.ledger.answers.append((time.time(), node, ok))
         self.ledger.count(what, ok)
         if not ok:
-            self.ledger.failures[f"{what} {answer.status if answer else 'no answer'}"] += 1
+            self.ledger.failures[f"{what} {_reason(answer)}"] += 1
         return answer
 
     def _create(self) -> None:
@@ -121,3 +121,15 @@ class Load:
         import json
 
         return json.loads(answer.body)
+
+
+def _reason(answer) -> str:
+    """'503 storage busy, retry later', or 'no answer' (nothing within the client's timeout)."""
+    if answer is None:
+        return "no answer"
+    try:
+        import json
+
+        return f"{answer.status} {json.loads(answer.body)['error']['message'][:40]}"
+    except (ValueError, KeyError, TypeError):
+        return str(answer.status)

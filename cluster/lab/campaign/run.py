@@ -248,6 +248,14 @@ def all_done(lab: Lab, accepted: dict[str, float]) -> tuple[list[dict], set[str]
         time.sleep(2)
 
 
+def describe(uuid: str, fractal: dict | None) -> str:
+    if fractal is None:
+        return f"{uuid}: not in the store's listing"
+    return (f"{uuid}: {fractal.get('state')}, {fractal.get('attempts')} attempts, created "
+            f"{fractal.get('created_at')}, last started {fractal.get('started_at')}, "
+            f"error {fractal.get('error')!r}")
+
+
 def end_checks(lab: Lab, load: Load, watch: Watch) -> tuple[list[str], list[str]]:
     """(violations, notes) of the whole run."""
     bad, notes = [], []
@@ -256,8 +264,9 @@ def end_checks(lab: Lab, load: Load, watch: Watch) -> tuple[list[str], list[str]
     if not ledger.accepted:
         bad.append("no fractal was accepted during the campaign")
     if pending:
+        seen = {f["uuid"]: f for f in listed}
         bad.append(f"{len(pending)} accepted fractals not done {DONE_BOUND_S:.0f} s after the "
-                   f"last fault: {sorted(pending)[:5]}")
+                   "last fault:\n" + "\n".join(describe(u, seen.get(u)) for u in sorted(pending)))
     twice = checkers.stored_twice(Counter(f.get("xa") for f in listed), ledger.markers)
     if twice:
         bad.append(f"{len(twice)} submissions stored more than once: "
