@@ -17,15 +17,18 @@ AGENTS = {"api": "resource_agents.agents.api", "worker": "resource_agents.agents
 PROVIDER = "fractal"
 
 
-def launcher(module: str) -> str:
+def launcher(module: str, python: str | None = None, paths: list[str] | None = None) -> str:
+    """The agent's executable. By default for this interpreter and installation; a package
+    build (scripts/build-deb.sh) names the target's interpreter and site-packages instead."""
     # -I (isolated): the cluster's environment cannot redirect imports (PYTHONPATH, cwd, user
     # site). -S skips `site` (its .pth scanning costs ~10 ms a run): the package's directory and
     # the environment's site-packages (for lxml, used by meta-data only) are put on the path
     # explicitly, as they were when the agent was installed.
-    package_root = str(Path(resource_agents.__file__).resolve().parent.parent)
-    paths = list(dict.fromkeys([package_root, sysconfig.get_paths()["purelib"],
-                                sysconfig.get_paths()["platlib"]]))
-    return (f"#!{sys.executable} -IS\n"
+    if paths is None:
+        package_root = str(Path(resource_agents.__file__).resolve().parent.parent)
+        paths = list(dict.fromkeys([package_root, sysconfig.get_paths()["purelib"],
+                                    sysconfig.get_paths()["platlib"]]))
+    return (f"#!{python or sys.executable} -IS\n"
             f"# ocf:{PROVIDER} agent installed by `fractal-ha agents install`; do not edit.\n"
             "import sys\n"
             f"sys.path[:0] = {paths!r}\n"
