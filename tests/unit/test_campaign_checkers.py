@@ -107,3 +107,20 @@ def test_the_report_renders_stats_and_anomalies() -> None:
     assert "seed 5, 2 faults, FAILED" in text
     assert "| crash serving node | 2 | 4.20 | 4.20 | 4.20 | 30.50 | 31.00 | 31.00 | 1 |" in text
     assert "VIOLATION: the service did not answer" in text and "crm_mon says" in text
+
+
+def test_neutron_association_is_read_from_its_database(tmp_path) -> None:
+    import sqlite3
+
+    watch = fip_watch()
+    watch.db, watch.fip_id, watch.errors, watch.gaps = tmp_path / "neutron.db", "fip", [], Gaps()
+    watch.sample()  # no database: an error, not a sample
+    assert watch.samples == [] and len(watch.errors) == 1
+    with sqlite3.connect(watch.db) as db:
+        db.execute("CREATE TABLE floatingips (id TEXT, fixed_port_id TEXT)")
+        db.execute("INSERT INTO floatingips VALUES ('fip', 'p2')")
+    watch.sample()
+    assert watch.samples[-1][1] == "n2"
+    watch.fip_id = "another"
+    watch.sample()  # the address gone from Neutron: an error
+    assert len(watch.errors) == 2
