@@ -182,6 +182,10 @@ failed (a restarted or moved API would meet the same store).
 
     def start(self) -> Exit:
         if self.pid() is None:
+            # A start with no stop before it (a restart by hand after a crash): the dead
+            # server's worker still holds the port and answers /healthz for a moment, so the
+            # new server would fail to bind after this start had reported success.
+            self._reap_orphans()
             self._spawn()
         last = "no answer yet"
         while self.remaining() > 0:
@@ -223,15 +227,7 @@ failed (a restarted or moved API would meet the same store).
     def stop(self) -> Exit:
         pid = self.pid()
         if pid is None:
-            # The server died; its children may linger (a gunicorn worker holding the port).
-            # No grace for them: their master is gone, and a graceful exit takes up to a
-            # second (gthread polls once a second) that the recovery, waiting on this stop,
-            # would add to the outage of an API kill.
-            recorded = process.read_pid(self.pidfile)
-            orphans = process.leftovers(recorded, self.home) if recorded else []
-            if process.terminate(orphans, grace=0.0):
-                raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
-            process.remove(self.pidfile)
+            self._reap_orphans()
             return Exit.SUCCESS
         # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm.
         grace = max(self.remaining(margin=7.0), 1.0)
@@ -240,6 +236,17 @@ failed (a restarted or moved API would meet the same store).
         process.remove(self.pidfile)
         self.log.info("stopped pid %d", pid)
         return Exit.SUCCESS
+
+    def _reap_orphans(self) -> None:
+        """The server died; its children may linger (a gunicorn worker holding the port).
+        No grace for them: their master is gone, and a graceful exit takes up to a second
+        (gthread polls once a second) that the recovery, waiting on this, would add to the
+        outage of an API kill."""
+        recorded = process.read_pid(self.pidfile)
+        orphans = process.leftovers(recorded, self.home) if recorded else []
+        if process.terminate(orphans, grace=0.0):
+            raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
+        process.remove(self.pidfile)
 
     def monitor(self) -> Exit:
         pid = self.pid()

@@ -129,3 +129,20 @@ def test_stop_after_a_crash_reaps_the_orphaned_children(api_agent) -> None:
     wait_until(lambda: not process.is_alive(master), 5, "the master to die")
     assert api_agent("stop").rc == OK
     assert not any(process.is_alive(p) for p in children)
+
+
+def test_start_after_a_crash_reaps_the_orphans_holding_the_port(api_agent) -> None:
+    # An operator's restart by hand (`crm_resource --force-start` in maintenance mode) comes
+    # with no stop before it: the dead master's worker still holds the port for its graceful
+    # timeout, and the new server would exit with "Address already in use".
+    assert api_agent("start").rc == OK
+    master = api_pid(api_agent)
+    home = str(api_agent.rsctmp / "fractal-api-fractal-api")
+    children = [p for p in process.leftovers(master, home) if p != master]
+    os.kill(master, signal.SIGKILL)
+    wait_until(lambda: not process.is_alive(master), 5, "the master to die")
+    result = api_agent("start")
+    assert result.rc == OK, result.reason
+    assert not any(process.is_alive(p) for p in children)
+    assert api_agent("monitor").rc == OK
+    assert api_agent("stop").rc == OK
