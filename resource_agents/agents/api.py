@@ -166,10 +166,10 @@ failed (a restarted or moved API would meet the same store).
         require_executable(self.params["program"])
         p = self.params
         if not p["store_url"] and not p["allow_local_store"] and _under_cluster(self.environ):
-            raise OcfError(Exit.ERR_CONFIGURED, f"store_url is empty: SQLite in data_dir "
-                           f"{p['data_dir']} is node-local, a failover would lose every fractal;"
-                           " set store_url=swift://CLOUD/CONTAINER (or allow_local_store=true "
-                           "for one node or a shared data_dir)")
+            # Within Pacemaker's 127 characters of exit reason (crm_mon cuts the rest off).
+            raise OcfError(Exit.ERR_CONFIGURED, "store_url is empty: node-local SQLite loses all "
+                           "on failover; set store_url=swift://CLOUD/CONTAINER or "
+                           "allow_local_store=true")
         _check_service_settings(self._service_overrides(), self.environ)
 
     def _service_overrides(self) -> dict[str, object]:

@@ -133,6 +133,8 @@ def test_a_failed_start_shows_its_exit_reason_in_crm_mon(healthy: Cluster, pace:
             30 * pace.slow, "the failed action with its exit reason")
         line = next(x for x in detail.splitlines() if "store_url is empty" in x)
         assert "bad-config-api_start_0" in line and "not configured" in line, line
+        # whole: Pacemaker keeps 127 characters of a reason, the agent's fits
+        assert "allow_local_store=true'" in line, line
     finally:
         node.exec(["crm_resource", "--resource", "bad-config-api", "--set-parameter",
                    "target-role", "--meta", "--parameter-value", "Stopped"], check=False)
