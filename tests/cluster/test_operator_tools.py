@@ -99,6 +99,10 @@ def test_maintenance_mode_leaves_a_hand_restart_alone_and_reprobes_after(healthy
     try:
         wait_until(lambda: lab.status().maintenance_mode, 10 * pace.slow, "maintenance mode")
         lab.kill_api(where)
+        # The dead master's worker answers for up to a second (gthread looks at its parent
+        # once a second), then nothing does.
+        wait_until(lambda: not lab.client("GET", "/healthz", timeout=1), 10 * pace.slow,
+                   "the API to die")
         # Nothing watches in maintenance mode: three monitor intervals later, still down.
         held_until = time.monotonic() + 3 * pace.api_monitor_s
         while time.monotonic() < held_until:
