@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cluster.ports import free_port
 
 DEFAULT_HOME = Path(os.environ.get("FRACTAL_OPENSTACK_DIR", "/var/lib/fractal-ha/openstack"))
 HOST = "127.0.0.1"
@@ -28,12 +29,6 @@ TLS_REGION = "RegionTLS"
 SERVICES = ("keystone", "neutron", "compute", "object-store")
 # Ports only the cloud itself uses: Swift's storage servers, behind its proxy (object-store).
 INTERNAL = ("swift-account", "swift-container", "swift-object")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,8 @@ class Layout:
                      *(f"{s}-tls" for s in SERVICES)]
             missing = [name for name in names if name not in self._ports]
             if missing:  # a new cloud, or one made before a service was added
-                self._ports.update({name: _free_port() for name in missing})
+                for name in missing:
+                    self._ports[name] = free_port(HOST, taken=set(self._ports.values()))
                 self.state.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(self._ports, indent=2))
         return self._ports
