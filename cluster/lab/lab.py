@@ -18,13 +18,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import api_token, operations
+from cluster import api_token, http_client, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
@@ -46,29 +44,6 @@ PREFIX = "fha"
 CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
 SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer as curl wrote it with `-D -`: header blocks (interim 1xx ones first),
-    then the body."""
-
-    status: int
-    headers: dict[str, str]  # names in lower case
-    body: bytes
-
-    @classmethod
-    def parse(cls, raw: bytes) -> Answer | None:
-        rest = raw
-        while rest.startswith(b"HTTP/"):
-            head, _, rest = rest.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            status = int(lines[0].split()[1])
-            if status >= 200:
-                headers = dict((k.strip().lower(), v.strip()) for k, _, v in
-                               (ln.partition(":") for ln in lines[1:]))
-                return cls(status, headers, rest)
-        return None
 
 
 class Lab:
@@ -242,29 +217,18 @@ class Lab:
         """Call the API at the service address from the client namespace; None if no answer
         (or an error status)."""
         answer = self.request(method, path, body, timeout, headers)
-        if answer is None or answer.status >= 400:
-            return None
-        return json.loads(answer.body) if answer.body.strip() else {}
+        return None if answer is None else answer.json()
 
     def request(self, method: str, path: str, body: dict | None = None,
                 timeout: float = 3.0, headers: dict[str, str] | None = None, *,
-                anonymous: bool = False) -> Answer | None:
+                anonymous: bool = False) -> http_client.Answer | None:
         """One HTTP request to the service address from the client namespace, as it came back
         (status, headers, raw body: an image too); None if nothing came back. It carries the
         API's token unless `anonymous`."""
-        argv = ["ip", "netns", "exec", self.client_netns, "curl", "-sS", "-D", "-",
-                "-m", str(timeout), "-X", method,
-                f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}"]
-        for name, value in (headers or {}).items():
-            argv += ["-H", f"{name}: {value}"]
-        if body is not None:
-            argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        auth, stdin = ([], None) if anonymous else api_token.curl_auth(self.token_file)
-        done = subprocess.run(argv + auth, input=stdin, capture_output=True,
-                              timeout=timeout + 5)
-        if done.returncode != 0:
-            return None
-        return Answer.parse(done.stdout)
+        return http_client.request(
+            ["ip", "netns", "exec", self.client_netns], method,
+            f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}", body, timeout=timeout,
+            headers=headers, token_file=None if anonymous else self.token_file)
 
     # -- faults --------------------------------------------------------------------------
     def kill_api(self, node_name: str | None = None) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from cluster import api_token, operations
+from cluster import api_token, http_client, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.openstack import cloud, clouds
@@ -612,17 +612,9 @@ class VagrantCluster:
         """Call the API at the service address (from the VMs' private network, as a client on
         it would); None if no answer."""
         url = f"http://{self.settings.service_address}:{self.service.api_port}{path}"
-        argv = self._netns(["curl", "-fsS", "-m", str(timeout), "-X", method, url])
-        for name, value in (headers or {}).items():
-            argv += ["-H", f"{name}: {value}"]
-        if body is not None:
-            argv += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-        auth, stdin = api_token.curl_auth(self.token_file)
-        done = subprocess.run(argv + auth, input=stdin, capture_output=True,
-                              timeout=timeout + 10)
-        if done.returncode != 0:
-            return None
-        return json.loads(done.stdout) if done.stdout.strip() else {}
+        answer = http_client.request(self._netns([]), method, url, body, timeout=timeout,
+                                     headers=headers, token_file=self.token_file)
+        return None if answer is None else answer.json()
 
 
 def _ssh_blocks(text: str) -> dict[str, str]:

@@ -3,7 +3,7 @@ lower-case name, the body as bytes (an image survives)."""
 
 from __future__ import annotations
 
-from cluster.lab.lab import Answer
+from cluster.http_client import Answer
 
 
 def test_final_answer_after_100_continue() -> None:
