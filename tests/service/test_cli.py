@@ -45,7 +45,8 @@ def test_bad_parameters_are_reported_by_field(api) -> None:
 
 
 def test_unreachable_api_is_one_clear_line(tmp_path: Path) -> None:
-    result = fractal(f"http://127.0.0.1:{free_port()}", "list")
+    # Retrying for a minute (the default) is tested in test_cli_retries.py; one second here.
+    result = fractal(f"http://127.0.0.1:{free_port()}", "--retry-for", "1", "list")
     assert result.returncode == 3
     assert result.stderr.strip().count("\n") == 0
     assert "cannot reach the API" in result.stderr and "refused" in result.stderr
