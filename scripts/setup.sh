@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
   prometheus                                    # promtool (rule tests, metrics lint), lab scrapes
   conntrack                                     # lab cloud data plane: flush a moved floating IP's flows
+  etcd-server etcd-client                       # settings in etcd (fractal_service/settings/, tests -m etcd)
   vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap dnsmasq-base fdisk e2fsprogs  # Vagrant cluster (tests/vagrant): VMs, box build
 )
 
