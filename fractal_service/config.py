@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,14 @@ AUTH_MODES = ("none", "token", "keystone")  # api/auth.py
 # before that (`request_deadline`): a client that gave up and retried must not find its first
 # request still holding a store slot.
 CLIENT_TIMEOUT = 10.0
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """`[worker]`: what fractal-worker reads besides lease_seconds and log_level."""
+
+    concurrency: int = 1  # render loops in one worker process
 
 
 @dataclass(frozen=True)
@@ -55,20 +63,27 @@ class Settings:
     auth_reads: bool = False  # True: GETs of fractals need credentials too (any role)
     creator_role: str = "fractal_creator"  # POST/DELETE /v1/fractals
     worker_role: str = "fractal_worker"  # /v1/jobs
+    log_level: str = "info"
     limits: Limits = field(default_factory=Limits)
+    worker: WorkerTuning = field(default_factory=WorkerTuning)
 
     @classmethod
     def load(cls, config_file: Path | None = None, overrides: dict[str, Any] | None = None,
-             environ: dict[str, str] | None = None) -> Settings:
+             environ: dict[str, str] | None = None,
+             etcd: dict[str, Any] | None = None) -> Settings:
+        """`etcd` (fractal_service/settings/) sits between the file and the environment."""
         environ = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
         config_file = config_file or _path_or_none(environ.get("FRACTAL_CONFIG"))
         if config_file is not None:
             with open(config_file, "rb") as fh:
                 values.update(tomllib.load(fh))
+        for name, value in (etcd or {}).items():  # a table's keys one by one
+            table = values.get(name)
+            values[name] = {**table, **value} if isinstance(table, dict) else value
         for f in fields(cls):
             env = environ.get(f"FRACTAL_{f.name.upper()}")
-            if env is not None and f.name != "limits":
+            if env is not None and not is_dataclass(f.default_factory):
                 values[f.name] = env
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls.from_mapping(values)
@@ -93,9 +108,13 @@ class Settings:
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:
+    if is_dataclass(current):  # a table: [limits], [worker]
+        return _table(name, raw, current)
     try:
-        if name == "limits":
-            return replace(current, **{k: int(v) for k, v in dict(raw).items()})
+        if name == "log_level" and str(raw).lower() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        if name == "log_level":
+            return str(raw).lower()
         if name == "data_dir":
             return Path(raw)
         if name in ("token_file", "keystone_config"):
@@ -125,6 +144,23 @@ def _convert(name: str, raw: Any, current: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"setting {name!r}: {exc}") from exc
+
+
+def _table(name: str, raw: Any, current: Any) -> Any:
+    known = {f.name for f in fields(current)}
+    for key, value in dict(raw).items():
+        if key not in known:
+            raise ValueError(f"unknown setting '{name}.{key}'")
+        try:
+            number = int(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("must be an integer")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"setting '{name}.{key}': must be an integer") from exc
+        if number <= 0:
+            raise ValueError(f"setting '{name}.{key}': must be positive")
+        current = replace(current, **{key: number})
+    return current
 
 
 def _path_or_none(value: str | None) -> Path | None:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -114,7 +114,7 @@ def example_config(root: Path) -> None:
     lines = ["# fractal-api settings (FRACTAL_CONFIG=/etc/fractal/api.toml); the defaults:"]
     for f in fields(Settings):
         value = getattr(Settings(), f.name)
-        if f.name == "limits" or value is None:
+        if is_dataclass(value) or value is None:  # a table ([limits], [worker])
             lines.append(f"# {f.name} = …")
             continue
         shown = f'"{value}"' if isinstance(value, str | Path) else str(value).lower() \

@@ -1,0 +1,121 @@
+"""etcd through its JSON gateway (etcd3gw), over several members: the first that answers.
+
+etcd3gw ≥ 2.7 finds the gateway's path (/v3/ on etcd 3.4); it takes one member, so trying the
+others is done here. Reads are linearizable (etcd's default): a member cut off from the
+quorum does not answer them, which is how a process learns that etcd cannot be trusted now.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+
+# How long one member gets to answer; a member without quorum never does.
+TIMEOUT = 1.0
+
+
+class EtcdUnavailable(Exception):
+    """No member answered (unreachable, or no quorum behind it)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    values: dict[str, str]  # key → value, under the prefix
+    revision: int  # the store's revision when read: a watch resumes after it
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _text(b64: str) -> str:
+    return base64.b64decode(b64).decode()
+
+
+def _prefix_end(prefix: str) -> str:
+    raw = prefix.encode()
+    return base64.b64encode(raw[:-1] + bytes([raw[-1] + 1])).decode()
+
+
+class Etcd:
+    def __init__(self, urls: list[str], timeout: float = TIMEOUT) -> None:
+        from etcd3gw.client import Etcd3Client  # only when settings come from etcd
+
+        if not urls:
+            raise ValueError("no etcd URL")
+        self.clients = []
+        for url in urls:
+            parts = urlsplit(url if "://" in url else f"http://{url}")
+            if not parts.hostname or not parts.port:
+                raise ValueError(f"etcd URL {url!r}: want http(s)://HOST:PORT")
+            self.clients.append(Etcd3Client(parts.hostname, parts.port, parts.scheme,
+                                            timeout=timeout))
+        self.timeout = timeout
+        self._first = 0  # the member that answered last goes first
+
+    @classmethod
+    def from_option(cls, option: str, timeout: float = TIMEOUT) -> Etcd:
+        return cls([u.strip() for u in option.split(",") if u.strip()], timeout)
+
+    def _call(self, path: str, body: dict) -> dict:
+        from etcd3gw.exceptions import Etcd3Exception
+
+        errors = []
+        n = len(self.clients)
+        for i in range(n):
+            index = (self._first + i) % n
+            client = self.clients[index]
+            try:
+                answer = client.post(client.get_url(path), json=body)
+            except (Etcd3Exception, requests.RequestException, ValueError) as exc:
+                errors.append(f"{client.base_url}: {str(exc)[:200] or type(exc).__name__}")
+                continue
+            self._first = index
+            return answer
+        raise EtcdUnavailable("; ".join(errors))
+
+    def snapshot(self, prefix: str) -> Snapshot:
+        answer = self._call("/kv/range", {"key": _b64(prefix), "range_end": _prefix_end(prefix)})
+        values = {_text(kv["key"]): _text(kv.get("value", "")) for kv in answer.get("kvs", [])}
+        return Snapshot(values, int(answer["header"]["revision"]))
+
+    def put_all(self, values: dict[str, str], deletes: tuple[str, ...] = ()) -> int:
+        """Every key in one transaction: all written or none. Returns the new revision."""
+        ops = [{"request_put": {"key": _b64(k), "value": _b64(v)}} for k, v in values.items()]
+        ops += [{"request_delete_range": {"key": _b64(k)}} for k in deletes]
+        answer = self._call("/kv/txn", {"compare": [], "success": ops})
+        return int(answer["header"]["revision"])
+
+    def watch(self, prefix: str, start_revision: int) -> Iterator[int]:
+        """Yields the revision of each change under `prefix` until the stream breaks (raises
+        EtcdUnavailable) or the caller stops iterating (the response is closed then)."""
+        client = self.clients[self._first]
+        request = {"create_request": {"key": _b64(prefix), "range_end": _prefix_end(prefix),
+                                      "start_revision": start_revision}}
+        try:
+            response = client.session.post(client.get_url("/watch"), json=request, stream=True,
+                                           timeout=(self.timeout, None))
+            response.raise_for_status()
+        except (requests.RequestException, ValueError) as exc:
+            self._first = (self._first + 1) % len(self.clients)
+            raise EtcdUnavailable(f"{client.base_url}: watch: {exc}") from exc
+        try:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                chunk = json.loads(line)
+                result = chunk.get("result", {})
+                if "error" in chunk or result.get("canceled"):  # e.g. compacted: read again
+                    raise ValueError(str(chunk.get("error") or result)[:200])
+                for event in result.get("events", []):
+                    yield int(event["kv"]["mod_revision"])
+        except (requests.RequestException, ValueError) as exc:
+            raise EtcdUnavailable(f"{client.base_url}: watch: {exc}") from exc
+        finally:
+            response.close()
+        raise EtcdUnavailable(f"{client.base_url}: watch stream ended")
