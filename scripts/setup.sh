@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3-openstackclient python3-novaclient    # the stock agents and fence_openstack, compared/used
   prometheus                                    # promtool (rule tests, metrics lint), lab scrapes
   conntrack                                     # lab cloud data plane: flush a moved floating IP's flows
+  booth booth-pacemaker                         # the two-site lab's ticket (sites and arbitrator)
   knot bind9-dnsutils                           # the two-site lab's DNS name (RFC 2136 + TSIG; nsupdate/dig for ocf:heartbeat:dnsupdate)
   etcd-server etcd-client                       # settings in etcd (fractal_service/settings/, tests -m etcd)
   vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap dnsmasq-base fdisk e2fsprogs  # Vagrant cluster (tests/vagrant): VMs, box build
