@@ -121,9 +121,14 @@ class FractalClient:
         self._request("DELETE", f"/v1/fractals/{uuid}")
 
     # -- jobs (workers) --------------------------------------------------------------------
-    def claim(self, worker: str, lease_seconds: float) -> Claim | None:
-        response = self._request("POST", "/v1/jobs/claim",
-                                 json={"worker": worker, "lease_seconds": lease_seconds})
+    def claim(self, worker: str, lease_seconds: float,
+              lease_token: str | None = None) -> Claim | None:
+        """`lease_token`: send the same one again when a claim got no answer (or a 5xx): the
+        job its first attempt may have leased comes back, and costs that job no attempt."""
+        body: dict[str, Any] = {"worker": worker, "lease_seconds": lease_seconds}
+        if lease_token is not None:
+            body["lease_token"] = lease_token
+        response = self._request("POST", "/v1/jobs/claim", json=body)
         if response.status_code == 204:
             return None
         job = response.json()["job"]

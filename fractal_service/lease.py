@@ -11,3 +11,7 @@ DEFAULT_SECONDS = 30
 # 1 s lets a test watch a lease run out; an hour is longer than any single render.
 MIN_SECONDS = 1
 MAX_SECONDS = 3600
+# A lease token a claimer chooses itself (to retry a claim whose answer was lost): it rides in
+# X-Lease-Token and in Object Storage's content types, so header-safe characters only; 16 at
+# least, so that no two claimers pick the same.
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{16,128}"

@@ -7,6 +7,7 @@ back, so a worker that dies mid-job costs a recomputation, never a fractal.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -17,13 +18,14 @@ from fractal_service.api.errors import ApiError
 from fractal_service.records import Lease, Result, State
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+CLAIM_TOKEN = re.compile(lease.TOKEN_PATTERN)
 
 
 @bp.post("/claim")
 def claim():
     body = _object(json_body())
     worker = _text(body, "worker", required=True)
-    lease = store().claim(worker, _lease_seconds(body), now())
+    lease = store().claim(worker, _lease_seconds(body), now(), _claim_token(body))
     if lease is None:
         return Response(status=204)
     return jsonify(job=_lease_json(lease))
@@ -103,6 +105,17 @@ def _text(body: dict, name: str, *, required: bool = False) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 255:
         raise ApiError(400, f"{name} must be a non-empty string of at most 255 characters", name)
     return value.strip()
+
+
+def _claim_token(body: dict) -> str | None:
+    """The claimer's own lease token, if it sends one (see Store.claim)."""
+    if "lease_token" not in body:
+        return None
+    value = body["lease_token"]
+    if not isinstance(value, str) or not CLAIM_TOKEN.fullmatch(value):
+        raise ApiError(400, "lease_token must be 16 to 128 letters, digits, '-' or '_'",
+                       "lease_token")
+    return value
 
 
 def _lease_seconds(body: dict) -> float:

@@ -122,7 +122,13 @@ def _schemas(limits: Limits) -> Schema:
         "JobAnswer": {"type": "object", "required": ["job"], "properties": {"job": _ref("Job")}},
         "Claim": {"type": "object", "required": ["worker"], "properties": {
             "worker": _text_field("the worker's name, recorded as generated_by"),
-            "lease_seconds": lease_seconds}},
+            "lease_seconds": lease_seconds,
+            "lease_token": {"type": "string", "pattern": f"^{lease.TOKEN_PATTERN}$",
+                            "description":
+                            "the claimer's own token for this claim (else the server makes "
+                            "one): a claim sent again with it after its answer was lost gets "
+                            "back the job still leased under it (lease renewed if it ran out, "
+                            "no attempt counted) instead of another"}}},
         "Heartbeat": {"type": "object", "required": ["lease_token"], "properties": {
             "lease_token": _text_field("the claim's lease token"),
             "lease_seconds": lease_seconds}},

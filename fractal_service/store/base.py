@@ -83,8 +83,16 @@ class Store(ABC):
         """The PNG of a done fractal; raise NotFound if there is none."""
 
     @abstractmethod
-    def claim(self, worker: str, lease_seconds: float, now: float) -> Lease | None:
-        """Lease the oldest pending job, or one whose lease expired; None if there is none."""
+    def claim(self, worker: str, lease_seconds: float, now: float,
+              token: str | None = None) -> Lease | None:
+        """Lease the oldest pending job, or one whose lease expired; None if there is none.
+
+        `token`, the claimer's own for this claim (else a new one): a job still leased under
+        it is returned instead, its lease renewed if it ran out, and no attempt is counted.
+        So a claim sent again after its answer was lost (a store write that landed after the
+        call timed out) gets back the job it leased, rather than leave that lease to run out
+        and cost the job one of its `max_attempts`.
+        """
 
     @abstractmethod
     def heartbeat(self, uuid: str, token: str, lease_seconds: float, now: float) -> Lease:

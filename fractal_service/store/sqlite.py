@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS idempotency (
 # of the whole table in uuid order (or by sorting every open job), under the write lock.
 CLAIM_PENDING = "SELECT uuid FROM fractals WHERE state = 'pending' ORDER BY uuid LIMIT 1"
 CLAIM_EXPIRED = "SELECT MIN(uuid) FROM fractals WHERE state = 'running' AND lease_expires < ?"
+# A retried claim's own job: the running ones are few (fractals_state's range of them).
+CLAIM_OWN = ("SELECT uuid, lease_expires FROM fractals WHERE state = 'running'"
+             " AND lease_token = ? ORDER BY uuid LIMIT 1")
 
 COLUMNS = (
     "uuid, params, state, created_at, started_at, finished_at, duration, generated_by, size,"
@@ -187,8 +190,19 @@ class SqliteStore(Store):
         return bytes(row[0])
 
     # -- the job queue --------------------------------------------------------------------
-    def claim(self, worker: str, lease_seconds: float, now: float) -> Lease | None:
+    def claim(self, worker: str, lease_seconds: float, now: float,
+              token: str | None = None) -> Lease | None:
         with self._write() as db:
+            if token is not None:
+                # A retried claim: the job it leased already, renewed if its lease ran out.
+                row = db.execute(CLAIM_OWN, (token,)).fetchone()
+                if row is not None:
+                    uuid, expires = row
+                    if expires < now:
+                        expires = now + lease_seconds
+                        db.execute("UPDATE fractals SET lease_expires = ? WHERE uuid = ?",
+                                   (expires, uuid))
+                    return Lease(_row_to_fractal(_fetch(db, uuid)), token, expires)
             # Jobs whose lease ran out too often are poison: fail them rather than loop forever.
             db.execute(
                 "UPDATE fractals SET state = 'failed', finished_at = ?, lease_token = NULL,"
@@ -202,7 +216,7 @@ class SqliteStore(Store):
             if not found:
                 return None
             uuid = min(found)
-            token = secrets.token_hex(16)
+            token = token or secrets.token_hex(16)
             db.execute(
                 "UPDATE fractals SET state = 'running', started_at = ?, generated_by = ?,"
                 " attempts = attempts + 1, lease_token = ?, lease_expires = ? WHERE uuid = ?",

@@ -31,6 +31,10 @@ Consistency model.
   job was claimed by someone else → next job; the lease moved → LeaseLost; done → the upload
   is acknowledged without storing). That is a compare-and-swap built only from create-only
   writes, and it is why a job is leased to one worker at a time and a result stored once.
+* A claim's write can land after its call timed out (a slow Swift; the request's deadline):
+  the API answers an error, yet the job is leased. A claimer that sends its own lease token
+  and sends it again finds that job in its retry's listing (the token rides in the content
+  type) and gets it back, so the lease does not run out and cost the job an attempt.
 * Swift has no replace-if-unchanged: `If-Match` on PUT, POST and DELETE is ignored (checked
   against Swift 2.38: a wrong ETag still gets 201/202/204), so nothing here ever overwrites an
   object that matters. Each write carries a random writer id; a 412 on a write whose first
@@ -65,6 +69,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import secrets
 import socket
 import time
@@ -109,6 +114,9 @@ COUNTS_SPREAD = 10.0
 # A probe running longer than this answers "slow" to the health checks that overlap it.
 PROBE_SLOW = 2.0
 CLOCK_MARGIN = 300.0  # seconds of clock lag between API instances that claims tolerate
+# Open fractals a retried claim reads past the first claimable one, looking for the job its
+# first attempt leased (jobs whose leases ran out since sort before it; a few per worker).
+TOKEN_LOOKAHEAD = 200
 TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
 
@@ -488,10 +496,34 @@ class SwiftStore(Store):
         return current.body
 
     # -- the job queue --------------------------------------------------------------------
-    def claim(self, worker: str, lease_seconds: float, now: float) -> Lease | None:
-        # Finished fractals stay finished, so a scan may start at the oldest one that was
-        # still open at the last scan; less a margin for API instances whose clocks lag
-        # (their new uuids sort a little earlier), and from the start once a minute.
+    def claim(self, worker: str, lease_seconds: float, now: float,
+              token: str | None = None) -> Lease | None:
+        jobs: Iterator[_Job] = self._open_jobs()
+        if token is not None:
+            # A retried claim: its first attempt leased the oldest claimable job it saw, so
+            # that job is near the head of the open ones; read a bounded stretch past the
+            # first claimable one now (usually the same listing page) to find it.
+            ahead = _read_ahead(jobs, now)
+            for job in ahead:
+                if job.current.state == State.RUNNING and _token(job.current) == token:
+                    lease = self._lease(job, worker, lease_seconds, now, token)
+                    if lease is not None:
+                        return lease
+            jobs = itertools.chain(ahead, jobs)
+        token = token or secrets.token_hex(16)
+        for job in jobs:
+            if _claimable(job.current, now):
+                lease = self._lease(job, worker, lease_seconds, now, token)
+                if lease is not None:
+                    return lease
+        return None
+
+    def _open_jobs(self) -> Iterator[_Job]:
+        """Pending and running fractals in uuid order, for claims.
+
+        Finished fractals stay finished, so a scan may start at the oldest one that was still
+        open at the last scan; less a margin for API instances whose clocks lag (their new
+        uuids sort a little earlier), and from the start once a minute."""
         full = self._open_from is None or time.monotonic() - self._full_scan_at > FULL_SCAN
         start = None if full else _uuid_at(_uuid_time(self._open_from) - CLOCK_MARGIN)
         if full:
@@ -500,42 +532,45 @@ class SwiftStore(Store):
         for job in self._jobs(after=start):
             top = job.current
             last_seen = job.uuid
-            if first_open is None and top.state in (State.PENDING, State.RUNNING):
-                first_open = self._open_from = job.uuid
             if top.state == DELETED:
                 self._forget(job)
-                continue
-            expired = top.state == State.RUNNING and (top.expires or 0) < now
-            if top.state != State.PENDING and not expired:
-                continue
-
-            def step(current: _Current) -> _Write | _Keep:
-                f = current.fractal
-                if f.state is State.RUNNING and (current.expires or 0) < now:
-                    if f.attempts >= self.max_attempts:
-                        # Poison: a job whose lease keeps running out fails instead of looping.
-                        return _Write(f.evolve(
-                            state=State.FAILED, finished_at=now,
-                            error=f"lease expired {f.attempts} times without a result"), None)
-                elif f.state is not State.PENDING:
-                    return _Keep(None)  # someone claimed or finished it since the listing
-                token = secrets.token_hex(16)
-                claimed = f.evolve(state=State.RUNNING, started_at=now, generated_by=worker,
-                                   attempts=f.attempts + 1)
-                return _Write(claimed, Lease(claimed, token, now + lease_seconds), token,
-                              now + lease_seconds)
-
-            try:
-                # Verified: a lease must be one worker's, even when claims overlap in time.
-                lease = self._transition(job.uuid, step, job=_Job(job.uuid, job.gens),
-                                         verify=True)
-            except NotFound:
-                continue
-            if lease is not None:
-                return lease
+            elif top.state in (State.PENDING, State.RUNNING):
+                if first_open is None:
+                    first_open = self._open_from = job.uuid
+                yield job
         if first_open is None and last_seen is not None:
             self._open_from = last_seen  # everything listed is finished
-        return None
+
+    def _lease(self, job: _Job, worker: str, lease_seconds: float, now: float,
+               token: str) -> Lease | None:
+        """Lease `job` under `token` (None: someone else has it, or it is gone)."""
+
+        def step(current: _Current) -> _Write | _Keep:
+            f = current.fractal
+            expires = now + lease_seconds
+            expired = f.state is State.RUNNING and (current.expires or 0) < now
+            if f.state is State.RUNNING and current.token == token:
+                # Ours already: a retried claim (or our own write, met by its retry). No
+                # attempt is counted; a lease that ran out meanwhile is renewed.
+                if not expired:
+                    return _Keep(Lease(f, token, current.expires or expires))
+                return _Write(f, Lease(f, token, expires), token, expires)
+            if expired and f.attempts >= self.max_attempts:
+                # Poison: a job whose lease keeps running out fails instead of looping.
+                return _Write(f.evolve(
+                    state=State.FAILED, finished_at=now,
+                    error=f"lease expired {f.attempts} times without a result"), None)
+            if f.state is not State.PENDING and not expired:
+                return _Keep(None)  # someone claimed or finished it since the listing
+            claimed = f.evolve(state=State.RUNNING, started_at=now, generated_by=worker,
+                               attempts=f.attempts + 1)
+            return _Write(claimed, Lease(claimed, token, expires), token, expires)
+
+        try:
+            # Verified: a lease must be one worker's, even when claims overlap in time.
+            return self._transition(job.uuid, step, job=_Job(job.uuid, job.gens), verify=True)
+        except NotFound:
+            return None
 
     def heartbeat(self, uuid: str, token: str, lease_seconds: float, now: float) -> Lease:
         def step(current: _Current) -> _Write | _Keep:
@@ -613,6 +648,28 @@ class SwiftStore(Store):
             self._request("PUT", ok=(201, 202))
         if self._request("GET", name, ok=(200, 404)).content != token.encode():
             raise StoreError("probe object did not read back")
+
+
+def _claimable(entry: _Entry, now: float) -> bool:
+    return entry.state == State.PENDING or (
+        entry.state == State.RUNNING and (entry.expires or 0) < now)
+
+
+def _token(entry: _Entry) -> str | None:
+    return _options(entry.content_type).get("token")
+
+
+def _read_ahead(jobs: Iterator[_Job], now: float) -> list[_Job]:
+    """Open jobs up to the first claimable one and TOKEN_LOOKAHEAD more."""
+    ahead: list[_Job] = []
+    first: int | None = None
+    for job in jobs:
+        ahead.append(job)
+        if first is None and _claimable(job.current, now):
+            first = len(ahead)
+        if first is not None and len(ahead) - first >= TOKEN_LOOKAHEAD:
+            break
+    return ahead
 
 
 def _name(uuid: str, gen: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -53,14 +54,21 @@ class Worker:
 
     def run(self) -> None:
         backoff = Backoff()
+        # A claim whose answer is lost (a timeout, a 5xx) may have leased a job all the same
+        # (its store write landed late): retried with the same token, it gets that job back
+        # instead of leaving it to its lease, which would cost the job an attempt.
+        token: str | None = None
         while not self.stopping.is_set():
+            token = token or secrets.token_hex(16)
             try:
-                claim = self.client.claim(self.config.name, self.config.lease_seconds)
+                claim = self.client.claim(self.config.name, self.config.lease_seconds, token)
             except (ApiUnreachable, ApiError) as exc:
                 if isinstance(exc, ApiError) and not exc.retriable:
                     log.error("claim refused: %s", exc)
+                    token = None  # refused before anything was leased
                 self._wait("waiting", backoff.next_delay(), str(exc))
                 continue
+            token = None
             backoff.reset()
             if claim is None:
                 self._wait("idle", self.config.poll_interval)

@@ -28,6 +28,21 @@ def test_a_job_is_leased_to_one_worker_at_a_time(fresh: FractalClient) -> None:
     fresh.heartbeat(claim, 30)
 
 
+def test_a_claim_sent_again_with_its_token_gets_the_same_job(fresh: FractalClient) -> None:
+    uuid = fresh.create({"width": 8, "height": 8})["uuid"]
+    token = "retried-claim-0123456789"
+    first = fresh.claim("w1", 30, token)  # as if its answer had been lost
+    again = fresh.claim("w1", 30, token)
+    assert first.uuid == again.uuid == uuid and again.lease_token == token
+    assert fresh.show(uuid)["attempts"] == 1
+    assert fresh.claim("w2", 30, "another-token-0123456789") is None
+    for bad in ("short", "has space in it 0123", 42, None):
+        refused = requests.post(f"{fresh.base_url}/v1/jobs/claim", timeout=5,
+                                json={"worker": "w3", "lease_token": bad})
+        assert refused.status_code == 400, bad
+        assert refused.json()["error"]["field"] == "lease_token"
+
+
 def test_result_is_stored_exactly_once_and_served_with_etag(fresh: FractalClient) -> None:
     uuid = fresh.create({"width": 8, "height": 8})["uuid"]
     claim = fresh.claim("w1", 30)

@@ -6,6 +6,8 @@ What it keeps of Swift: `If-None-Match: *` is checked when a PUT arrives and the
 stored when the PUT ends, the newer timestamp (its arrival) winning, so a PUT started inside
 `on_put` of another one to the same name overlaps it as on a real object server; a JSON
 listing in name order with prefix, marker, limit and reverse; metadata headers back on HEAD/GET.
+A request can also be carried out and its answer lost (`lose_answers`): what a caller sees when
+its timeout (or its request's deadline) fires while a slow Swift still completes the write.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class FakeSwift:
         self.delay = 0.0  # seconds every request takes
         # Called as on_put(name, headers) once a PUT passed If-None-Match, before it lands.
         self.on_put: Callable[[str, dict[str, str]], None] | None = None
+        # lose_answers(method, name): True = the request is carried out, then the caller gets
+        # a timeout instead of its answer.
+        self.lose_answers: Callable[[str, str | None], bool] | None = None
+        self.answers_lost = 0
+        self.stored: list[tuple[str, str]] = []  # (name, Content-Type) of every PUT that landed
         self._stamps = itertools.count()
         self._lock = threading.Lock()
 
@@ -71,10 +78,16 @@ class FakeSwift:
             if self.delay:
                 time.sleep(self.delay)
             if name is None:
-                return self._container(method, params or {})
-            if not self.container:
-                return FakeResponse(404)
-            return self._object(method, name, headers, data or b"")
+                response = self._container(method, params or {})
+            elif not self.container:
+                response = FakeResponse(404)
+            else:
+                response = self._object(method, name, headers, data or b"")
+            if self.lose_answers is not None and self.lose_answers(method, name):
+                with self._lock:
+                    self.answers_lost += 1
+                raise TimeoutError(f"Request to {path} timed out")  # as keystoneauth words it
+            return response
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -114,6 +127,7 @@ class FakeSwift:
                     {k: v for k, v in headers.items() if k.startswith(("Content-Type",
                                                                        "X-Object-Meta-"))},
                     data, stamp, datetime.now(UTC).replace(tzinfo=None).isoformat())
+                self.stored.append((name, headers.get("Content-Type", "")))
             return FakeResponse(201)
         obj = self.objects.get(name)
         if obj is None:

@@ -150,6 +150,26 @@ def test_a_job_whose_lease_keeps_running_out_fails(backend: Backend, tmp_path: P
     assert failed.state is State.FAILED and "2 times" in failed.error
 
 
+def test_a_claim_retried_with_its_token_gets_its_job_back(backend: Backend,
+                                                         tmp_path: Path) -> None:
+    """A claim whose answer was lost (its write landed after the call timed out) is sent
+    again with the same token: the job it leased comes back, renewed if its lease ran out,
+    and costs no attempt (one allowed here); other claimers get other work."""
+    store = backend.open(tmp_path, max_attempts=1)
+    now = time.time()
+    older, newer = add(store, now - 1), add(store, now)
+    mine, theirs = "a" * 16 + "-retried_1", "b" * 32
+    lost = store.claim("w1", 5, now, mine)  # the answer that never reached w1
+    assert (lost.fractal.uuid, lost.token, lost.fractal.attempts) == (older, mine, 1)
+    again = store.claim("w1", 5, now + 1, mine)
+    assert (again.fractal.uuid, again.token, again.expires_at) == (older, mine, now + 5)
+    assert store.claim("w2", 5, now + 1, theirs).fractal.uuid == newer
+    late = store.claim("w1", 5, now + 7, mine)  # its lease ran out before the retry got through
+    assert (late.fractal.uuid, late.fractal.attempts, late.expires_at) == (older, 1, now + 12)
+    assert store.heartbeat(older, mine, 5, now + 8).expires_at == now + 13
+    assert store.get(older).state is State.RUNNING  # not failed: no attempt was spent
+
+
 def test_listing_pages_filters_and_orders(store: Store) -> None:
     base = time.time()
     uuids = [add(store, base + i / 100) for i in range(7)]

@@ -125,3 +125,17 @@ def test_a_rare_state_filter_examines_a_bounded_part_of_the_container() -> None:
         found += [f.uuid for f in page.items]
         marker, pages = page.next_marker, pages + 1
     assert found == [uuids[0]] and pages <= 1200 // 300 + 1
+
+
+def test_a_retried_claim_finds_its_job_behind_one_that_became_claimable() -> None:
+    """The retry reads past the first claimable job for the one its first attempt leased: an
+    older job whose lease ran out in between is not taken in its place."""
+    fake = FakeSwift()
+    store = stores(fake, 1)[0]
+    now = time.time()
+    older, mine = add(store, now - 2), add(store, now - 1)
+    assert store.claim("w0", 5, now, "0" * 32).fractal.uuid == older
+    assert store.claim("w1", 5, now, "1" * 32).fractal.uuid == mine  # its answer lost
+    again = store.claim("w1", 5, now + 6, "1" * 32)  # both leases ran out meanwhile
+    assert (again.fractal.uuid, again.fractal.attempts, again.expires_at) == (mine, 1, now + 11)
+    assert store.get(older).generated_by == "w0"  # left to its own claimer's retry

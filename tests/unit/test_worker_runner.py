@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from fractal_service.client import Claim
+from fractal_service import lease
+from fractal_service.client import ApiError, ApiUnreachable, Claim
+from fractal_service.worker.backoff import Backoff
 from fractal_service.worker.heartbeat import HeartbeatFile
 from fractal_service.worker.runner import Worker, WorkerConfig
 
@@ -15,10 +18,12 @@ class FakeClient:
     def __init__(self, claims: int) -> None:
         self.claims = claims
         self.calls: list[str] = []
+        self.tokens: list[str] = []
         self.worker: Worker | None = None
 
-    def claim(self, worker: str, lease_seconds: float) -> Claim | None:
+    def claim(self, worker: str, lease_seconds: float, lease_token: str) -> Claim | None:
         self.calls.append("claim")
+        self.tokens.append(lease_token)
         if self.claims:
             self.claims -= 1
             return Claim("u1", PARAMS, "token", lease_seconds)
@@ -55,3 +60,31 @@ def test_a_bad_job_fails_at_once() -> None:
         raise ValueError("iterations must be positive")
 
     assert "fail" in run(render)
+
+
+class LosingClient(FakeClient):
+    """Its first claim gets no answer, the second a 503 (as when Swift took the write and
+    timed out): the job they may have leased is the one a retry must ask for."""
+
+    def __init__(self, claims: int) -> None:
+        super().__init__(claims)
+        self.lost = [ApiUnreachable("timed out"), ApiError(503, "object storage unreachable")]
+
+    def claim(self, worker: str, lease_seconds: float, lease_token: str) -> Claim | None:
+        if self.lost:
+            self.calls.append("claim")
+            self.tokens.append(lease_token)
+            raise self.lost.pop(0)
+        return super().claim(worker, lease_seconds, lease_token)
+
+
+def test_a_claim_without_an_answer_is_sent_again_with_its_token(monkeypatch) -> None:
+    monkeypatch.setattr(Backoff, "next_delay", lambda self: 0.01)
+    client = LosingClient(claims=1)
+    worker = Worker(client, WorkerConfig("w1", poll_interval=0.01), HeartbeatFile(None),
+                    lambda params, progress: b"png")
+    client.worker = worker
+    worker.run()
+    first, second, third, fourth = client.tokens  # lost, 503, answered with a job, then none
+    assert first == second == third and re.fullmatch(lease.TOKEN_PATTERN, first)
+    assert fourth != third  # a claim that was answered is over: the next one is new
