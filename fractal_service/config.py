@@ -147,6 +147,8 @@ def _convert(name: str, raw: Any, current: Any) -> Any:
 
 
 def _table(name: str, raw: Any, current: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ValueError(f"setting {name!r} is a table ([{name}]), not a value")
     known = {f.name for f in fields(current)}
     for key, value in dict(raw).items():
         if key not in known:

@@ -45,7 +45,7 @@ class StoreAdmission:
         self.slots = slots
         self.blueprints = blueprints
         self.request_deadline = request_deadline
-        self._free = threading.BoundedSemaphore(slots)
+        self._busy = 0  # slots taken; `slots` may change while serving (resize)
         self._holders: dict[int, float] = {}  # thread id -> its request's deadline (monotonic)
         self._lock = threading.Lock()
         self._metrics = metrics
@@ -83,7 +83,7 @@ class StoreAdmission:
             response, status = error_response(499, "client closed the connection")
             response.status_code = status
             return response
-        if not self._free.acquire(blocking=False):
+        if not self._take():
             self._metrics.shed.inc()
             response, status = error_response(503, "storage busy, retry later")
             response.status_code = status
@@ -103,7 +103,20 @@ class StoreAdmission:
             with self._lock:
                 self._holders.pop(threading.get_ident(), None)
             self._metrics.store_in_flight.dec()
-            self._free.release()
+            with self._lock:
+                self._busy -= 1
+
+    def _take(self) -> bool:
+        with self._lock:
+            if self._busy >= self.slots:
+                return False
+            self._busy += 1
+            return True
+
+    def resize(self, slots: int) -> None:
+        """A lowered count takes effect as busy slots are given back."""
+        with self._lock:
+            self.slots = slots
 
     def _deadline_exceeded(self, exc: DeadlineExceeded):
         self._metrics.deadline_exceeded.inc()

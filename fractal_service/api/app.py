@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 from flask import Flask, Response
@@ -10,10 +11,14 @@ from fractal_service.api import auth, bodies, errors, fractals, health, jobs, op
 from fractal_service.api.admission import StoreAdmission
 from fractal_service.api.metrics import ApiMetrics
 from fractal_service.config import Settings
+from fractal_service.settings.source import EtcdSettingsSource
 from fractal_service.store import Store, open_store
 
+log = logging.getLogger("fractal.api")
 
-def create_app(settings: Settings, store: Store | None = None) -> Flask:
+
+def create_app(settings: Settings, store: Store | None = None,
+               settings_source: EtcdSettingsSource | None = None) -> Flask:
     app = Flask("fractal_service")
     store = store or open_store(settings.store, settings.data_dir,
                                 max_attempts=settings.max_attempts)
@@ -35,10 +40,33 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     # caller nor a slow sender may hold a store slot.
     auth.install(app, settings)
     bodies.install(app, settings.max_json_bytes)
-    StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics,
-                   settings.request_deadline).install(app)
+    admission = StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics,
+                               settings.request_deadline)
+    admission.install(app)
     app.after_request(_answered_by(socket.gethostname()))
+    if settings_source is not None:
+        _follow(app, admission, metrics, settings_source)
     return app
+
+
+def _follow(app: Flask, admission: StoreAdmission, metrics: ApiMetrics,
+            source: EtcdSettingsSource) -> None:
+    """Settings from etcd, applied while serving (server.LIVE says which)."""
+    from fractal_service.settings.metrics import SettingsCollector
+
+    def apply(new: Settings) -> None:
+        if new.store_slots >= 1:
+            admission.resize(new.store_slots)
+        else:  # spare_threads at or above the running threads: not until a restart
+            log.warning("spare_threads=%d leaves no store slot with %d threads: ignored",
+                        new.spare_threads, new.threads)
+        logging.getLogger().setLevel(new.log_level.upper())
+        app.config["FRACTAL_SETTINGS"] = new  # one reference swap: requests see old or new
+
+    source.live.apply = apply
+    metrics.registry.register(SettingsCollector(source))
+    app.extensions["fractal_settings_source"] = source
+    source.start()
 
 
 def _answered_by(node: str):

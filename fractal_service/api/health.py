@@ -78,7 +78,14 @@ def readyz():
             store().probe()
     except StoreError as exc:
         return error_response(503, f"store unreachable or slow: {exc}", STORE_FIELD)
-    return jsonify(status="ready")
+    return jsonify(status="ready", **_settings_detail())
+
+
+def _settings_detail() -> dict:
+    """Where the settings stand, when they come from etcd: etcd down is not unready (the
+    last good settings serve), but the operator sees it here and in the metrics."""
+    source = current_app.extensions.get("fractal_settings_source")
+    return {"settings": source.status()} if source is not None else {}
 
 
 @bp.post("/v1/selftest")

@@ -15,13 +15,17 @@ from fractal_service import lease
 from fractal_service.api.auth import check as check_auth
 from fractal_service.api.bodies import remember_request
 from fractal_service.config import Settings
+from fractal_service.settings import process as etcd_settings
+from fractal_service.settings.source import EtcdSettingsSource
 from fractal_service.store import Store, StoreError
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, settings: Settings, extra: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, extra: dict[str, Any],
+                 source: EtcdSettingsSource | None = None) -> None:
         self.settings = settings
         self.extra = extra
+        self.source = source
         super().__init__()
 
     def load_config(self) -> None:
@@ -39,7 +43,7 @@ class _Gunicorn(BaseApplication):
             "keepalive": 5,
             "accesslog": None,
             "errorlog": "-",
-            "loglevel": "info",
+            "loglevel": s.log_level,
             "proc_name": "fractal-api",
             # gunicorn's control socket is one fixed path per user: two servers would collide.
             "control_socket_disable": True,
@@ -53,7 +57,7 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from fractal_service.api.app import create_app
 
-        app = create_app(self.settings)
+        app = create_app(self.settings, settings_source=self.source)
         # Log in to the store now, not on the first request (Object Storage: a Keystone round
         # trip), so that the first /readyz and the first claims after a failover are quick.
         threading.Thread(target=_warm_up, args=(app.config["FRACTAL_STORE"],), daemon=True,
@@ -66,6 +70,11 @@ def _warm_up(store: Store) -> None:
         store.probe()
     except StoreError as exc:  # /readyz reports it; the server serves anyway
         logging.getLogger("fractal.api").warning("store not reachable yet: %s", exc)
+
+
+# What a change in etcd changes in a running API (app.py applies it); the rest waits for a
+# restart. spare_threads: the store slots (threads are gunicorn's, fixed at start).
+LIVE = frozenset({"limits", "lease_seconds", "log_level", "spare_threads"})
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="INI file with [keystone_authtoken] for auth=keystone")
     p.add_argument("--pidfile", help="write the server's PID here")
     p.add_argument("--access-log", help="file for the access log ('-' = stderr)")
+    etcd_settings.add_options(p)
     return p.parse_args(argv)
 
 
@@ -96,8 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         "auth": args.auth, "token_file": args.token_file,
         "keystone_config": args.keystone_config,
     }
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    source = None
     try:
         settings = Settings.load(args.config, overrides)
+        if args.etcd:
+            source = etcd_settings.source_from_options(
+                args, lambda etcd: Settings.load(args.config, overrides, etcd=etcd), LIVE,
+                settings.data_dir / "settings-cache-api.json")
+            settings = source.load_initial()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         check_auth(settings)  # a bad token file stops the API here, with its reason
     except (OSError, ValueError) as exc:
@@ -108,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         extra["pidfile"] = args.pidfile
     if args.access_log:
         extra["accesslog"] = args.access_log
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _Gunicorn(settings, extra).run()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    _Gunicorn(settings, extra, source).run()
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from fractal_service import credentials
+from fractal_service.cli import config_cmd
 from fractal_service.cli.progress import Progress
 from fractal_service.client import ApiError, ApiUnreachable, FractalClient
 from fractal_service.config import CLIENT_TIMEOUT
@@ -63,11 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     delete = sub.add_parser("delete", help="delete fractals")
     delete.add_argument("uuids", nargs="+")
+    config_cmd.add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "config":  # etcd, not the API
+        return config_cmd.run(args)
     try:
         auth = credentials.from_options(args)
     except ValueError as exc:

@@ -84,11 +84,21 @@ class Etcd:
         values = {_text(kv["key"]): _text(kv.get("value", "")) for kv in answer.get("kvs", [])}
         return Snapshot(values, int(answer["header"]["revision"]))
 
-    def put_all(self, values: dict[str, str], deletes: tuple[str, ...] = ()) -> int:
-        """Every key in one transaction: all written or none. Returns the new revision."""
+    def put_all(self, values: dict[str, str], deletes: tuple[str, ...] = (),
+                unchanged: Snapshot | None = None, prefix: str = "") -> int | None:
+        """Every key in one transaction: all written or none. Returns the new revision, or
+        None if `unchanged` was given and a key under `prefix` changed after it was read
+        (what was validated is then not what would be written)."""
         ops = [{"request_put": {"key": _b64(k), "value": _b64(v)}} for k, v in values.items()]
         ops += [{"request_delete_range": {"key": _b64(k)}} for k in deletes]
-        answer = self._call("/kv/txn", {"compare": [], "success": ops})
+        compare = []
+        if unchanged is not None:
+            compare.append({"target": "MOD", "result": "LESS", "key": _b64(prefix),
+                            "range_end": _prefix_end(prefix),
+                            "mod_revision": unchanged.revision + 1})
+        answer = self._call("/kv/txn", {"compare": compare, "success": ops})
+        if compare and not answer.get("succeeded"):
+            return None
         return int(answer["header"]["revision"])
 
     def watch(self, prefix: str, start_revision: int) -> Iterator[int]:

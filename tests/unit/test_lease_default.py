@@ -26,7 +26,8 @@ def test_both_agents_offer_the_same_lease_parameter(agent: type) -> None:
 def test_the_service_uses_the_same_default_and_flag_name() -> None:
     assert Settings().lease_seconds == lease.DEFAULT_SECONDS
     assert WorkerConfig("w").lease_seconds == lease.DEFAULT_SECONDS
-    assert worker_main.parse_args([]).lease_seconds == lease.DEFAULT_SECONDS
+    # No flag: the settings' default (the flag, like fractal-api's, only overrides).
+    assert worker_main._settings(worker_main.parse_args([])).lease_seconds == lease.DEFAULT_SECONDS
     # One flag name for one setting, on both commands.
     assert worker_main.parse_args(["--lease-seconds", "7"]).lease_seconds == 7
     assert server.parse_args(["--lease-seconds", "7"]).lease_seconds == 7

@@ -1,0 +1,34 @@
+"""What fractal-api and fractal-worker share to take their settings from etcd: the options,
+and the source built from them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from fractal_service.settings.cache import ValuesCache
+from fractal_service.settings.etcd import Etcd
+from fractal_service.settings.keys import PREFIX
+from fractal_service.settings.live import Build, LiveSettings
+from fractal_service.settings.source import EtcdSettingsSource
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--etcd", default=os.environ.get("FRACTAL_ETCD"),
+                   help="etcd URLs, comma-separated (env FRACTAL_ETCD): settings under "
+                        "--etcd-prefix, applied while running; none = no etcd at all")
+    p.add_argument("--etcd-prefix", default=PREFIX, help=f"default {PREFIX}")
+    p.add_argument("--etcd-cache", type=Path,
+                   help="the last good settings from etcd, used when it is down at start "
+                        "(default DATA_DIR/settings-cache-PROGRAM.json)")
+
+
+def source_from_options(args: argparse.Namespace, build: Build, live: frozenset[str],
+                        default_cache: Path) -> EtcdSettingsSource:
+    """ValueError for a bad URL."""
+    cache = ValuesCache(args.etcd_cache or default_cache)
+    cache.path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = args.etcd_prefix if args.etcd_prefix.endswith("/") else args.etcd_prefix + "/"
+    return EtcdSettingsSource(Etcd.from_option(args.etcd), LiveSettings(build, live), cache,
+                              prefix)
