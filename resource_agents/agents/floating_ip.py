@@ -33,6 +33,7 @@ Every action ends before its op timeout minus a margin, whatever the cloud does.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -172,11 +173,15 @@ class FloatingIpAgent(Agent):
             if self._session is not None and self._session.fresh(within):
                 return self._session
         p = self.params
+        # A refused token (revoked) changes nothing the ids were resolved from: one Keystone
+        # call. A token near its expiry is renewed off the takeover path (the standby
+        # monitor): the ids are looked up again there, so a replaced port is found.
         self._session = session.login(
             cloud=p["cloud"], clouds_yaml=session.find_clouds_yaml(p["clouds_yaml"]),
             region=p["region_name"], floating_ip=p["floating_ip"], node=self.ocf.node,
             port_map=_parse_port_map(p["port_map"]), network=p["network"],
-            timeout=self._call_timeout(), key=self._key())
+            timeout=self._call_timeout(), key=self._key(),
+            previous=self._session if renew else None)
         session.save(self._path("session.json"), self._session)
         self.log.info("logged in to cloud %r", p["cloud"])
         return self._session
@@ -199,7 +204,34 @@ class FloatingIpAgent(Agent):
     def _read(self) -> tuple[str | None, int | None]:
         """(the port the address points at, the floating IP's revision_number)."""
         fip = self._call("GET")["floatingip"]
+        self._saw(fip)
         return fip.get("port_id"), fip.get("revision_number")
+
+    def _saw(self, fip: dict) -> None:
+        """Record where the address pointed, at which revision: a takeover then needs one
+        conditional update, not a read and an update (each a token check in Keystone)."""
+        seen = {"fip": self.session().fip_id, "port": fip.get("port_id"),
+                "revision": fip.get("revision_number")}
+        if isinstance(seen["revision"], int) and self._seen(raw=True) != seen:
+            os.makedirs(self.home, mode=0o700, exist_ok=True)
+            with open(self._path("seen.json.tmp"), "w") as fh:
+                json.dump(seen, fh)
+            os.replace(self._path("seen.json.tmp"), self._path("seen.json"))
+
+    def _seen(self, raw: bool = False):
+        """(port, revision) last read here for this floating IP, or None."""
+        try:
+            with open(self._path("seen.json")) as fh:
+                seen = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        if raw:
+            return seen
+        if (not isinstance(seen, dict) or seen.get("fip") != self.session().fip_id
+                or not isinstance(seen.get("revision"), int)
+                or not isinstance(seen.get("port"), (str, type(None)))):
+            return None
+        return seen["port"], seen["revision"]
 
     def _retrying(self, what: str, attempt):
         """Run `attempt` until it succeeds, retrying transient cloud errors with backoff; a
@@ -243,6 +275,20 @@ class FloatingIpAgent(Agent):
         # Each call is retried on its own: a cloud failing every other request would never
         # let a whole GET-PUT sequence through if the sequence were retried as one.
         mine = self._retrying("log in", lambda: self.session().port_id)
+        seen = self._seen()
+        if seen is not None and seen[0] != mine:
+            # A takeover as this node last saw the address: one update, conditional on the
+            # revision read then. Done, it also says where the address was (nothing changed
+            # it since); 412: it moved meanwhile, read it.
+            try:
+                updated = self._retrying("associate", lambda: self._call(
+                    "PUT", {"floatingip": {"port_id": mine}}, if_revision=seen[1]))
+                if updated.get("floatingip", {}).get("port_id") == mine:
+                    self._saw(updated["floatingip"])
+                    return seen[0], mine
+            except neutron.Conflict:
+                self.log.info("start: the floating IP changed since this node read it; "
+                              "reading it again")
         found, _ = self._retrying("read the association", self._read)
         if found != mine:
             # Neutron answers an update with the resource as stored: that is the check that

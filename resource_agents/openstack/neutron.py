@@ -26,6 +26,10 @@ class Unauthorized(CloudError):
 class Refused(Exception):
     """A definitive 4xx other than 401 and 412 (no such floating IP, not allowed)."""
 
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class Conflict(Exception):
     """412: the resource changed since the revision a conditional update named."""
@@ -56,10 +60,9 @@ class Tls:
         return ctx
 
 
-def call(method: str, url: str, token: str, timeout: float, body: dict | None = None,
-         tls: Tls | None = None, if_revision: int | None = None) -> dict[str, Any]:
-    """One request; `if_revision`: only if the resource is still at that revision_number
-    (Neutron's `If-Match` on standard-attribute resources; else Conflict)."""
+def send(method: str, url: str, headers: dict[str, str], timeout: float,
+         body: dict | None = None, tls: Tls | None = None) -> tuple[int, Any, bytes]:
+    """One HTTP request: (status, response headers, raw body); CloudError when no answer."""
     import http.client
     import time
     from urllib.parse import urlsplit
@@ -69,12 +72,10 @@ def call(method: str, url: str, token: str, timeout: float, body: dict | None = 
     started = time.monotonic()
     parts = urlsplit(url)
     payload = json.dumps(body).encode() if body is not None else None
-    headers = {"X-Auth-Token": token, "Accept": "application/json",
-               "User-Agent": "fractal-ha floating-ip agent"}
+    headers = {"Accept": "application/json", "User-Agent": "fractal-ha floating-ip agent",
+               **headers}
     if payload is not None:
         headers["Content-Type"] = "application/json"
-    if if_revision is not None:
-        headers["If-Match"] = f"revision_number={if_revision}"
     try:
         if parts.scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -90,23 +91,40 @@ def call(method: str, url: str, token: str, timeout: float, body: dict | None = 
         trace.cloud_call(method, parts.path, type(exc).__name__, time.monotonic() - started)
         raise CloudError(f"{method} {parts.path}: {exc or type(exc).__name__}") from None
     trace.cloud_call(method, parts.path, response.status, time.monotonic() - started)
-    if response.status == 401:
+    return response.status, response.headers, raw
+
+
+def call(method: str, url: str, token: str, timeout: float, body: dict | None = None,
+         tls: Tls | None = None, if_revision: int | None = None) -> dict[str, Any]:
+    """One request; `if_revision`: only if the resource is still at that revision_number
+    (Neutron's `If-Match` on standard-attribute resources; else Conflict)."""
+    headers = {"X-Auth-Token": token}
+    if if_revision is not None:
+        headers["If-Match"] = f"revision_number={if_revision}"
+    from urllib.parse import urlsplit
+
+    status, _, raw = send(method, url, headers, timeout, body, tls)
+    path = urlsplit(url).path
+    if status == 401:
         raise Unauthorized("token refused")
-    if response.status == 412:
-        raise Conflict(f"{method} {parts.path}: changed since revision {if_revision}")
-    if response.status >= 500 or response.status == 429:
-        raise CloudError(f"{method} {parts.path} answered {response.status}")
-    if response.status >= 400:
-        raise Refused(f"{method} {parts.path} answered {response.status}: "
-                      f"{raw.decode(errors='replace')[:200]}")
+    if status == 412:
+        raise Conflict(f"{method} {path}: changed since revision {if_revision}")
+    if status >= 500 or status == 429:
+        raise CloudError(f"{method} {path} answered {status}")
+    if status >= 400:
+        raise Refused(f"{method} {path} answered {status}: {raw.decode(errors='replace')[:200]}",
+                      status)
     try:
         return json.loads(raw) if raw else {}
     except ValueError:
-        raise CloudError(f"{method} {parts.path}: an answer that is not JSON") from None
+        raise CloudError(f"{method} {path}: an answer that is not JSON") from None
+
+
+def v2(endpoint: str) -> str:
+    """Neutron's API root from its catalog endpoint (listed with or without /v2.0)."""
+    base = endpoint.rstrip("/")
+    return base if base.endswith("/v2.0") else base + "/v2.0"
 
 
 def floating_ip_url(endpoint: str, fip_id: str) -> str:
-    base = endpoint.rstrip("/")
-    if not base.endswith("/v2.0"):
-        base += "/v2.0"
-    return f"{base}/floatingips/{fip_id}"
+    return f"{v2(endpoint)}/floatingips/{fip_id}"

@@ -1,8 +1,9 @@
 """A Keystone token and what it opened, cached across agent runs in a 0600 file.
 
-The slow path (`login`) uses openstacksdk with credentials from clouds.yaml — never from the
-CIB, the command line or the environment of the cluster — and records the token, its expiry,
-the network endpoint, the floating IP's id, this node's port and clouds.yaml's TLS settings.
+The slow path (`login`) reads credentials from clouds.yaml — never from the CIB, the command
+line or the environment of the cluster — with one Keystone call for a plain entry (identity.py),
+else through openstacksdk, and records the token, its expiry, the network endpoint, the floating
+IP's id, this node's port and clouds.yaml's TLS settings.
 Every later run reuses that, so a steady-state monitor is one Neutron call.
 
 The cache is keyed by everything it was derived from (`cache_key`): the parameters, this node,
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 
 from resource_agents.ocf import trace
 from resource_agents.ocf.codes import Exit, OcfError
+from resource_agents.openstack import identity
 from resource_agents.openstack.neutron import CloudError, Tls
 
 RENEW_BEFORE_S = 120  # renew a token this long before Keystone says it expires
@@ -105,9 +107,43 @@ def save(path: str, session: Session) -> None:
 
 
 def login(*, cloud: str, clouds_yaml: str | None, region: str, floating_ip: str, node: str,
-          port_map: dict[str, str], network: str, timeout: float, key: list) -> Session:
-    """Authenticate and resolve the floating IP and this node's port (openstacksdk).
-    `timeout` bounds each HTTP call; the caller bounds the whole (several calls)."""
+          port_map: dict[str, str], network: str, timeout: float, key: list,
+          previous: Session | None = None) -> Session:
+    """Authenticate and resolve the floating IP and this node's port. `timeout` bounds each
+    HTTP call; the caller bounds the whole (several calls). `previous`: a session made for the
+    same key whose token was refused: its ids still hold, so the login is one Keystone call."""
+    if clouds_yaml is None:
+        raise OcfError(Exit.ERR_INSTALLED, f"no clouds.yaml on node {node} (looked for "
+                       f"{', '.join(SEARCH_PATH)})")
+    plain = identity.plain_entry(clouds_yaml, cloud, region)
+    if plain is not None:
+        try:
+            return _login_plain(plain, floating_ip, node, port_map, network, timeout, key,
+                                previous)
+        except identity.NeedsDiscovery:
+            pass  # an auth_url that is not Keystone's root nor its /v3: openstacksdk finds it
+    return _login_sdk(cloud=cloud, clouds_yaml=clouds_yaml, region=region,
+                      floating_ip=floating_ip, node=node, port_map=port_map, network=network,
+                      timeout=timeout, key=key)
+
+
+def _login_plain(cloud: identity.Cloud, floating_ip: str, node: str, port_map: dict[str, str],
+                 network: str, timeout: float, key: list, previous: Session | None) -> Session:
+    token, expires, catalog = identity.authenticate(cloud, timeout, node)
+    endpoint = identity.endpoint(catalog, "network", cloud, node)
+    tls = (cloud.tls.verify, cloud.tls.cert, cloud.tls.key)
+    if previous is not None and previous.key == key:
+        return Session(token, expires, endpoint, previous.fip_id, previous.fip_address,
+                       previous.port_id, key, *tls)
+    fip_id, address = identity.floating_ip(endpoint, floating_ip, token, timeout, cloud.tls)
+    port_id = port_map.get(node) or identity.port(catalog, cloud, node, network, token, timeout)
+    return Session(token, expires, endpoint, fip_id, address, port_id, key, *tls)
+
+
+def _login_sdk(*, cloud: str, clouds_yaml: str, region: str, floating_ip: str, node: str,
+               port_map: dict[str, str], network: str, timeout: float, key: list) -> Session:
+    """openstacksdk's login, for any clouds.yaml entry the plain path does not understand
+    (profiles, other auth types, several regions): discovery and lookups by id then name."""
     try:
         import openstack
         from keystoneauth1 import exceptions as ks_exc
@@ -115,9 +151,6 @@ def login(*, cloud: str, clouds_yaml: str | None, region: str, floating_ip: str,
         from openstack.config import loader
     except ImportError as exc:
         raise OcfError(Exit.ERR_INSTALLED, f"openstacksdk is not installed: {exc}") from None
-    if clouds_yaml is None:
-        raise OcfError(Exit.ERR_INSTALLED, f"no clouds.yaml on node {node} (looked for "
-                       f"{', '.join(SEARCH_PATH)})")
     try:
         # Exactly this file: no current directory, no OS_* variables (credentials come
         # only from files), no secure.yaml/clouds-public.yaml found elsewhere.
