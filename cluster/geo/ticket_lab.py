@@ -1,0 +1,162 @@
+"""Two one-node Pacemaker sites and a booth arbitrator on a shared WAN: the ticket's own lab.
+
+The smallest rig in which booth's behaviour with real Pacemaker can be watched and timed (what
+the two-site lab builds on): each site is a lab node (cluster/lab/node.py: its own network, PID
+and mount namespaces, real corosync and pacemakerd) running ocf:pacemaker:booth-site and a
+stand-in service (ocf:pacemaker:Dummy) guarded by the ticket with loss-policy=stop; the
+arbitrator is a plain boothd. Every member sits on one WAN bridge, so a site is cut off by
+unplugging its cable.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cluster.corosync_conf import Member, render
+from cluster.geo.booth import (
+    TICKET,
+    Arbitrator,
+    BoothConfig,
+    TicketTimes,
+    disable_ipv6,
+    make_authfile,
+)
+from cluster.lab import netns
+from cluster.lab.node import Node, NodeSpec
+
+WAN_CIDR = 24
+SITES = {"site-a": "203.0.113.11", "site-b": "203.0.113.21"}  # RFC 5737
+ARBITRATOR = "203.0.113.250"
+SERVICE = "fractal-service-standin"
+
+
+@dataclass(frozen=True)
+class Names:
+    prefix: str
+
+    @property
+    def wan(self) -> str:
+        return f"{self.prefix}-wan"
+
+    @property
+    def arbitrator(self) -> str:
+        return f"{self.prefix}-arb"
+
+    def site(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+
+def _cib(site: str, config: Path) -> str:
+    """The site's resources, in crm shell syntax: booth and the guarded stand-in."""
+    return f"""\
+property stonith-enabled=false
+rsc_defaults resource-stickiness=100
+primitive booth ocf:pacemaker:booth-site params config={config} \\
+    op monitor interval=5s timeout=20s
+primitive {SERVICE} ocf:pacemaker:Dummy op monitor interval=2s
+rsc_ticket {SERVICE}-needs-ticket {TICKET}: {SERVICE} loss-policy=stop
+"""
+
+
+class TicketLab:
+    def __init__(self, directory: Path, *, prefix: str = "fhg",
+                 times: TicketTimes | None = None) -> None:
+        if len(str(directory)) > 40:  # booth reads at most 63 characters per value
+            raise ValueError(f"{directory}: use a shorter directory (booth's path limit)")
+        self.dir = directory
+        self.names = Names(prefix)
+        self.times = times or TicketTimes()
+        self.sites = {name: Node(NodeSpec(name, 1, address, self.names.site(name)), directory)
+                      for name, address in SITES.items()}
+        self.arbitrator = Arbitrator(self.names.arbitrator, directory / "arbitrator.conf",
+                                     directory / "arbitrator")
+
+    def config(self) -> BoothConfig:
+        return BoothConfig(tuple(SITES.values()), (ARBITRATOR,),
+                           make_authfile(self.dir / "booth.key"), self.times)
+
+    # -- up and down ---------------------------------------------------------------------
+    def up(self) -> None:
+        config = self.config()
+        netns.make_switch(self.names.wan)
+        netns.add(self.names.arbitrator)
+        netns.plug(self.names.arbitrator, self.names.wan, "wan0", "arb",
+                   [f"{ARBITRATOR}/{WAN_CIDR}"])
+        config.write(self.arbitrator.config)
+        for name, node in self.sites.items():
+            ns = node.spec.netns
+            netns.add(ns)
+            netns.plug(ns, self.names.wan, "wan0", name, [f"{node.spec.address}/{WAN_CIDR}"])
+            disable_ipv6(ns)
+            # One name per site: booth-site finds its daemon by the configuration's name.
+            config.write(self.dir / f"{name}.conf")
+            node.prepare(render([Member(name, 1, node.spec.address)], cluster_name=name),
+                         secrets.token_bytes(128))
+            node.boot()
+        self.arbitrator.start()
+        for name, node in self.sites.items():
+            self._wait_for_pacemaker(node)
+            node.exec(["crm", "configure", "load", "update", "-"],
+                      input=_cib(name, self.dir / f"{name}.conf"))
+
+    def _wait_for_pacemaker(self, node: Node, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (state := node.cluster_state()) is None or not state.dc:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{node.name}: Pacemaker did not elect a DC in "
+                                   f"{timeout:.0f} s: {node.log_tail()}")
+            time.sleep(0.5)
+
+    def down(self) -> None:
+        for node in self.sites.values():
+            node.crash()
+        self.arbitrator.stop()
+        for ns in (*(n.spec.netns for n in self.sites.values()), self.names.arbitrator,
+                   self.names.wan):
+            netns.delete(ns)
+
+    # -- what happens --------------------------------------------------------------------
+    def cut(self, site: str, cut: bool = True) -> None:
+        """Unplug (or plug back) the site's WAN cable at the switch."""
+        netns.set_link(self.names.wan, site, up=not cut)
+
+    def grant(self, site: str) -> None:
+        self._booth(site, "grant")
+
+    def revoke(self, site: str) -> None:
+        self._booth(site, "revoke")
+
+    def _booth(self, site: str, command: str) -> None:
+        self.sites[site].exec(["booth", command, "-c", str(self.dir / f"{site}.conf"), TICKET])
+
+    def boot(self, site: str) -> None:
+        """Start a crashed site again, with its cluster configuration as it was."""
+        node = self.sites[site]
+        node.boot()
+        self._wait_for_pacemaker(node)
+
+    def booth_answers(self, site: str) -> bool:
+        """The site's boothd (started by Pacemaker) takes client commands."""
+        node = self.sites[site]
+        return node.running and node.exec(
+            ["booth", "list", "-c", str(self.dir / f"{site}.conf")], check=False,
+            timeout=20).returncode == 0
+
+    def granted(self, site: str) -> bool:
+        """The ticket as the site's own Pacemaker sees it (crm_ticket), False if it cannot
+        tell (the node is down)."""
+        node = self.sites[site]
+        if not node.running:
+            return False
+        done = node.exec(["crm_ticket", "--ticket", TICKET, "--get-attr", "granted"],
+                         check=False, timeout=20)
+        return done.returncode == 0 and done.stdout.strip() == "true"
+
+    def serving(self, site: str) -> bool:
+        """The stand-in service runs at the site (the node's own view)."""
+        node = self.sites[site]
+        state = node.cluster_state() if node.running else None
+        return state is not None and bool(state.where(SERVICE))
