@@ -50,6 +50,7 @@ class StoreAdmission:
         self._lock = threading.Lock()
         self._metrics = metrics
         metrics.store_overdue.set_function(lambda: self.overdue(0.0))
+        metrics.store_slots.set_function(lambda: self.slots)
 
     def install(self, app: Flask) -> None:
         app.before_request(self._enter)

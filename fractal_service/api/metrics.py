@@ -48,6 +48,9 @@ class ApiMetrics:
         self.store_in_flight = Gauge(
             "fractal_store_requests_in_flight", "Requests holding a store slot",
             registry=self.registry)
+        self.store_slots = Gauge(
+            "fractal_store_slots", "Requests that may wait on the store at once (threads - "
+            "spare_threads; api/admission.py)", registry=self.registry)
         self.store_overdue = Gauge(
             "fractal_store_requests_overdue", "Store slots held by requests past their "
             "deadline (a wedge: /healthz fails when the store itself answers)",

@@ -8,6 +8,7 @@ the last good values, says so (status(), metrics), and catches up when etcd is b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -46,8 +47,8 @@ class EtcdSettingsSource:
         try:
             if self.sync(initial=True):
                 return self.live.current
-        except EtcdUnavailable as exc:
-            self._down(exc)
+        except EtcdUnavailable:
+            pass  # recorded by sync()
         cached = self.cache.load()
         if cached is not None:
             values, revision = cached
@@ -67,8 +68,12 @@ class EtcdSettingsSource:
     def sync(self, initial: bool = False) -> bool | None:
         """Read every value and offer them if they changed (raises EtcdUnavailable): True if
         taken, False if refused, None if nothing changed."""
-        with self._sync_lock:
-            snap = self.etcd.snapshot(self.prefix)
+        with self._sync_lock:  # up/down recorded under it: in the order the reads ended
+            try:
+                snap = self.etcd.snapshot(self.prefix)
+            except EtcdUnavailable as exc:
+                self._down(exc)
+                raise
             values = {name_of(k, self.prefix): v for k, v in snap.values.items()}
             if initial:
                 ok = self._first(values)
@@ -108,10 +113,8 @@ class EtcdSettingsSource:
 
     def _poll(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
+            with contextlib.suppress(EtcdUnavailable):  # recorded by sync(); next round
                 self.sync()
-            except EtcdUnavailable as exc:
-                self._down(exc)
 
     def _watch(self) -> None:
         while not self._stop.is_set():

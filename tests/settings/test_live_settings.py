@@ -53,8 +53,9 @@ def test_store_slots_change_live_and_threads_wait_for_a_restart(
         seconds_until(lambda: readyz_settings(server)["restart_pending"] == ["threads"],
                       LIVE_WITHIN, "threads reported as waiting for a restart")
         assert metric(server.url, 'fractal_settings_restart_pending{setting="threads"}') == 1
-        # 32 running threads - 31 spare = 1 store slot: a second store-bound request at the
-        # same time would be shed; one at a time still passes.
+        # 32 running threads - 31 spare = 1 store slot
+        seconds_until(lambda: metric(server.url, "fractal_store_slots") == 1, LIVE_WITHIN,
+                      "one store slot")
         assert create(server, width=16, height=16).status_code == 201
     finally:
         server.stop()
@@ -62,6 +63,7 @@ def test_store_slots_change_live_and_threads_wait_for_a_restart(
     server.start()  # the restart takes threads=40
     try:
         assert readyz_settings(server)["restart_pending"] == []
+        assert metric(server.url, "fractal_store_slots") == 40 - 31
     finally:
         server.stop()
 
