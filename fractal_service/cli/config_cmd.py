@@ -14,6 +14,7 @@ import sys
 
 from fractal_service.settings.etcd import Etcd, EtcdUnavailable, Snapshot
 from fractal_service.settings.keys import PREFIX, key_of, name_of, validate
+from fractal_service.settings.process import add_tls_options, etcd_from_options
 
 EXIT_BAD_VALUE = 2
 EXIT_UNREACHABLE = 3
@@ -26,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cfg.add_argument("--etcd", default=os.environ.get("FRACTAL_ETCD", "http://127.0.0.1:2379"),
                      help="etcd URLs, comma-separated (env FRACTAL_ETCD)")
     cfg.add_argument("--etcd-prefix", default=PREFIX)
+    add_tls_options(cfg)
     csub = cfg.add_subparsers(dest="config_command", required=True)
     get = csub.add_parser("get", help="print values (as stored in etcd)")
     get.add_argument("names", nargs="+", help="e.g. lease_seconds limits.max_iterations")
@@ -41,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     prefix = args.etcd_prefix if args.etcd_prefix.endswith("/") else args.etcd_prefix + "/"
     try:
-        etcd = Etcd.from_option(args.etcd)
+        etcd = etcd_from_options(args)
         return COMMANDS[args.config_command](etcd, prefix, args)
     except ValueError as exc:
         print(f"fractal config: {exc}", file=sys.stderr)

@@ -42,8 +42,34 @@ def _prefix_end(prefix: str) -> str:
     return base64.b64encode(raw[:-1] + bytes([raw[-1] + 1])).decode()
 
 
+@dataclass(frozen=True)
+class Tls:
+    """https:// members: the CA that signed them, and this client's certificate if the
+    members ask for one (etcd's --client-cert-auth)."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+def _session(tls: Tls) -> requests.Session:
+    session = requests.Session()
+    # Not from the environment: REQUESTS_CA_BUNDLE would override this session's CA (requests
+    # prefers it to Session.verify), and a proxy has no business between members and us.
+    session.trust_env = False
+    session.verify = tls.ca or True
+    if tls.cert:
+        session.cert = (tls.cert, tls.key) if tls.key else tls.cert
+    return session
+
+
+def _why(exc: BaseException) -> str:
+    """etcd3gw's exceptions often carry no text: the cause has it."""
+    return (str(exc) or repr(exc.__context__ or exc))[:200]
+
+
 class Etcd:
-    def __init__(self, urls: list[str], timeout: float = TIMEOUT) -> None:
+    def __init__(self, urls: list[str], timeout: float = TIMEOUT, tls: Tls = Tls()) -> None:
         from etcd3gw.client import Etcd3Client  # only when settings come from etcd
 
         if not urls:
@@ -54,13 +80,13 @@ class Etcd:
             if not parts.hostname or not parts.port:
                 raise ValueError(f"etcd URL {url!r}: want http(s)://HOST:PORT")
             self.clients.append(Etcd3Client(parts.hostname, parts.port, parts.scheme,
-                                            timeout=timeout))
+                                            timeout=timeout, session=_session(tls)))
         self.timeout = timeout
         self._first = 0  # the member that answered last goes first
 
     @classmethod
-    def from_option(cls, option: str, timeout: float = TIMEOUT) -> Etcd:
-        return cls([u.strip() for u in option.split(",") if u.strip()], timeout)
+    def from_option(cls, option: str, timeout: float = TIMEOUT, tls: Tls = Tls()) -> Etcd:
+        return cls([u.strip() for u in option.split(",") if u.strip()], timeout, tls)
 
     def _call(self, path: str, body: dict) -> dict:
         from etcd3gw.exceptions import Etcd3Exception
@@ -73,7 +99,7 @@ class Etcd:
             try:
                 answer = client.post(client.get_url(path), json=body)
             except (Etcd3Exception, requests.RequestException, ValueError) as exc:
-                errors.append(f"{client.base_url}: {str(exc)[:200] or type(exc).__name__}")
+                errors.append(f"{client.base_url}: {_why(exc)}")
                 continue
             self._first = index
             return answer

@@ -6,7 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from cluster.ports import free_port
@@ -15,15 +14,16 @@ from tests.support.etcd_cluster import EtcdCluster
 from tests.support.processes import ApiServer, Process, wait_until
 
 
-def config(etcd: EtcdCluster | str, prefix: str, *argv: str,
-           capsys: pytest.CaptureFixture | None = None) -> int:
-    option = etcd if isinstance(etcd, str) else etcd.option
-    return fractal(["config", "--etcd", option, "--etcd-prefix", prefix, *argv])
+def config(etcd: EtcdCluster, prefix: str, *argv: str, urls: str | None = None) -> int:
+    """`fractal config …` in this process; `urls`: some members only (default all)."""
+    return fractal(["config", "--etcd", urls or etcd.option, "--etcd-prefix", prefix,
+                    *etcd.tls_args, *argv])
 
 
-def api(tmp: Path, etcd: str, prefix: str, cache: Path | None = None) -> ApiServer:
-    return ApiServer(tmp, None, "--etcd", etcd, "--etcd-prefix", prefix,
-                     "--etcd-cache", str(cache or tmp / "cache.json"))
+def api(tmp: Path, etcd: EtcdCluster, prefix: str, cache: Path | None = None,
+        urls: str | None = None) -> ApiServer:
+    return ApiServer(tmp, None, "--etcd", urls or etcd.option, "--etcd-prefix", prefix,
+                     "--etcd-cache", str(cache or tmp / "cache.json"), *etcd.tls_args)
 
 
 def create(server: ApiServer, **params: int) -> requests.Response:
@@ -50,12 +50,13 @@ def seconds_until(condition, timeout: float, what: str) -> float:
 
 
 class Worker(Process):
-    def __init__(self, tmp: Path, api_url: str, etcd: str, prefix: str) -> None:
+    def __init__(self, tmp: Path, api_url: str, etcd: EtcdCluster, prefix: str) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.metrics_port}"
         super().__init__([sys.executable, "-m", "fractal_service.worker.main", "--api", api_url,
-                          "--name", "w", "--poll-interval", "0.2", "--etcd", etcd,
+                          "--name", "w", "--poll-interval", "0.2", "--etcd", etcd.option,
+                          *etcd.tls_args,
                           "--etcd-prefix", prefix, "--etcd-cache", str(tmp / "cache.json"),
                           "--metrics-bind", f"127.0.0.1:{self.metrics_port}"],
                          tmp / "worker.log")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cluster.ports import free_port
+from fractal_service.cli.main import main as fractal
 from tests.settings.support import api, config, create, metric, readyz_settings, seconds_until
 from tests.support.etcd_cluster import EtcdCluster
 
@@ -53,7 +54,7 @@ def test_get_set_unset(etcd: EtcdCluster, prefix: str, capsys: pytest.CaptureFix
 def test_quorum_lost_the_service_runs_on_and_says_so_then_catches_up(
         etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
     assert config(etcd, prefix, "set", "limits.max_iterations=300") == 0
-    server = api(tmp_path, etcd.option, prefix)
+    server = api(tmp_path, etcd, prefix)
     server.start()
     try:
         etcd.stop_member(1)
@@ -76,14 +77,14 @@ def test_quorum_lost_the_service_runs_on_and_says_so_then_catches_up(
 
 def test_a_change_made_while_a_process_was_cut_off_reaches_it_when_etcd_returns(
         etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
-    server = api(tmp_path, etcd.urls[0], prefix)  # knows one member only
+    server = api(tmp_path, etcd, prefix, urls=etcd.urls[0])  # knows one member only
     server.start()
     try:
         etcd.stop_member(0)
         seconds_until(lambda: readyz_settings(server)["etcd"] == "unreachable", 5,
                       "etcd unreachable")
         others = ",".join(etcd.urls[1:])
-        assert config(others, prefix, "set", "limits.max_iterations=50") == 0
+        assert config(etcd, prefix, "set", "limits.max_iterations=50", urls=others) == 0
         assert create(server, iterations=60, **SMALL).status_code == 201  # not seen yet
         etcd.start_member(0)
         seconds_until(lambda: create(server, iterations=60, **SMALL).status_code == 400, 10,
@@ -97,12 +98,12 @@ def test_a_process_started_while_etcd_is_down_uses_the_disk_cache(
         etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
     cache = tmp_path / "cache.json"
     assert config(etcd, prefix, "set", "limits.max_iterations=70") == 0
-    first = api(tmp_path, etcd.option, prefix, cache)
+    first = api(tmp_path, etcd, prefix, cache)
     first.start()
     first.stop()
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
-    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    server = api(tmp_path, nowhere, prefix, cache)
+    nowhere = f"https://127.0.0.1:{free_port()}"  # nothing listens there
+    server = api(tmp_path, etcd, prefix, cache, urls=nowhere)
     server.start()
     try:
         assert create(server, iterations=71, **SMALL).status_code == 400
@@ -113,10 +114,11 @@ def test_a_process_started_while_etcd_is_down_uses_the_disk_cache(
         server.stop()
 
 
-def test_a_corrupt_cache_is_discarded_with_a_log_line(prefix: str, tmp_path: Path) -> None:
+def test_a_corrupt_cache_is_discarded_with_a_log_line(
+        etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
     cache = tmp_path / "cache.json"
     cache.write_text('{"revision": 3, "values": {"limits.max_iter')
-    server = api(tmp_path, f"http://127.0.0.1:{free_port()}", prefix, cache)
+    server = api(tmp_path, etcd, prefix, cache, urls=f"https://127.0.0.1:{free_port()}")
     server.start()
     try:
         assert "discarded: corrupt" in server.output()
@@ -125,3 +127,13 @@ def test_a_corrupt_cache_is_discarded_with_a_log_line(prefix: str, tmp_path: Pat
         assert readyz_settings(server)["origin"] == "none"
     finally:
         server.stop()
+
+
+def test_etcd_speaks_tls_only_and_wants_a_client_certificate(
+        etcd: EtcdCluster, prefix: str, capsys: pytest.CaptureFixture) -> None:
+    ca = etcd.tls_args[:2]
+    for tls in ([], ca):  # no CA: the members' certificates are not trusted; no client cert
+        assert fractal(["config", "--etcd", etcd.option, "--etcd-prefix", prefix, *tls,
+                        "dump"]) == 3
+        assert "etcd unavailable" in capsys.readouterr().err
+    assert config(etcd, prefix, "dump") == 0

@@ -24,7 +24,7 @@ LIVE_WITHIN = 1.0  # seconds from the write to the changed behaviour (issue 21)
 def test_a_lowered_cap_refuses_a_new_fractal_within_a_second(
         etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
     assert config(etcd, prefix, "set", "limits.max_iterations=600") == 0
-    server = api(tmp_path, etcd.option, prefix)
+    server = api(tmp_path, etcd, prefix)
     server.start()
     try:
         assert create(server, iterations=500, width=16, height=16).status_code == 201
@@ -45,7 +45,7 @@ def test_a_lowered_cap_refuses_a_new_fractal_within_a_second(
 
 def test_store_slots_change_live_and_threads_wait_for_a_restart(
         etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
-    server = api(tmp_path, etcd.option, prefix)
+    server = api(tmp_path, etcd, prefix)
     server.start()
     try:
         # threads is gunicorn's: reported, not applied; spare_threads sets the store slots.
@@ -59,7 +59,7 @@ def test_store_slots_change_live_and_threads_wait_for_a_restart(
         assert create(server, width=16, height=16).status_code == 201
     finally:
         server.stop()
-    server = api(tmp_path, etcd.option, prefix)
+    server = api(tmp_path, etcd, prefix)
     server.start()  # the restart takes threads=40
     try:
         assert readyz_settings(server)["restart_pending"] == []
@@ -70,9 +70,9 @@ def test_store_slots_change_live_and_threads_wait_for_a_restart(
 
 def test_a_changed_concurrency_reaches_the_worker_within_a_second(
         etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
-    server = api(tmp_path / "api", etcd.option, prefix)
+    server = api(tmp_path / "api", etcd, prefix)
     server.start()
-    worker = Worker(tmp_path / "worker", server.url, etcd.option, prefix)
+    worker = Worker(tmp_path / "worker", server.url, etcd, prefix)
     try:
         worker.start()
         assert metric(worker.url, "fractal_worker_concurrency") == 1

@@ -1,14 +1,14 @@
 """A real etcd cluster of three members on loopback (Debian's etcd-server), for tests.
 
-Plain HTTP between members and to clients: the settings code is the same with https URLs
-(etcd3gw takes the scheme); a TLS lab CA is the lab's part (issue 21, not done here).
-Members are stopped by PID; each keeps its data directory, so a stopped one restarts as the
-same member.
+Peer and client TLS with a throwaway CA (openssl), client certificates required both ways,
+as a production cluster runs. Members are stopped by PID; each keeps its data directory, so a
+stopped one restarts as the same member.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import requests
@@ -17,6 +17,29 @@ from cluster.ports import free_port
 from tests.support.processes import Process, wait_until
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]  # quick to make
+
+
+def make_ca(root: Path) -> dict[str, Path]:
+    """A CA, one certificate for every member (server and peer client, 127.0.0.1) and one for
+    the service's clients."""
+    root.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*argv: str) -> None:
+        subprocess.run(["openssl", *argv], check=True, capture_output=True)
+
+    openssl("req", "-x509", *EC, "-keyout", str(root / "ca.key"), "-out", str(root / "ca.crt"),
+            "-days", "2", "-subj", "/CN=fractal-test-etcd-ca")
+    for name, usage in (("member", "serverAuth,clientAuth"), ("client", "clientAuth")):
+        ext = root / f"{name}.ext"
+        ext.write_text(f"subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n")
+        openssl("req", *EC, "-keyout", str(root / f"{name}.key"),
+                "-out", str(root / f"{name}.csr"), "-subj", f"/CN=fractal-test-{name}")
+        openssl("x509", "-req", "-in", str(root / f"{name}.csr"), "-CA", str(root / "ca.crt"),
+                "-CAkey", str(root / "ca.key"), "-CAcreateserial", "-days", "2",
+                "-extfile", str(ext), "-out", str(root / f"{name}.crt"))
+    return {n: root / n for n in ("ca.crt", "member.crt", "member.key", "client.crt",
+                                  "client.key")}
 
 
 class EtcdCluster:
@@ -30,17 +53,23 @@ class EtcdCluster:
             taken.add(peer)
             self.ports.append((client, peer))
         self.root = root
-        initial = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, (_, p) in enumerate(self.ports))
+        self.pki = make_ca(root / "pki")
+        initial = ",".join(f"m{i}=https://127.0.0.1:{p}" for i, (_, p) in enumerate(self.ports))
         self.members = [self._member(i, client, peer, initial)
                         for i, (client, peer) in enumerate(self.ports)]
 
     def _member(self, i: int, client: int, peer: int, initial: str) -> Process:
         data = self.root / f"m{i}"
-        argv = [ETCD, "--name", f"m{i}", "--data-dir", str(data),
-                "--listen-client-urls", f"http://127.0.0.1:{client}",
-                "--advertise-client-urls", f"http://127.0.0.1:{client}",
-                "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+        pki = {k: str(v) for k, v in self.pki.items()}
+        tls = ["--cert-file", pki["member.crt"], "--key-file", pki["member.key"],
+               "--trusted-ca-file", pki["ca.crt"], "--client-cert-auth",
+               "--peer-cert-file", pki["member.crt"], "--peer-key-file", pki["member.key"],
+               "--peer-trusted-ca-file", pki["ca.crt"], "--peer-client-cert-auth"]
+        argv = [ETCD, "--name", f"m{i}", "--data-dir", str(data), *tls,
+                "--listen-client-urls", f"https://127.0.0.1:{client}",
+                "--advertise-client-urls", f"https://127.0.0.1:{client}",
+                "--listen-peer-urls", f"https://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls", f"https://127.0.0.1:{peer}",
                 "--initial-cluster", initial, "--initial-cluster-state", "new",
                 "--initial-cluster-token", "fractal-test",
                 # Quick elections: a test waits for quorum after a restart.
@@ -50,7 +79,13 @@ class EtcdCluster:
 
     @property
     def urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{c}" for c, _ in self.ports]
+        return [f"https://127.0.0.1:{c}" for c, _ in self.ports]
+
+    @property
+    def tls_args(self) -> list[str]:
+        """The service's and the CLI's options for this cluster's TLS."""
+        return ["--etcd-ca", str(self.pki["ca.crt"]), "--etcd-cert", str(self.pki["client.crt"]),
+                "--etcd-key", str(self.pki["client.key"])]
 
     @property
     def option(self) -> str:
@@ -76,7 +111,11 @@ class EtcdCluster:
         def healthy() -> bool:
             for url in self.urls:
                 try:
-                    if requests.get(url + "/health", timeout=1).json().get("health") == "true":
+                    answer = requests.get(url + "/health", timeout=1,
+                                          verify=str(self.pki["ca.crt"]),
+                                          cert=(str(self.pki["client.crt"]),
+                                                str(self.pki["client.key"])))
+                    if answer.json().get("health") == "true":
                         return True
                 except (requests.RequestException, ValueError):
                     continue
