@@ -7,7 +7,8 @@ so a fractal ended `failed` ("lease expired 5 times without a result") on store 
 
 Here a real API (in this process, on an in-memory Swift that carries out every write under
 `fractals/` but loses its answer for a while) and real workers: once the store answers again,
-every fractal is done, each leased once, rendered once and stored once.
+every fractal is done, each leased once, rendered once and stored once. The second test does
+the same on the lab cloud's Swift, slowed by its fault proxy (openstack, store_stall).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from cluster.openstack.faults import control
 from fractal_service.api.app import create_app
 from fractal_service.client import FractalClient
 from fractal_service.config import Settings
@@ -29,9 +32,12 @@ from fractal_service.records import Fractal, State, new_uuid
 from fractal_service.store.swift import PNG_TYPE, PREFIX, SwiftStore
 from fractal_service.worker.heartbeat import HeartbeatFile
 from fractal_service.worker.runner import Worker, WorkerConfig
+from tests.support.cloud import LabCloud
 from tests.support.fake_swift import FakeSwift
 from tests.support.images import png
-from tests.support.processes import wait_until
+from tests.support.processes import ApiServer, wait_until
+from tests.support.spawner import Spawner
+from tests.support.stores import Backend
 
 LEASE = 3.0  # longer than the workers' backoff gets within the outage
 OUTAGE = 2.0  # seconds during which every write lands and its answer is lost
@@ -113,3 +119,44 @@ def test_claims_whose_store_write_timed_out_cost_no_attempt(service: Service) ->
     assert images == {uuid: 1 for uuid in uuids.values()}  # each result stored once
     assert sum(w.jobs_done for w in pool) == len(WIDTHS)
     assert service.fake.answers_lost > 0  # the outage did hit the workers' calls
+
+
+SWIFT_LATENCY_MS = 2000  # a listing fits the deadline, a claim (listing + write) does not
+SWIFT_DEADLINE = 3.0
+SWIFT_SLOW_FOR = 15.0  # less than a lease (30 s): the holder's lease outlasts the slow spell
+
+
+@pytest.mark.openstack
+@pytest.mark.store_stall
+def test_claims_on_a_slow_object_storage_cost_no_attempt(
+        lab_cloud: LabCloud, lab_object_store: Backend, tmp_path: Path) -> None:
+    """The same on the lab cloud's Swift behind its fault proxy, which forwards a write after
+    its latency whether the API still waits or not: each claim's write lands after the API's
+    call timed out. With one attempt allowed, a lease that ran out for that fails the job."""
+    spawner = Spawner(tmp_path, lab_object_store)
+    data_dir = tmp_path / "api"
+    api = ApiServer(data_dir, None, *lab_object_store.api_args(data_dir))
+    api.env.update(FRACTAL_MAX_ATTEMPTS="1", FRACTAL_REQUEST_DEADLINE=str(SWIFT_DEADLINE))
+    spawner.started.append(api)
+    try:
+        api.start()
+        client = FractalClient(api.url)
+        uuids = [client.create({"width": 16, "height": 16, "iterations": 16})["uuid"]
+                 for _ in range(4)]
+        control.inject(lab_cloud.layout, "object-store", latency_ms=SWIFT_LATENCY_MS)
+        for name in ("w1", "w2"):
+            spawner.worker(api.url, name)
+        time.sleep(SWIFT_SLOW_FOR)
+        control.clear(lab_cloud.layout)
+        finished = ("done", "failed")
+        wait_until(lambda: all(client.show(u)["state"] in finished for u in uuids), 90,
+                   "every fractal to finish", interval=1.0)
+        records = [client.show(u) for u in uuids]
+        assert [(r["state"], r["error"], r["attempts"]) for r in records] == [
+            ("done", None, 1)] * len(uuids)
+        assert sorted(f["uuid"] for f in client.iterate()) == sorted(uuids)
+        logs = "".join(w.output() for w in spawner.started[1:])
+        assert "retrying in" in logs  # the workers' calls did fail while Swift was slow
+    finally:
+        control.clear(lab_cloud.layout)
+        spawner.stop()
