@@ -24,6 +24,7 @@ from cluster.geo.booth import (
     disable_ipv6,
     make_authfile,
 )
+from cluster.geo.dns import SERVICE_NAME, TTL_SECONDS, DnsServer
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeSpec
 
@@ -49,15 +50,32 @@ class Names:
         return f"{self.prefix}-{name}"
 
 
-def _cib(site: str, config: Path) -> str:
-    """The site's resources, in crm shell syntax: booth and the guarded stand-in."""
+# Every operation of the name is bounded well inside the ticket's acquire-after: Pacemaker
+# acts on a lost ticket only once the actions in flight in the current transition are done
+# (a recurring monitor's first run is one of them), and the stock agent's dig waits 3 x 5 s
+# for an unreachable server. With the defaults (30 s), a site cut off just after starting
+# the name stopped its service 15 s after the cut, when the other site already served.
+NAME_OP_TIMEOUT_S = 3
+
+
+def _cib(site: str, config: Path, address: str, dns: DnsServer) -> str:
+    """The site's resources, in crm shell syntax: booth, the stand-in service and the name
+    pointed at the site (Debian's dnsupdate), both guarded by the ticket. The name follows the
+    service (colocated, started after it) without being able to hold up its stop."""
+    t = NAME_OP_TIMEOUT_S
     return f"""\
 property stonith-enabled=false
 rsc_defaults resource-stickiness=100
 primitive booth ocf:pacemaker:booth-site params config={config} \\
     op monitor interval=5s timeout=20s
 primitive {SERVICE} ocf:pacemaker:Dummy op monitor interval=2s
-rsc_ticket {SERVICE}-needs-ticket {TICKET}: {SERVICE} loss-policy=stop
+primitive service-name ocf:heartbeat:dnsupdate params hostname={SERVICE_NAME} ip={address} \\
+    ttl={TTL_SECONDS} server={dns.address} serverport={dns.port} keyfile={dns.key_file} \\
+    op monitor interval=5s timeout={t}s op start timeout={t}s op stop timeout={t}s
+colocation name-with-service inf: service-name {SERVICE}
+order service-then-name Mandatory: {SERVICE} service-name symmetrical=false
+rsc_ticket service-needs-ticket {TICKET}: {SERVICE} loss-policy=stop
+rsc_ticket name-needs-ticket {TICKET}: service-name loss-policy=stop
 """
 
 
@@ -69,10 +87,17 @@ class TicketLab:
         self.dir = directory
         self.names = Names(prefix)
         self.times = times or TicketTimes()
+        if self.times.acquire_after <= NAME_OP_TIMEOUT_S + 1:
+            raise ValueError(f"acquire-after={self.times.acquire_after:g} s leaves the old site "
+                             f"no time to stop (its actions in flight take up to "
+                             f"{NAME_OP_TIMEOUT_S} s)")
         self.sites = {name: Node(NodeSpec(name, 1, address, self.names.site(name)), directory)
                       for name, address in SITES.items()}
         self.arbitrator = Arbitrator(self.names.arbitrator, directory / "arbitrator.conf",
                                      directory / "arbitrator")
+        # The lab zone's server lives with the arbitrator: the third place, reachable by both.
+        self.dns = DnsServer(directory / "dns", address=ARBITRATOR,
+                             prefix=("ip", "netns", "exec", self.names.arbitrator))
 
     def config(self) -> BoothConfig:
         return BoothConfig(tuple(SITES.values()), (ARBITRATOR,),
@@ -97,10 +122,11 @@ class TicketLab:
                          secrets.token_bytes(128))
             node.boot()
         self.arbitrator.start()
+        self.dns.start()
         for name, node in self.sites.items():
             self._wait_for_pacemaker(node)
             node.exec(["crm", "configure", "load", "update", "-"],
-                      input=_cib(name, self.dir / f"{name}.conf"))
+                      input=_cib(name, self.dir / f"{name}.conf", node.spec.address, self.dns))
 
     def _wait_for_pacemaker(self, node: Node, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -114,6 +140,7 @@ class TicketLab:
         for node in self.sites.values():
             node.crash()
         self.arbitrator.stop()
+        self.dns.stop()
         for ns in (*(n.spec.netns for n in self.sites.values()), self.names.arbitrator,
                    self.names.wan):
             netns.delete(ns)
@@ -131,6 +158,10 @@ class TicketLab:
 
     def _booth(self, site: str, command: str) -> None:
         self.sites[site].exec(["booth", command, "-c", str(self.dir / f"{site}.conf"), TICKET])
+
+    def cleanup(self, site: str) -> None:
+        """Forget the site's failures (a name that could not be updated while cut off)."""
+        self.sites[site].exec(["crm_resource", "--cleanup"], check=False)
 
     def boot(self, site: str) -> None:
         """Start a crashed site again, with its cluster configuration as it was."""
@@ -154,6 +185,10 @@ class TicketLab:
         done = node.exec(["crm_ticket", "--ticket", TICKET, "--get-attr", "granted"],
                          check=False, timeout=20)
         return done.returncode == 0 and done.stdout.strip() == "true"
+
+    def name_points_at(self) -> list[str]:
+        """What the service's name resolves to, asked of the lab zone's server."""
+        return self.dns.resolve(SERVICE_NAME)
 
     def serving(self, site: str) -> bool:
         """The stand-in service runs at the site (the node's own view)."""
