@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("cluster.lab.cli", "main", "a three-node Pacemaker lab on this host"),
     "cloud": ("cluster.openstack.cli", "main",
               "the lab's OpenStack (Keystone, Neutron, compute, data plane, faults)"),
+    "confd": ("fractal_service.settings.confd", "main",
+              "render files from etcd keys, confd-style (check, atomic rename, reload)"),
     "exporter": ("resource_agents.metrics.server", "main",
                  "Prometheus exporter: cluster state, quorum, agents' records (:9664)"),
 }

@@ -11,7 +11,9 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
+from fractal_service.config import Settings
 from fractal_service.settings.etcd import Etcd, EtcdUnavailable, Snapshot
 from fractal_service.settings.keys import PREFIX, key_of, name_of, validate
 from fractal_service.settings.process import add_tls_options, etcd_from_options
@@ -38,14 +40,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     csub.add_parser("dump", help="every value under the prefix, as JSON")
     watch = csub.add_parser("watch", help="print each change as NAME=VALUE (NAME deleted)")
     watch.add_argument("--count", type=int, help="exit after this many changes")
+    check = csub.add_parser("check", help="check a TOML settings file with the same rules "
+                                          "(no etcd; e.g. a confd check command)")
+    check.add_argument("file", type=Path)
 
 
 def run(args: argparse.Namespace) -> int:
     prefix = args.etcd_prefix if args.etcd_prefix.endswith("/") else args.etcd_prefix + "/"
     try:
+        if args.config_command == "check":
+            Settings.load(args.file, environ={})  # the file alone, as written
+            return 0
         etcd = etcd_from_options(args)
         return COMMANDS[args.config_command](etcd, prefix, args)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # tomllib's errors are ValueErrors
         print(f"fractal config: {exc}", file=sys.stderr)
         return EXIT_BAD_VALUE
     except EtcdUnavailable as exc:
