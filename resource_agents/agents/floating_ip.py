@@ -25,9 +25,13 @@ elsewhere since):
 
 Slow answers within the budget are answers; a cloud failing N % of calls is retried per call
 within the op timeout (start, stop) or reported from the call that failed (monitor). A
-refused token (401) means one new login; a token near its expiry is renewed by the standby
-monitor, so that a takeover needs no login. The cache (session.json) is keyed by the
-parameters, the node and clouds.yaml; a stale or damaged one is discarded, with a log line.
+refused token (401) means one new login, one Keystone call (the ids cached for the same
+parameters still hold); a token near its expiry is renewed by the standby monitor, so that a
+takeover needs no login. Each read records the address's port and revision (seen.json): a
+takeover is then one update conditional on that revision (412: read, then update). A
+standby's failed login is not tried again by its monitors for LOGIN_BACKOFF_S (a start does
+not wait). The cache (session.json) is keyed by the parameters, the node and clouds.yaml; a
+stale or damaged one is discarded, with a log line.
 Every action ends before its op timeout minus a margin, whatever the cloud does.
 """
 
@@ -82,6 +86,7 @@ def _within(seconds: float) -> Iterator[None]:
 
 # What the cloud can do to a call: every one of these means "the cloud cannot say".
 _NO_ANSWER = (neutron.CloudError, neutron.Refused, _OutOfTime)
+LOGIN_BACKOFF_S = 120  # between a standby's attempts to log in after a failed one
 
 
 class FloatingIpAgent(Agent):
@@ -126,6 +131,7 @@ class FloatingIpAgent(Agent):
         # Doubled after each call that timed out: a cloud slower than api_timeout (a slow
         # Keystone makes Neutron slow too: it validates tokens there) still answers in time.
         self._slow = 1.0
+        self._standby = False  # a role=Stopped monitor: its logins back off after a failure
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -172,19 +178,37 @@ class FloatingIpAgent(Agent):
                     self.log.warning("session cache discarded: %s", problem)
             if self._session is not None and self._session.fresh(within):
                 return self._session
+        if self._standby and self._backing_off():
+            raise neutron.CloudError(f"no login: the last one failed less than {LOGIN_BACKOFF_S}"
+                                     " s ago")
         p = self.params
         # A refused token (revoked) changes nothing the ids were resolved from: one Keystone
         # call. A token near its expiry is renewed off the takeover path (the standby
         # monitor): the ids are looked up again there, so a replaced port is found.
-        self._session = session.login(
-            cloud=p["cloud"], clouds_yaml=session.find_clouds_yaml(p["clouds_yaml"]),
-            region=p["region_name"], floating_ip=p["floating_ip"], node=self.ocf.node,
-            port_map=_parse_port_map(p["port_map"]), network=p["network"],
-            timeout=self._call_timeout(), key=self._key(),
-            previous=self._session if renew else None)
+        try:
+            self._session = session.login(
+                cloud=p["cloud"], clouds_yaml=session.find_clouds_yaml(p["clouds_yaml"]),
+                region=p["region_name"], floating_ip=p["floating_ip"], node=self.ocf.node,
+                port_map=_parse_port_map(p["port_map"]), network=p["network"],
+                timeout=self._call_timeout(), key=self._key(),
+                previous=self._session if renew else None)
+        except (*_NO_ANSWER, OcfError):
+            self._flag("login_failed", True)
+            os.utime(self._path("login_failed"))  # the back-off runs from the latest failure
+            raise
+        self._flag("login_failed", False)
         session.save(self._path("session.json"), self._session)
         self.log.info("logged in to cloud %r", p["cloud"])
         return self._session
+
+    def _backing_off(self) -> bool:
+        """A standby's login failed lately: a cloud that refuses or cannot answer gets one
+        attempt per LOGIN_BACKOFF_S from each standby, not one per monitor. A start never
+        waits for it (a takeover logs in whatever happened before)."""
+        try:
+            return time.time() - os.path.getmtime(self._path("login_failed")) < LOGIN_BACKOFF_S
+        except OSError:
+            return False
 
     def _call(self, method: str, body: dict | None = None,
               if_revision: int | None = None) -> dict:
@@ -341,6 +365,7 @@ class FloatingIpAgent(Agent):
         # the address active on two nodes.
         standby = not probe and (not os.path.exists(self._path("held")) or self.environ.get(
             "OCF_RESKEY_CRM_meta_role", "").lower() == "stopped")
+        self._standby = standby
         try:
             with _within(self._left()):
                 if standby:  # valid until well after the next standby monitor

@@ -19,6 +19,7 @@ FIP_ADDRESS = "203.0.113.10"
 class FakeCloud:
     def __init__(self) -> None:
         self.tokens: set[str] = set()
+        self.failing: set[str] = set()  # services answering 503
         self.calls: collections.Counter[str] = collections.Counter()  # by service
         self.log: list[str] = []
         self.networks = [{"id": "net-1", "name": "private"}, {"id": "net-2", "name": "other"}]
@@ -59,6 +60,8 @@ class FakeCloud:
         service = path.split("/")[1]
         self.calls[service] += 1
         self.log.append(f"{method} {path}")
+        if service in self.failing:
+            return 503, {"error": "unavailable"}, {}
         if service == "identity":
             return self._identity(method, path, body)
         if path in ("/network", "/network/", "/compute/v2.1", "/compute/v2.1/"):

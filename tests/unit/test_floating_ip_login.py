@@ -182,3 +182,23 @@ def test_the_standby_monitor_finds_a_revoked_token_before_the_takeover(
     cloud.reset()
     assert agent(clouds, tmp_path, "n2", "start") == OK
     assert cloud.log == ["PUT /network/v2.0/floatingips/fip-1"]
+
+
+def test_a_standby_backs_off_a_failing_keystone_and_a_start_does_not(cloud, clouds, tmp_path,
+                                                                     held_by_n1) -> None:
+    """Keystone down and the standby's token revoked: its monitor answers 7 (never an error
+    for a cloud problem) and tries the login again only after the back-off; a takeover's start
+    logs in at once."""
+    cloud.revoke()
+    cloud.failing.add("identity")
+    assert agent(clouds, tmp_path, "n2", "monitor", **STANDBY) == NOT_RUNNING
+    assert 1 <= cloud.calls["identity"] <= 3  # a refused connection or 503 retried briefly
+    cloud.reset()
+    for _ in range(3):
+        assert agent(clouds, tmp_path, "n2", "monitor", **STANDBY) == NOT_RUNNING
+    assert cloud.calls["identity"] == 0 and cloud.calls["network"] == 3
+    assert agent(clouds, tmp_path, "n2", "monitor") == NOT_RUNNING  # a probe still asks
+    assert cloud.calls["identity"] >= 1
+    cloud.failing.clear()
+    assert agent(clouds, tmp_path, "n2", "start") == OK
+    assert cloud.fip["port_id"] == "port-n2"
