@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.corosync_conf import Member, render
@@ -26,7 +26,7 @@ from cluster.geo.booth import (
 )
 from cluster.geo.dns import SERVICE_NAME, TTL_SECONDS, DnsServer
 from cluster.lab import netns
-from cluster.lab.node import Node, NodeSpec
+from cluster.lab.node import Node, NodeError, NodeSpec
 
 WAN_CIDR = 24
 SITES = {"site-a": "203.0.113.11", "site-b": "203.0.113.21"}  # RFC 5737
@@ -153,6 +153,14 @@ class TicketLab:
     def grant(self, site: str) -> None:
         self._booth(site, "grant")
 
+    def _try_grant(self, site: str) -> bool:
+        try:
+            self.grant(site)
+        except NodeError:
+            time.sleep(1)
+            return False
+        return True
+
     def revoke(self, site: str) -> None:
         self._booth(site, "revoke")
 
@@ -195,3 +203,76 @@ class TicketLab:
         node = self.sites[site]
         state = node.cluster_state() if node.running else None
         return state is not None and bool(state.where(SERVICE))
+
+    def reset(self, holder: str = "site-a", timeout: float = 60.0) -> None:
+        """Every member up and connected, failures forgotten, the ticket at `holder`, its
+        service running there and the name pointing at it."""
+        for site, node in self.sites.items():
+            self.cut(site, cut=False)
+            if not node.running:
+                self.boot(site)
+        self.arbitrator.start()
+        for site in self.sites:
+            _wait(lambda s=site: self.booth_answers(s), timeout, f"booth at {site}")
+            self.cleanup(site)
+        for other in self.sites:
+            if other != holder and self.granted(other):
+                self.revoke(other)
+                _wait(lambda o=other: not self.serving(o), timeout, f"{other} to stop")
+        # Right after a revoke, a grant may fail ("grant failed!") until every member has
+        # heard of the revoke: ask again.
+        _wait(lambda: self.granted(holder) or self._try_grant(holder), timeout,
+              f"the ticket granted to {holder}")
+        _wait(lambda: self.serving(holder), timeout, f"{holder} to run the service")
+        _wait(lambda: self.name_points_at() == [SITES[holder]], timeout, f"the name at {holder}")
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Timeline:
+    """Both sites sampled from a fault on, each asked itself (the cut-off one too): which runs
+    the service. `overlaps` counts samples in which both did."""
+
+    rig: TicketLab
+    start: float = field(default_factory=time.monotonic)
+    samples: list[tuple[float, bool, bool]] = field(default_factory=list)
+    overlaps: int = 0
+
+    def sample(self) -> tuple[bool, bool]:
+        a, b = self.rig.serving("site-a"), self.rig.serving("site-b")
+        self.samples.append((time.monotonic() - self.start, a, b))
+        self.overlaps += a and b
+        return a, b
+
+    def until(self, wanted: tuple[bool, bool], timeout: float) -> float:
+        """Seconds from the fault until a sample shows `wanted`."""
+        while self.sample() != wanted:
+            if time.monotonic() - self.start > timeout:
+                raise TimeoutError(f"not {wanted} after {timeout:.0f} s: {self.samples[-5:]}")
+            time.sleep(0.2)
+        return self.samples[-1][0]
+
+    def name_moved(self, site: str, timeout: float) -> float:
+        """Seconds from the fault until the name resolves to `site`'s address alone."""
+        while self.rig.name_points_at() != [SITES[site]]:
+            if time.monotonic() - self.start > timeout:
+                raise TimeoutError(f"the name still at {self.rig.name_points_at()}")
+            self.sample()
+            time.sleep(0.2)
+        return time.monotonic() - self.start
+
+    def hold(self, wanted: tuple[bool, bool], seconds: float) -> bool:
+        """True if every sample for `seconds` shows `wanted`."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if self.sample() != wanted:
+                return False
+            time.sleep(0.2)
+        return True
