@@ -52,7 +52,7 @@ class Tls:
     key: str | None = None
 
 
-def _session(tls: Tls) -> requests.Session:
+def http_session(tls: Tls) -> requests.Session:
     session = requests.Session()
     # Not from the environment: REQUESTS_CA_BUNDLE would override this session's CA (requests
     # prefers it to Session.verify), and a proxy has no business between members and us.
@@ -80,7 +80,7 @@ class Etcd:
             if not parts.hostname or not parts.port:
                 raise ValueError(f"etcd URL {url!r}: want http(s)://HOST:PORT")
             self.clients.append(Etcd3Client(parts.hostname, parts.port, parts.scheme,
-                                            timeout=timeout, session=_session(tls)))
+                                            timeout=timeout, session=http_session(tls)))
         self.timeout = timeout
         self._first = 0  # the member that answered last goes first
 

@@ -84,13 +84,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rsctmp", default=os.environ.get("HA_RSCTMP", "/run/resource-agents"),
                         help="where the agents leave their records (HA_RSCTMP)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--etcd", help="etcd members' URLs, comma-separated: their health too")
+    from fractal_service.settings.process import add_tls_options
+
+    add_tls_options(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     source = Source(ttl=args.cache_seconds, timeout=args.timeout)
     host, port = args.listen
     try:
-        server = serve(host, port, make_registry(source, args.rsctmp))
+        registry = make_registry(source, args.rsctmp)
+        if args.etcd:
+            from resource_agents.metrics.etcd_health import collector_from_options
+
+            registry.register(collector_from_options(args))
+        server = serve(host, port, registry)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", host, port, exc.strerror or exc)
         return 1
