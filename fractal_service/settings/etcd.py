@@ -127,12 +127,15 @@ class Etcd:
             return None
         return int(answer["header"]["revision"])
 
-    def watch(self, prefix: str, start_revision: int) -> Iterator[int]:
-        """Yields the revision of each change under `prefix` until the stream breaks (raises
-        EtcdUnavailable) or the caller stops iterating (the response is closed then)."""
+    def watch(self, prefix: str, start_revision: int | None) -> Iterator[int]:
+        """Yields the revision of each change under `prefix` (from `start_revision`, or from
+        now) until the stream breaks (raises EtcdUnavailable) or the caller stops iterating
+        (the response is closed then)."""
         client = self.clients[self._first]
-        request = {"create_request": {"key": _b64(prefix), "range_end": _prefix_end(prefix),
-                                      "start_revision": start_revision}}
+        create = {"key": _b64(prefix), "range_end": _prefix_end(prefix)}
+        if start_revision:
+            create["start_revision"] = start_revision
+        request = {"create_request": create}
         try:
             response = client.session.post(client.get_url("/watch"), json=request, stream=True,
                                            timeout=(self.timeout, None))

@@ -119,7 +119,9 @@ class EtcdSettingsSource:
     def _watch(self) -> None:
         while not self._stop.is_set():
             try:
-                for _revision in self.etcd.watch(self.prefix, self.revision + 1):
+                # Never read yet (etcd down so far): from now on, the poll reads the rest.
+                start = self.revision + 1 if self.revision else None
+                for _revision in self.etcd.watch(self.prefix, start):
                     if self._stop.is_set():
                         return
                     self.sync()

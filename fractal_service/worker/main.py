@@ -78,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         source.live.apply = lambda new: _apply(new, pool, config)
         source.start()
     if args.metrics_bind:
-        serve_metrics(args.metrics_bind, pool, source)
+        try:
+            serve_metrics(args.metrics_bind, pool, source)
+        except (OSError, ValueError) as exc:
+            print(f"fractal-worker: --metrics-bind {args.metrics_bind}: {exc}", file=sys.stderr)
+            return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: pool.stop())
     pool.run()
