@@ -25,7 +25,14 @@ import os
 import time
 
 from fractal_service import lease
-from resource_agents.agents.common import USER, log_parameter, program, require_executable
+from resource_agents.agents.common import (
+    ETCD_PARAMETERS,
+    USER,
+    etcd_argv,
+    log_parameter,
+    program,
+    require_executable,
+)
 from resource_agents.ocf import http, process
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
 from resource_agents.ocf.agent import main as run_agent
@@ -125,6 +132,7 @@ failed (a restarted or moved API would meet the same store).
                            "empty = data_dir/api-token, made on first start."),
         Parameter("keystone_config", "keystonemiddleware settings file (auth=keystone)",
                   default="", check=lambda v: _absolute(v) if v else None),
+        *ETCD_PARAMETERS,
         USER,
         program("fractal-api"),
         log_parameter("api"),
@@ -208,7 +216,10 @@ failed (a restarted or moved API would meet the same store).
     def _spawn(self) -> None:
         p = self.params
         argv = [p["program"], "--bind", self.listen, "--data-dir", p["data_dir"],
-                "--threads", str(p["threads"]), "--lease-seconds", str(p["lease_seconds"])]
+                "--threads", str(p["threads"])]
+        # With etcd, the lease is etcd's (a flag would pin it against live changes).
+        argv += etcd_argv(p, os.path.join(p["data_dir"], "settings-cache-api.json")) \
+            or ["--lease-seconds", str(p["lease_seconds"])]
         if p["store_url"]:
             argv += ["--store", p["store_url"]]
         argv += ["--auth", p["auth"]]

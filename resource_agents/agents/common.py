@@ -46,3 +46,32 @@ def log_parameter(agent: str) -> Parameter:
 def require_executable(path: str) -> None:
     if not os.path.isfile(path) or not os.access(path, os.X_OK):
         raise OcfError(Exit.ERR_INSTALLED, f"{path} is not installed (not an executable file)")
+
+
+def _absolute_or_empty(value: str) -> str | None:
+    return None if not value or value.startswith("/") else "must be absolute"
+
+
+# Settings from etcd (fractal_service/settings): the members and the files for their TLS.
+ETCD_PARAMETERS = (
+    Parameter("etcd_urls", "etcd members for live settings", default="",
+              longdesc="Comma-separated etcd client URLs: the service then reads its settings "
+                       "under /fractal/config/ and follows changes while running, and "
+                       "lease_seconds is not passed (etcd holds it). Empty: no etcd."),
+    Parameter("etcd_ca", "CA file for https:// etcd members", default="",
+              check=_absolute_or_empty),
+    Parameter("etcd_cert", "Client certificate for etcd", default="", check=_absolute_or_empty),
+    Parameter("etcd_key", "Its private key (a file: never in the CIB)", default="",
+              check=_absolute_or_empty),
+)
+
+
+def etcd_argv(params: dict, cache: str) -> list[str]:
+    """The service's options for ETCD_PARAMETERS; [] without etcd_urls."""
+    if not params["etcd_urls"]:
+        return []
+    argv = ["--etcd", params["etcd_urls"], "--etcd-cache", cache]
+    for name in ("etcd_ca", "etcd_cert", "etcd_key"):
+        if params[name]:
+            argv += [f"--{name.replace('_', '-')}", params[name]]
+    return argv

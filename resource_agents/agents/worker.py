@@ -12,7 +12,14 @@ import os
 import time
 
 from fractal_service import lease
-from resource_agents.agents.common import USER, log_parameter, program, require_executable
+from resource_agents.agents.common import (
+    ETCD_PARAMETERS,
+    USER,
+    etcd_argv,
+    log_parameter,
+    program,
+    require_executable,
+)
 from resource_agents.ocf import process
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
 from resource_agents.ocf.agent import main as run_agent
@@ -49,6 +56,7 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
         Parameter("os_cloud", "clouds.yaml entry to log in with", default=""),
         Parameter("clouds_yaml", "clouds.yaml path", default="",
                   check=lambda v: None if not v or v.startswith("/") else "must be absolute"),
+        *ETCD_PARAMETERS,
         USER,
         program("fractal-worker"),
         log_parameter("worker"),
@@ -104,8 +112,10 @@ its floating IP) and render them. monitor fails when a worker died or its heartb
                 pidfile, heartbeat = self._files(index)
                 process.remove(heartbeat)
                 argv = [p["program"], "--api", p["api_url"], "--name",
-                        f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat),
-                        "--lease-seconds", str(p["lease_seconds"])]
+                        f"{self.ocf.node}-{index}", "--heartbeat-file", str(heartbeat)]
+                # With etcd, the lease is etcd's (a flag would pin it against live changes).
+                argv += etcd_argv(p, os.path.join(self.home, f"worker-{index}.settings.json")) \
+                    or ["--lease-seconds", str(p["lease_seconds"])]
                 for name in ("token_file", "os_cloud", "clouds_yaml"):
                     if p[name]:
                         argv += [f"--{name.replace('_', '-')}", p[name]]
