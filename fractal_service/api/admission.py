@@ -1,7 +1,9 @@
 """Request deadlines, and admission for store-bound requests: some request threads always stay
 free of the store.
 
-Every route under /v1/fractals and /v1/jobs waits on the store. When the store slows down
+Views that wait on the store carry the `store_bound` mark (every route under /v1/fractals and
+/v1/jobs); the mark, not the blueprint a route sits in, decides, and the OpenAPI document lists
+the answers admission gives (503, 504) from the same mark. When the store slows down
 (Object Storage or Keystone under load, a takeover's cold caches), such requests pile up until
 every request thread waits in a store call; /healthz then queues behind them, the agent's
 monitor times out and Pacemaker restarts a healthy API — again and again, until it is banned.
@@ -23,8 +25,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from fractal_service.api.errors import error_response
 from fractal_service.api.metrics import ApiMetrics
@@ -35,15 +39,25 @@ RETRY_AFTER_SECONDS = 1
 TIMEOUT_HEADER = "X-Request-Timeout"
 # The server's answer must reach the client before its own timeout: this much earlier.
 CLIENT_MARGIN = 1.0
+_MARK = "fractal_store_bound"
+View = TypeVar("View", bound=Callable)
+
+
+def store_bound(view: View) -> View:
+    """Marks a view that calls the store: it takes a store slot or is shed with 503."""
+    setattr(view, _MARK, True)
+    return view
+
+
+def is_store_bound(view: Callable | None) -> bool:
+    return getattr(view, _MARK, False)
 
 
 class StoreAdmission:
-    def __init__(self, slots: int, blueprints: set[str], metrics: ApiMetrics,
-                 request_deadline: float) -> None:
+    def __init__(self, slots: int, metrics: ApiMetrics, request_deadline: float) -> None:
         if slots < 1:
             raise ValueError("store slots must be at least 1")
         self.slots = slots
-        self.blueprints = blueprints
         self.request_deadline = request_deadline
         self._busy = 0  # slots taken; `slots` may change while serving (resize)
         self._holders: dict[int, float] = {}  # thread id -> its request's deadline (monotonic)
@@ -77,7 +91,7 @@ class StoreAdmission:
     def _enter(self) -> Response | None:
         seconds = self.seconds_for(request.headers.get(TIMEOUT_HEADER))
         deadline.start(seconds)
-        if request.blueprint not in self.blueprints:
+        if not is_store_bound(current_app.view_functions.get(request.endpoint or "")):
             return None
         if _client_gone():
             # Nobody will read the answer: do not spend a slot on it.

@@ -40,8 +40,7 @@ def create_app(settings: Settings, store: Store | None = None,
     # caller nor a slow sender may hold a store slot.
     auth.install(app, settings)
     bodies.install(app, settings.max_json_bytes)
-    admission = StoreAdmission(settings.store_slots, {fractals.bp.name, jobs.bp.name}, metrics,
-                               settings.request_deadline)
+    admission = StoreAdmission(settings.store_slots, metrics, settings.request_deadline)
     admission.install(app)
     app.after_request(_answered_by(socket.gethostname()))
     if settings_source is not None:

@@ -7,6 +7,7 @@ import json
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from fractal_service.api.admission import store_bound
 from fractal_service.api.deps import int_arg, json_body, now, settings, store
 from fractal_service.api.errors import ApiError
 from fractal_service.params import FractalParams
@@ -20,6 +21,7 @@ MAX_KEY = 255
 
 
 @bp.post("")
+@store_bound
 def create():
     """With an Idempotency-Key, a retry (through any API instance) gets the fractal its first
     attempt created: 201 the first time, 200 after; the same key with other parameters, 422."""
@@ -59,6 +61,7 @@ def _idempotency_key() -> str | None:
 
 
 @bp.get("")
+@store_bound
 def index():
     limit = int_arg("limit", 50, 1, MAX_PAGE)
     state = _state_arg()
@@ -71,11 +74,13 @@ def index():
 
 
 @bp.get("/<uuid>")
+@store_bound
 def show(uuid: str):
     return jsonify(store().get(uuid).to_json())
 
 
 @bp.get("/<uuid>/image")
+@store_bound
 def image(uuid: str):
     fractal = store().get(uuid)
     if fractal.state is not State.DONE:
@@ -92,6 +97,7 @@ def image(uuid: str):
 
 
 @bp.delete("/<uuid>")
+@store_bound
 def delete(uuid: str):
     store().delete(uuid)
     return Response(status=204)

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from fractal_service import lease
 from fractal_service.api import bodies, results
+from fractal_service.api.admission import store_bound
 from fractal_service.api.deps import json_body, now, settings, store
 from fractal_service.api.errors import ApiError
 from fractal_service.records import Lease, Result, State
@@ -22,6 +23,7 @@ CLAIM_TOKEN = re.compile(lease.TOKEN_PATTERN)
 
 
 @bp.post("/claim")
+@store_bound
 def claim():
     body = _object(json_body())
     worker = _text(body, "worker", required=True)
@@ -32,6 +34,7 @@ def claim():
 
 
 @bp.post("/<uuid>/heartbeat")
+@store_bound
 def heartbeat(uuid: str):
     body = _object(json_body())
     lease = store().heartbeat(uuid, _text(body, "lease_token", required=True),
@@ -40,6 +43,7 @@ def heartbeat(uuid: str):
 
 
 @bp.post("/<uuid>/release")
+@store_bound
 def release(uuid: str):
     body = _object(json_body())
     token = _text(body, "lease_token", required=True)
@@ -49,6 +53,7 @@ def release(uuid: str):
 
 
 @bp.post("/<uuid>/fail")
+@store_bound
 def fail(uuid: str):
     body = _object(json_body())
     reason = _text(body, "reason", required=True)[:500]
@@ -57,6 +62,7 @@ def fail(uuid: str):
 
 
 @bp.put("/<uuid>/result")
+@store_bound
 def result(uuid: str):
     bodies.require_type("image/png")
     token = results.lease_token()

@@ -2,16 +2,20 @@
 
 Generated from what the server validates (params.FIELDS, Limits, the settings' body limits), so
 the document and the checks cannot drift apart; tests/unit/test_openapi.py compares its paths
-and methods with the app's routes.
+and methods with the app's routes. Each store operation names its view: the answers admission
+gives (STORE_BOUND) follow the view's store_bound mark (api/admission.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify
 
 from fractal_service import lease
+from fractal_service.api import fractals, jobs
+from fractal_service.api.admission import is_store_bound
 from fractal_service.api.deps import settings
 from fractal_service.config import Settings
 from fractal_service.params import FIELDS, KINDS, Limits
@@ -146,9 +150,11 @@ def _schemas(limits: Limits) -> Schema:
     }
 
 
-def _op(summary: str, answers: dict[str, Any], *, store: bool = False, auth: str | None = None,
-        body: Schema | None = None, body_required: bool = True, **extra: Any) -> Schema:
+def _op(summary: str, answers: dict[str, Any], *, view: Callable | None = None,
+        auth: str | None = None, body: Schema | None = None, body_required: bool = True,
+        **extra: Any) -> Schema:
     """An operation with its own answers plus those every route / store / auth route has."""
+    store = is_store_bound(view)
     responses: Schema = dict(answers)
     for group in (ANY_ROUTE, STORE_BOUND if store else {}, AUTH if auth else {}):
         for code, why in group.items():
@@ -194,28 +200,28 @@ def _fractal_paths(scheme: str | None) -> Schema:
                 "404": _json(_ref("Error"), "the fractal this Idempotency-Key created has "
                                             "been deleted since"),
                 "422": _json(_ref("Error"), "Idempotency-Key used with other parameters")},
-                store=True, auth=scheme, body=_ref("FractalParams"), body_required=False,
+                view=fractals.create, auth=scheme, body=_ref("FractalParams"), body_required=False,
                 parameters=[{
                     "name": "Idempotency-Key", "in": "header", "required": False,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     "description": "a retry with the same key gets the same fractal"}]),
             "get": _op("List fractals by creation time",
-                       {"200": _json(_ref("FractalPage"), "a page")}, store=True,
+                       {"200": _json(_ref("FractalPage"), "a page")}, view=fractals.index,
                        parameters=query),
         },
         "/v1/fractals/{uuid}": {
             "parameters": _uuid(),
-            "get": _op("Show a fractal", {"200": fractal, "404": error}, store=True),
+            "get": _op("Show a fractal", {"200": fractal, "404": error}, view=fractals.show),
             "delete": _op("Delete a fractal and its image",
                           {"204": {"description": "deleted"}, "404": error},
-                          store=True, auth=scheme),
+                          view=fractals.delete, auth=scheme),
         },
         "/v1/fractals/{uuid}/image": {
             "parameters": _uuid(),
             "get": _op("The PNG (ETag = its sha256; cached for a day)", {
                 "200": {"description": "PNG", "content": {"image/png": {}}},
                 "304": {"description": "If-None-Match matched"},
-                "404": error, "409": _json(_ref("Error"), "not done yet")}, store=True),
+                "404": error, "409": _json(_ref("Error"), "not done yet")}, view=fractals.image),
         },
     }
 
@@ -240,18 +246,19 @@ def _job_paths(s: Settings, scheme: str | None) -> Schema:
         "/v1/jobs/claim": {"post": _op(
             "Lease the oldest pending job (or one whose lease ran out)",
             {"200": _json(_ref("JobAnswer"), "a job, leased"),
-             "204": {"description": "no work"}}, store=True, auth=scheme, body=_ref("Claim"))},
+             "204": {"description": "no work"}}, view=jobs.claim, auth=scheme, body=_ref("Claim"))},
         "/v1/jobs/{uuid}/heartbeat": {**job, "post": _op(
             "Extend a lease", {"200": _json(_ref("JobAnswer"), "extended"), "404": error,
-                               "409": lost}, store=True, auth=scheme, body=_ref("Heartbeat"))},
+                               "409": lost},
+            view=jobs.heartbeat, auth=scheme, body=_ref("Heartbeat"))},
         "/v1/jobs/{uuid}/release": {**job, "post": _op(
             "Give a job back to the queue at once (a no-op if the lease is not the caller's)",
             {"204": {"description": "released"}, "404": error},
-            store=True, auth=scheme, body=_ref("Release"))},
+            view=jobs.release, auth=scheme, body=_ref("Release"))},
         "/v1/jobs/{uuid}/fail": {**job, "post": _op(
             "Mark a job failed for good (a deterministic render error)",
             {"200": _json(_ref("Fractal"), "failed"), "404": error, "409": lost},
-            store=True, auth=scheme, body=_ref("Fail"))},
+            view=jobs.fail, auth=scheme, body=_ref("Fail"))},
         "/v1/jobs/{uuid}/result": {**job, "put": _op(
             "Upload the rendered PNG: it must decode and have the job's width and height; "
             f"at most the job's raw size and never over {s.max_upload_bytes} bytes",
@@ -261,7 +268,7 @@ def _job_paths(s: Settings, scheme: str | None) -> Schema:
                                          "no worker role)"),
              "404": error, "409": lost,
              "415": _json(_ref("Error"), "Content-Type is not image/png")},
-            store=True, auth=scheme, parameters=result_headers,
+            view=jobs.result, auth=scheme, parameters=result_headers,
             requestBody={"required": True, "content": {"image/png": {
                 "schema": {"type": "string", "contentMediaType": "image/png"}}}})},
     }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from fractal_service.api.admission import is_store_bound
 from fractal_service.api.app import create_app
 from fractal_service.api.openapi import document
 from fractal_service.config import Settings
@@ -48,6 +49,19 @@ def test_every_operation_lists_the_answers_any_route_can_give(doc: dict) -> None
         writes = method != "GET" and path.startswith(("/v1/fractals", "/v1/jobs"))
         if writes:
             assert {"401", "403"} <= codes and op["security"], (path, method)
+
+
+def test_the_store_answers_are_on_exactly_the_store_bound_views(app: Flask, doc: dict) -> None:
+    ops = operations(doc)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        marked = is_store_bound(app.view_functions[rule.endpoint])
+        for method in rule.methods - AUTOMATIC:
+            op = ops[(path, method)]
+            timeout = any(p["name"] == "X-Request-Timeout" for p in op.get("parameters", []))
+            assert ("504" in op["responses"]) == timeout == marked, (path, method)
 
 
 def test_the_job_protocol_is_described(doc: dict) -> None:
