@@ -14,12 +14,10 @@ import base64
 import os
 import secrets
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.openstack.daemons import Daemon
-from resource_agents.ocf import process
 
 ZONE = "fractal-ha.test"  # RFC 6761: .test never leaks to a real resolver
 SERVICE_NAME = f"api.{ZONE}"
@@ -55,7 +53,7 @@ class DnsServer:
     @property
     def _daemon(self) -> Daemon:
         argv = [*self.prefix, "knotd", "-c", str(self.home / "knot.conf")]
-        return Daemon("knotd", self.home, argv)
+        return Daemon("knotd", self.home, argv, probe=lambda: bool(self.resolve(f"ns.{ZONE}")))
 
     def _secret(self) -> str:
         """The TSIG secret, made once per server home (base64 of 32 random bytes)."""
@@ -108,17 +106,7 @@ zone:
         """Idempotent; returns once the zone answers."""
         self.home.mkdir(parents=True, exist_ok=True)
         self._configure()
-        daemon = self._daemon
-        daemon.launch()
-        deadline = time.monotonic() + timeout
-        while not self.resolve(f"ns.{ZONE}"):
-            if daemon.pid() is None:
-                raise RuntimeError(f"knotd exited while starting: "
-                                   f"{process.last_lines(str(daemon.log), 5)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"knotd did not answer within {timeout:.0f} s "
-                                   f"(log: {daemon.log})")
-            time.sleep(0.1)
+        self._daemon.start(timeout)
 
     def stop(self) -> None:
         self._daemon.stop()

@@ -260,9 +260,11 @@ class Timeline:
         return self.samples[-1][0]
 
     def name_moved(self, site: str, timeout: float) -> float:
-        """Seconds from the fault until the name resolves to `site`'s address alone."""
+        """Seconds from the fault until the name resolves to `site`'s address alone (waiting
+        at most `timeout` s from now)."""
+        end = time.monotonic() + timeout
         while self.rig.name_points_at() != [SITES[site]]:
-            if time.monotonic() - self.start > timeout:
+            if time.monotonic() > end:
                 raise TimeoutError(f"the name still at {self.rig.name_points_at()}")
             self.sample()
             time.sleep(0.2)

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class Daemon:
     # a stale one from a crashed run never counts).
     ready_file: Path | None = None
     env: dict[str, str] | None = field(default=None, compare=False)
+    # For a daemon with another protocol (DNS): a check that it serves.
+    probe: Callable[[], bool] | None = field(default=None, compare=False)
 
     @property
     def pidfile(self) -> str:
@@ -67,6 +70,8 @@ class Daemon:
             time.sleep(0.1)
 
     def answers(self) -> bool:
+        if self.probe is not None:
+            return self.pid() is not None and self.probe()
         if self.health_url is None:
             ready = self.ready_file is None or self.ready_file.exists()
             return ready and self.pid() is not None
