@@ -11,7 +11,6 @@ keeps openstacksdk's (session.login), which understands every form of clouds.yam
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from dataclasses import dataclass
@@ -155,6 +154,8 @@ def _get(url: str, token: str, timeout: float, tls: Tls) -> dict:
 def floating_ip(network_url: str, wanted: str, token: str, timeout: float,
                 tls: Tls) -> tuple[str, str]:
     """(id, address) of the floating IP given by address or id: one query."""
+    import ipaddress
+
     base = neutron.v2(network_url)
     try:
         ipaddress.ip_address(wanted)

@@ -20,8 +20,11 @@ from dataclasses import asdict, dataclass, fields
 
 from resource_agents.ocf import trace
 from resource_agents.ocf.codes import Exit, OcfError
-from resource_agents.openstack import identity
 from resource_agents.openstack.neutron import CloudError, Tls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the login's modules stay off the monitor's path
+    from resource_agents.openstack import identity
 
 RENEW_BEFORE_S = 120  # renew a token this long before Keystone says it expires
 # openstacksdk's search path without its first entry, the current directory: an agent's
@@ -115,6 +118,8 @@ def login(*, cloud: str, clouds_yaml: str | None, region: str, floating_ip: str,
     if clouds_yaml is None:
         raise OcfError(Exit.ERR_INSTALLED, f"no clouds.yaml on node {node} (looked for "
                        f"{', '.join(SEARCH_PATH)})")
+    from resource_agents.openstack import identity
+
     plain = identity.plain_entry(clouds_yaml, cloud, region)
     if plain is not None:
         try:
@@ -129,6 +134,8 @@ def login(*, cloud: str, clouds_yaml: str | None, region: str, floating_ip: str,
 
 def _login_plain(cloud: identity.Cloud, floating_ip: str, node: str, port_map: dict[str, str],
                  network: str, timeout: float, key: list, previous: Session | None) -> Session:
+    from resource_agents.openstack import identity
+
     token, expires, catalog = identity.authenticate(cloud, timeout, node)
     endpoint = identity.endpoint(catalog, "network", cloud, node)
     tls = (cloud.tls.verify, cloud.tls.cert, cloud.tls.key)
