@@ -27,14 +27,15 @@ Version: $version
 Architecture: $arch
 Maintainer: fractal-ha <fractal-ha@example.org>
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
-Depends: python3 (>= 3.11), python3 (<< 3.12), pacemaker, corosync, resource-agents
+Depends: libc6, python3 (>= 3.11), python3 (<< 3.12), pacemaker, corosync, resource-agents
 Section: admin
 Priority: optional
 Homepage: https://example.org/fractal-ha
 Description: highly available Fractal service with OCF agents for Pacemaker
- The Fractal API and workers, the ocf:fractal:api, worker, floating-ip and exporter
- resource agents, a Prometheus exporter, crm templates, alert rules and a Grafana
- dashboard. Python dependencies in a private virtualenv under /opt/fractal-ha.
+ The Fractal API and workers, the ocf:fractal:api, worker, floating-ip and
+ exporter resource agents, a Prometheus exporter, crm templates, alert rules
+ and a Grafana dashboard. Python dependencies in a private virtualenv under
+ /opt/fractal-ha.
 EOF
 mkdir -p "$out"
 fakeroot dpkg-deb --build -Zxz "$root" "$out/fractal-ha_${version}_${arch}.deb" >/dev/null

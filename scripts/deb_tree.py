@@ -146,6 +146,33 @@ def shared(root: Path) -> None:
         "Restart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n")
 
 
+# lintian's errors that are the private virtualenv's nature, each with why (shipped in the
+# package, as Debian's own overrides are): `lintian --fail-on error` passes
+# (tests/agents/test_deb_package.py).
+LINTIAN_OVERRIDES = f"""\
+# A private virtualenv under {VENV}, as dh-virtualenv packages do (Debian 12's openstacksdk is
+# too old).
+dir-or-file-in-opt
+# Byte-code made at build time: root-run agents then write no file that dpkg does not know of.
+package-installs-python-pycache-dir
+# The wheels' own bundled libraries (Pillow, lxml, numpy, PyYAML), as their projects build them.
+embedded-library
+unstripped-binary-or-object
+library-not-linked-against-libc [{SITE.lstrip("/")}/numpy/linalg/lapack_lite.*.so]
+# netaddr's own OUI tables (an openstacksdk dependency reads them), not ieee-data's files.
+package-installs-ieee-data
+# oslo.config's template for generated completion scripts: never run as a shell script.
+shell-script-fails-syntax-check [*/oslo_config/sources/templates/bash-completion.template]
+"""
+
+
+def lintian_overrides(root: Path) -> None:
+    target = root / "usr/share/lintian/overrides/fractal-ha"
+    target.parent.mkdir(parents=True)
+    target.write_text("".join(line if line.startswith("#") or not line else f"fractal-ha: {line}"
+                              for line in LINTIAN_OVERRIDES.splitlines(keepends=True)))
+
+
 def docs(root: Path, version: str) -> None:
     doc = root / "usr/share/doc/fractal-ha"
     doc.mkdir(parents=True)
@@ -171,11 +198,15 @@ def main(root: Path) -> None:
     assert site.is_dir(), f"{site}: the target's Python is not this interpreter's version"
     for dist in runtime_distributions():
         copy_distribution(dist, site)
+    for library in site.rglob("*.so*"):  # wheels ship them 0755; Debian wants 0644
+        if library.is_file():
+            library.chmod(0o644)
     copy_product(site)
     commands(root)
     agents(root)
     example_config(root)
     shared(root)
+    lintian_overrides(root)
     docs(root, os.environ.get("DEB_VERSION", f"{project()['version']}-1"))
     # Byte-code for the target's paths, made now: a root-run agent would otherwise leave
     # __pycache__ directories that `apt remove` does not know about.
