@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from fractal_service.worker.runner import Worker
@@ -25,6 +26,7 @@ class WorkerPool:
         self.target = concurrency
         self.loops: list[tuple[Worker, threading.Thread]] = []
         self.retired_jobs = 0
+        self._stop_requested = False  # set by stop(): a plain flag, safe in a signal handler
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -58,8 +60,12 @@ class WorkerPool:
     def run(self) -> None:
         """Until stop(): the loops run in threads; this one waits."""
         self.resize(self.target)
-        self._stopping.wait()
+        # Polled rather than an Event.wait(): stop() runs in the SIGTERM handler, on this very
+        # thread, and must take no lock that the interrupted wait may hold.
+        while not self._stop_requested:
+            time.sleep(0.1)
         with self._lock:
+            self._stopping.set()
             loops = list(self.loops)
         for worker, _ in loops:
             worker.stop()
@@ -67,4 +73,4 @@ class WorkerPool:
             thread.join()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._stop_requested = True

@@ -49,3 +49,46 @@ def test_loops_grow_shrink_and_take_a_new_lease() -> None:
         pool.stop()
         runner.join(5)
     assert not runner.is_alive() and all(w.stopping.is_set() for w in made)
+
+
+# SIGTERM as the kernel may deliver it to a multi-threaded worker: to a render thread, not the
+# main one. The handler (pool.stop) runs only once the main thread executes Python code again.
+SIGTERM_TO_A_RENDER_THREAD = """
+import signal, sys, threading, time
+sys.path.insert(0, {root!r})
+from fractal_service.worker.pool import WorkerPool
+
+class Loop:
+    jobs_done = 0
+    def __init__(self):
+        self.stopping = threading.Event()
+    def run(self):
+        self.ident = threading.get_ident()
+        while not self.stopping.is_set():
+            time.sleep(0.01)
+    def stop(self):
+        self.stopping.set()
+
+loop = Loop()
+pool = WorkerPool(lambda index: loop, 1)
+signal.signal(signal.SIGTERM, lambda *_: pool.stop())
+def kill_later():
+    while not hasattr(loop, "ident"):
+        time.sleep(0.01)
+    signal.pthread_kill(loop.ident, signal.SIGTERM)
+threading.Thread(target=kill_later, daemon=True).start()
+pool.run()
+"""
+
+
+def test_a_sigterm_caught_by_a_render_thread_still_stops_the_worker() -> None:
+    """Found by CI: a worker sent SIGTERM rendered its job to the end and kept running
+    (test_a_stopped_worker_hands_its_job_back_and_exits_cleanly): the main thread slept in an
+    Event.wait() that a signal caught by another thread never interrupts."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = SIGTERM_TO_A_RENDER_THREAD.format(root=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=10)
+    assert done.returncode == 0, done.stderr
