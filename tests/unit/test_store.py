@@ -46,8 +46,9 @@ def _claim_all(backend: Backend, data_dir: Path, name: str, out: multiprocessing
 
 def test_concurrent_claimers_never_share_a_job(backend: Backend, store: Store,
                                                tmp_path: Path) -> None:
-    # Every job is raced for by all four claimers; a remote store needs fewer to show it.
-    jobs = JOBS if backend.name == "sqlite" else JOBS // 2
+    # Every job is raced for by all four claimers; a remote store (seconds per claim on the
+    # lab's Swift) needs fewer to show it.
+    jobs = JOBS if backend.name == "sqlite" else JOBS // 5
     for _ in range(jobs):
         add(store)
     out: multiprocessing.Queue = multiprocessing.Queue()
