@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class Names:
 NAME_OP_TIMEOUT_S = 3
 
 
-def _cib(site: str, config: Path, address: str, dns: DnsServer) -> str:
+def _cib(config: Path, address: str, dns: DnsServer) -> str:
     """The site's resources, in crm shell syntax: booth, the stand-in service and the name
     pointed at the site (Debian's dnsupdate), both guarded by the ticket. The name follows the
     service (colocated, started after it) without being able to hold up its stop."""
@@ -126,15 +127,11 @@ class TicketLab:
         for name, node in self.sites.items():
             self._wait_for_pacemaker(node)
             node.exec(["crm", "configure", "load", "update", "-"],
-                      input=_cib(name, self.dir / f"{name}.conf", node.spec.address, self.dns))
+                      input=_cib(self.dir / f"{name}.conf", node.spec.address, self.dns))
 
     def _wait_for_pacemaker(self, node: Node, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while (state := node.cluster_state()) is None or not state.dc:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{node.name}: Pacemaker did not elect a DC in "
-                                   f"{timeout:.0f} s: {node.log_tail()}")
-            time.sleep(0.5)
+        _wait(lambda: (state := node.cluster_state()) is not None and bool(state.dc), timeout,
+              f"DC elected at {node.name}", interval=0.5)
 
     def down(self) -> None:
         for node in self.sites.values():
@@ -227,12 +224,13 @@ class TicketLab:
         _wait(lambda: self.name_points_at() == [SITES[holder]], timeout, f"the name at {holder}")
 
 
-def _wait(condition, timeout: float, what: str) -> None:
+def _wait(condition: Callable[[], object], timeout: float, what: str,
+          interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {what} after {timeout:.0f} s")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 @dataclass
