@@ -43,6 +43,7 @@ from pathlib import Path
 from string import Template
 
 from benchmarks.report import write
+from cluster import operations
 from cluster.lab.lab import SERVICE_ADDRESS, Lab
 from cluster.lab.probes import Probes, http_get, http_ok
 from cluster.openstack.faults import control
@@ -188,8 +189,7 @@ def heal(lab: Lab) -> None:
         if not node.running:  # fenced (stonith-action=off): the operator starts it
             lab.boot_node(node)
     lab.wait_formed(timeout=180)
-    lab.nodes[0].exec(["crm_resource", "--cleanup"], check=False)
-    lab.settle(timeout=240)
+    operations.clear_failures(lab, timeout=240)
     wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after healing", 0.5)
 
 

@@ -48,6 +48,25 @@ class Driver(Protocol):
 
     def node(self, name: str) -> ClusterNode: ...
 
+    @property
+    def nodes(self) -> Sequence[ClusterNode]: ...
+
+    def settle(self, timeout: float = ...) -> None: ...
+
+
+def clear_failures(cluster: Driver, timeout: float = 120.0) -> None:
+    """`crm_resource --cleanup`, only once no action is in flight, then until it is acted on.
+
+    A cleanup during a transition deletes the history of an action still running (e.g. the
+    first run of a recurring monitor after a start); its result then has nowhere to go, the
+    controller waits out the action's timer and records "did not return result in time" as
+    a failure of a healthy resource (seen on the lab: 74 s, fail-count 1 on the API).
+    """
+    cluster.settle(timeout)
+    running = next(n for n in cluster.nodes if n.running)
+    running.exec(["crm_resource", "--cleanup"], check=False)
+    cluster.settle(timeout)
+
 
 def kill_api(cluster: Driver, node_name: str | None = None) -> str:
     """SIGKILL the API process on `node_name` (default: where the cluster runs it); returns

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from cluster import operations
 from cluster.lab.campaign.checkers import ApiWatch, list_all, stored_twice
 from cluster.lab.lab import Lab
 from cluster.vagrant.driver import VagrantCluster
@@ -65,10 +66,9 @@ def healthy(ha_cluster: Cluster, pace: Pace) -> Iterator[Cluster]:
         if not node.running:
             cluster.boot_node(node)
     cluster.wait_formed(timeout=120 * pace.slow)
-    cluster.nodes[0].exec(["crm_resource", "--cleanup"], check=False)
+    operations.clear_failures(cluster, timeout=240 * pace.slow)
     wait_until(lambda: cluster.client("GET", "/healthz"), 60 * pace.slow,
                "the service after the test")
-    cluster.settle()
 
 
 class Observer:

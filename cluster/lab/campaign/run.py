@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster import operations
 from cluster.lab.campaign import checkers, faults
 from cluster.lab.campaign.load import NODE_HEADER, Load
 from cluster.lab.campaign.watch import Watch
@@ -148,8 +149,7 @@ def heal(lab: Lab, record: FaultRecord, steps: list[Callable[[], None]],
     record.failures = [f"{f.get('op_key')} on {f.get('node')}: "
                        f"{f.get('exitreason') or f.get('status')}"
                        for f in (state.failures if state else [])]
-    lab.nodes[0].exec(["crm_resource", "--cleanup"], check=False)
-    lab.settle(timeout=FORM_BOUND_S)
+    operations.clear_failures(lab, timeout=FORM_BOUND_S)
 
 
 def survivor_stops(lab: Lab, record: FaultRecord, survivor: str) -> None:
