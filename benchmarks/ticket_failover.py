@@ -14,11 +14,9 @@ service): the name answers from B within 20 s of losing site A. About 6 minutes.
 from __future__ import annotations
 
 import statistics
-import tempfile
-from pathlib import Path
 
 from benchmarks.report import write
-from cluster.geo.ticket_lab import TicketLab, Timeline
+from cluster.geo.ticket_lab import TicketLab, Timeline, running
 
 TRIALS = 5
 TARGET_S = 20.0
@@ -59,17 +57,12 @@ def main() -> dict:
     scenarios = {"site A cut off": _cut, "site A crashed": _crash,
                  "planned switchover": _switchover}
     trials: dict[str, list[dict[str, float]]] = {name: [] for name in scenarios}
-    with tempfile.TemporaryDirectory(prefix="fhg-") as name:  # short: booth's path limit
-        rig = TicketLab(Path(name), prefix="fhgb")
-        try:
-            rig.up()
-            for trial in range(TRIALS):
-                for scenario, run in scenarios.items():
-                    rig.reset("site-a")
-                    trials[scenario].append(run(rig))
-                    print(f"trial {trial + 1}: {scenario}: {trials[scenario][-1]}", flush=True)
-        finally:
-            rig.down()
+    with running(prefix="fhgb") as rig:
+        for trial in range(TRIALS):
+            for scenario, run in scenarios.items():
+                rig.reset("site-a")
+                trials[scenario].append(run(rig))
+                print(f"trial {trial + 1}: {scenario}: {trials[scenario][-1]}", flush=True)
     rows = []
     for scenario, runs in trials.items():
         column = {key: [r[key] for r in runs] for key in runs[0]}

@@ -11,13 +11,13 @@ booth-site agent finds its daemon by configuration name, so each site gets its o
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster.private_file import write_private
 from resource_agents.ocf import process
 
 TICKET = "fractal-service"
@@ -104,10 +104,7 @@ class BoothConfig:
 def make_authfile(path: Path) -> Path:
     """booth's shared key: 8 to 64 characters, readable by its owner only (booth checks)."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(secrets.token_bytes(36)).decode())  # 48 characters
+        write_private(path, base64.b64encode(secrets.token_bytes(36)).decode())  # 48 chars
     return path
 
 

@@ -11,13 +11,13 @@ file the agent's `keyfile` parameter names): never in the CIB.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.openstack.daemons import Daemon
+from cluster.private_file import write_private
 
 ZONE = "fractal-ha.test"  # RFC 6761: .test never leaks to a real resolver
 SERVICE_NAME = f"api.{ZONE}"
@@ -25,14 +25,6 @@ SERVICE_NAME = f"api.{ZONE}"
 TTL_SECONDS = 5
 KEY_NAME = "fractal-sites"
 NAMESERVER_ADDRESS = "192.0.2.53"  # glue for the zone's NS record (RFC 5737)
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    path.chmod(0o600)
 
 
 @dataclass(frozen=True)
@@ -59,12 +51,12 @@ class DnsServer:
         """The TSIG secret, made once per server home (base64 of 32 random bytes)."""
         path = self.home / "tsig.secret"
         if not path.exists():
-            _write_private(path, base64.b64encode(secrets.token_bytes(32)).decode())
+            write_private(path, base64.b64encode(secrets.token_bytes(32)).decode())
         return path.read_text().strip()
 
     def _configure(self) -> None:
         secret = self._secret()
-        _write_private(self.home / "knot.conf", f"""\
+        write_private(self.home / "knot.conf", f"""\
 server:
     rundir: {self.home}
     listen: {self.address}@{self.port}
@@ -99,7 +91,7 @@ zone:
             zone.write_text(f"$ORIGIN {ZONE}.\n$TTL {TTL_SECONDS}\n"
                             f"@ SOA ns hostmaster 1 60 60 3600 {TTL_SECONDS}\n"
                             f"@ NS ns\nns A {NAMESERVER_ADDRESS}\n")
-        _write_private(self.key_file,
+        write_private(self.key_file,
                        f'key "{KEY_NAME}" {{ algorithm hmac-sha256; secret "{secret}"; }};\n')
 
     def start(self, timeout: float = 20.0) -> None:

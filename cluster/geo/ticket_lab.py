@@ -11,8 +11,10 @@ unplugging its cable.
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +80,18 @@ order service-then-name Mandatory: {SERVICE} service-name symmetrical=false
 rsc_ticket service-needs-ticket {TICKET}: {SERVICE} loss-policy=stop
 rsc_ticket name-needs-ticket {TICKET}: service-name loss-policy=stop
 """
+
+
+@contextmanager
+def running(prefix: str = "fhg", times: TicketTimes | None = None) -> Iterator[TicketLab]:
+    """A rig up in a temporary directory short enough for booth's path limit, down after."""
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as name:
+        lab = TicketLab(Path(name), prefix=prefix, times=times)
+        try:
+            lab.up()
+            yield lab
+        finally:
+            lab.down()
 
 
 class TicketLab:

@@ -4,13 +4,11 @@ service at the same time (each site asked itself, the cut-off one too); the name
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from cluster.geo.ticket_lab import TicketLab, Timeline
+from cluster.geo.ticket_lab import TicketLab, Timeline, running
 
 pytestmark = pytest.mark.geo
 
@@ -19,13 +17,8 @@ BOTH_STOPPED, AT_B, AT_A = (False, False), (False, True), (True, False)
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[TicketLab]:
-    with tempfile.TemporaryDirectory(prefix="fhg-") as name:  # short: booth's path limit
-        lab = TicketLab(Path(name))
-        try:
-            lab.up()
-            yield lab
-        finally:
-            lab.down()
+    with running() as lab:
+        yield lab
 
 
 @pytest.fixture
