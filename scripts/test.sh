@@ -18,7 +18,7 @@ fi
 # (benchmarks/results/campaign.md). `bash scripts/test.sh -m campaign` runs it.
 printf '\n==> pytest: everything but the Vagrant VMs, the stalled-store tests and the campaign\n'
 status=0
-.venv/bin/python -m pytest --durations=30 -m "not vagrant and not store_stall and not campaign" \
+.venv/bin/python -m pytest --durations=60 -m "not vagrant and not store_stall and not campaign" \
   || status=$?
 # Object Storage stalled on purpose (the wedge and admission tests): a fresh lab cloud of their
 # own; on the cloud the rest of the suite had used, slots stayed busy past the deadline there.

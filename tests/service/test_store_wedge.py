@@ -32,7 +32,7 @@ LATENCY_MS = 4000  # a claim is 3-4 Swift calls: far longer than the request dea
 CLAIMERS = Settings().store_slots + 16
 CLAIMER_TIMEOUT = 3.0  # gives up well before the server's deadline, and retries at once
 STORM_SECONDS = 20
-FRACTALS = 40
+FRACTALS = 12  # each creation is a verified write on the lab's Swift (~1 s)
 
 
 @pytest.fixture
@@ -67,8 +67,11 @@ def test_abandoned_claims_on_a_slow_store_free_their_slots(
         swift_api: tuple[Spawner, ApiServer], lab_cloud: LabCloud) -> None:
     spawner, api = swift_api
     client = FractalClient(api.url)
-    accepted = [client.create({"width": 16, "height": 16, "iterations": 16})["uuid"]
-                for _ in range(FRACTALS)]
+    with ThreadPoolExecutor(4) as pool:
+        accepted = list(pool.map(
+            lambda _: FractalClient(api.url).create({"width": 16, "height": 16,
+                                                     "iterations": 16})["uuid"],
+            range(FRACTALS)))
     control.inject(lab_cloud.layout, "object-store", latency_ms=LATENCY_MS)
     stop, outcomes = threading.Event(), Counter()
     claimers = [threading.Thread(target=storm, args=(api.url, stop, outcomes), daemon=True)
