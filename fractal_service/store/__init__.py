@@ -34,7 +34,10 @@ def open_store(url: str | None, data_dir: Path, *, max_attempts: int = 5) -> Sto
         return SqliteStore(Path(url.removeprefix("sqlite://")), max_attempts=max_attempts)
     if url.startswith("swift:"):
         from fractal_service.store.swift import SwiftStore
+        from fractal_service.store.token_cache import FILE
 
-        return SwiftStore.from_url(url, max_attempts=max_attempts)
+        # This node's cached login (token_cache.py): a starting API asks Keystone nothing.
+        return SwiftStore.from_url(url, max_attempts=max_attempts,
+                                   token_cache=str(Path(data_dir) / FILE))
     raise ValueError(f"unsupported store URL {url!r} (expected sqlite:[///path] or "
                      "swift://CLOUD/CONTAINER)")

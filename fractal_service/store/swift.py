@@ -77,11 +77,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from fractal_service.params import FIELDS, FractalParams
 from fractal_service.records import Fractal, Lease, Result, State
-from fractal_service.store import deadline
+from fractal_service.store import deadline, swift_url
 from fractal_service.store.base import (
     Completion,
     KeyReused,
@@ -214,39 +214,22 @@ class SwiftStore(Store):
                         for deep in (False, True)}
 
     @classmethod
-    def from_url(cls, url: str, *, max_attempts: int = 5) -> SwiftStore:
+    def from_url(cls, url: str, *, max_attempts: int = 5,
+                 token_cache: str | None = None) -> SwiftStore:
         """`swift://CLOUD/CONTAINER?region=R&config=PATH&timeout=S&settle=S`.
 
         CLOUD names an entry of clouds.yaml (`config`, else OS_CLIENT_CONFIG_FILE or the usual
-        places; empty: OS_CLOUD).
+        places; empty: OS_CLOUD). `token_cache`: this node's cached Keystone token and endpoint
+        (token_cache.py): nothing here calls Keystone until Swift refuses the cached token.
         """
-        parts = urlsplit(url)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        container = parts.path.strip("/")
-        unknown = set(query) - {"region", "config", "timeout", "settle"}
-        if parts.scheme != "swift" or not container or "/" in container or unknown:
-            raise ValueError(f"bad store URL {url!r} (expected swift://CLOUD/CONTAINER"
-                             "[?region=R&config=clouds.yaml&timeout=S&settle=S])")
-        # openstacksdk costs ~0.5 s to import: only a Swift-backed API pays for it.
-        from openstack import connection
-        from openstack.config import OpenStackConfig
-        from openstack.exceptions import ConfigException
+        target = swift_url.parse(url)
+        # keystoneauth and openstacksdk's config loader cost ~0.5 s to import: only a
+        # Swift-backed API pays for them.
+        from fractal_service.store import swift_auth
 
-        try:
-            config = OpenStackConfig(
-                config_files=[query["config"]] if "config" in query else None)
-            region = config.get_one(cloud=unquote(parts.netloc) or None,
-                                    region_name=query.get("region"))
-        except ConfigException as exc:
-            raise ValueError(f"store {url!r}: {exc}") from exc
-        timeout = float(query.get("timeout", 10.0))
-        conn = connection.Connection(config=region)
-        # Keystone logins and token renewals have no per-call timeout: without a session one
-        # a hung Keystone would hold a request (and its store slot) for ever.
-        if conn.session.timeout is None:
-            conn.session.timeout = timeout
-        return cls(conn.object_store, container, max_attempts=max_attempts, timeout=timeout,
-                   settle=float(query.get("settle", 0.05)))
+        http, _ = swift_auth.client(target, token_cache, target.timeout)
+        return cls(http, target.container, max_attempts=max_attempts, timeout=target.timeout,
+                   settle=target.settle)
 
     # -- HTTP ------------------------------------------------------------------------------
     def _request(self, method: str, name: str | None = None, *, ok: tuple[int, ...] = (),

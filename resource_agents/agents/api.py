@@ -264,6 +264,9 @@ failed (a restarted or moved API would meet the same store).
         if pid is None:
             if process.read_pid(self.pidfile) is not None:
                 raise OcfError(Exit.NOT_RUNNING, "fractal-api process is gone")
+            if self.ocf.interval and self.environ.get(
+                    "OCF_RESKEY_CRM_meta_role", "").lower() == "stopped":
+                self._keep_store_login_warm()
             return Exit.NOT_RUNNING
         p, level = self.params, self.ocf.check_level
         try:
@@ -275,6 +278,33 @@ failed (a restarted or moved API would meet the same store).
         except http.CheckFailed as exc:
             raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} unhealthy: {exc}") from None
         return Exit.SUCCESS
+
+    def _keep_store_login_warm(self) -> None:
+        """`op monitor role=Stopped` where the API is not running: keep this node's Object
+        Storage login (fractal_service/store/token_cache.py) ready, so that an API started
+        here by a takeover asks Keystone nothing. A stat and a small read while the token is
+        fresh; a login (keystoneauth, ~0.5 s of imports) when it is missing, stale or made for
+        other settings. Never fails the monitor: an API started here logs in itself."""
+        url = self.params["store_url"]
+        if not url.startswith("swift:"):
+            return
+        from fractal_service.store import token_cache
+
+        path = os.path.join(self.params["data_dir"], token_cache.FILE)
+        entry, why = token_cache.load(path, store_url=url)
+        if entry is not None and entry.fresh(within=2 * self.ocf.interval):
+            return
+        try:
+            from fractal_service.store import swift_auth, swift_url
+
+            swift_auth.refresh(swift_url.parse(url), path, max(min(10.0, self.remaining()), 1.0),
+                               owner=process.owner(self.params["user"]))
+        except Exception as exc:  # keystoneauth's, openstacksdk's and OS errors alike
+            self.log.warning("standby: Object Storage login for a takeover failed (an API "
+                             "started here logs in itself): %s", str(exc)[:200])
+            return
+        self.log.info("standby: Object Storage login cached for a takeover%s",
+                      f" (the cache was {why})" if why else "")
 
     def _store_check(self, method: str, path: str, timeout: float) -> None:
         """A check that involves the store: the store's own trouble (a 503 naming the "store"

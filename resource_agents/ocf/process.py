@@ -172,10 +172,15 @@ def _signal(pid: int, signum: int, group: bool = False) -> None:
 
 
 def chown(path: str, user: str, *, follow: bool = True) -> None:
+    os.chown(path, *owner(user), follow_symlinks=follow)
+
+
+def owner(user: str) -> tuple[int, int]:
+    """(uid, gid) of `user`: what a file written by root for the service belongs to."""
     import pwd
 
     account = pwd.getpwnam(user)
-    os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=follow)
+    return account.pw_uid, account.pw_gid
 
 
 def service_dir(path: str, user: str) -> None:

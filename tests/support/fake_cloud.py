@@ -1,6 +1,7 @@
 """A small in-process OpenStack for the floating-IP agent's login and takeover: Keystone v3
 (discovery, password tokens with a catalog, revocation), Neutron (floating IPs with revisions
-and If-Match, networks, ports) and Nova (servers by name), each request counted by service."""
+and If-Match, networks, ports), Nova (servers by name) and an Object Storage account that
+only checks tokens (the store's login), each request counted by service."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 FIP_ADDRESS = "203.0.113.10"
+OBJECT_PATH = "/object/v1/AUTH_p1"
 
 
 class FakeCloud:
@@ -53,7 +55,7 @@ class FakeCloud:
                 {"interface": "internal", "region_id": "RegionOne", "url": self.url + "/nowhere"}]}
 
         return [service("identity", "/identity/v3"), service("network", "/network"),
-                service("compute", "/compute/v2.1")]
+                service("compute", "/compute/v2.1"), service("object-store", OBJECT_PATH)]
 
     # -- the three services ------------------------------------------------------------------
     def answer(self, method: str, path: str, query: dict, headers, body: dict | None):
@@ -68,6 +70,8 @@ class FakeCloud:
             return self._versions(service)
         if headers.get("X-Auth-Token") not in self.tokens:
             return 401, {"error": {"code": 401}}, {}
+        if service == "object":  # any container of the account: there, and empty
+            return (200, [], {}) if method == "GET" else (204, None, {})
         if service == "network":
             return self._network(method, path, query, headers, body)
         if service == "compute" and path in ("/compute/v2.1/servers",
@@ -144,15 +148,16 @@ class FakeCloud:
                 body = json.loads(self.rfile.read(size)) if size else None
                 status, answer, extra = cloud.answer(self.command, parts.path,
                                                      parse_qs(parts.query), self.headers, body)
-                raw = json.dumps(answer).encode()
+                raw = b"" if answer is None else json.dumps(answer).encode()
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **extra}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
-                self.wfile.write(raw)
+                if self.command != "HEAD":
+                    self.wfile.write(raw)
 
-            do_GET = do_POST = do_PUT = _any
+            do_GET = do_POST = do_PUT = do_HEAD = _any
 
             def log_message(self, *args: object) -> None:
                 pass
