@@ -279,12 +279,18 @@ def service_config(lab: Lab) -> dict[str, str]:
 
 
 def keep_logs(lab: Lab, into: Path) -> None:
-    """Each node's Pacemaker and service logs, for a post-mortem of an odd trial."""
+    """Each node's Pacemaker and service logs, and the cloud's (its services' access logs say
+    who called Keystone and compute when: fence_openstack's calls), for a post-mortem."""
     for node in lab.nodes:
         for sub in ("var-log-pacemaker", "var-log-fractal"):
             source = lab.dir / "nodes" / node.name / sub
             if source.exists():
                 shutil.copytree(source, into / node.name / sub, dirs_exist_ok=True)
+    cloud = lab.dir / "cloud"
+    for log in (*cloud.glob("*/*.log"), *cloud.glob("*.log")):
+        target = into / "cloud" / log.relative_to(cloud)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(log, target)
 
 
 def run_agent(agent: str, trials: int, say, logs: Path | None = None,
