@@ -8,38 +8,21 @@ stopped one restarts as the same member.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import requests
 
+from cluster import etcd_pki
 from cluster.ports import free_port
 from tests.support.processes import Process, wait_until
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]  # quick to make
 
 
 def make_ca(root: Path) -> dict[str, Path]:
     """A CA, one certificate for every member (server and peer client, 127.0.0.1) and one for
-    the service's clients."""
-    root.mkdir(parents=True, exist_ok=True)
-
-    def openssl(*argv: str) -> None:
-        subprocess.run(["openssl", *argv], check=True, capture_output=True)
-
-    openssl("req", "-x509", *EC, "-keyout", str(root / "ca.key"), "-out", str(root / "ca.crt"),
-            "-days", "2", "-subj", "/CN=fractal-test-etcd-ca")
-    for name, usage in (("member", "serverAuth,clientAuth"), ("client", "clientAuth")):
-        ext = root / f"{name}.ext"
-        ext.write_text(f"subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n")
-        openssl("req", *EC, "-keyout", str(root / f"{name}.key"),
-                "-out", str(root / f"{name}.csr"), "-subj", f"/CN=fractal-test-{name}")
-        openssl("x509", "-req", "-in", str(root / f"{name}.csr"), "-CA", str(root / "ca.crt"),
-                "-CAkey", str(root / "ca.key"), "-CAcreateserial", "-days", "2",
-                "-extfile", str(ext), "-out", str(root / f"{name}.crt"))
-    return {n: root / n for n in ("ca.crt", "member.crt", "member.key", "client.crt",
-                                  "client.key")}
+    the service's clients (cluster/etcd_pki.py, which the lab's members use too)."""
+    return etcd_pki.make(root, {"member": ["IP:127.0.0.1"]})
 
 
 class EtcdCluster:
