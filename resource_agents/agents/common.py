@@ -66,11 +66,12 @@ ETCD_PARAMETERS = (
 )
 
 
-def etcd_argv(params: dict, cache: str) -> list[str]:
-    """The service's options for ETCD_PARAMETERS; [] without etcd_urls."""
+def etcd_argv(params: dict, cache: str | None) -> list[str]:
+    """The service's options for ETCD_PARAMETERS; [] without etcd_urls. No `cache`: a program
+    that reads no settings (the exporter asks the members' health only)."""
     if not params["etcd_urls"]:
         return []
-    argv = ["--etcd", params["etcd_urls"], "--etcd-cache", cache]
+    argv = ["--etcd", params["etcd_urls"], *(["--etcd-cache", cache] if cache else [])]
     for name in ("etcd_ca", "etcd_cert", "etcd_key"):
         if params[name]:
             argv += [f"--{name.replace('_', '-')}", params[name]]

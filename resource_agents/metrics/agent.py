@@ -11,7 +11,13 @@ from __future__ import annotations
 import os
 import time
 
-from resource_agents.agents.common import log_parameter, program, require_executable
+from resource_agents.agents.common import (
+    ETCD_PARAMETERS,
+    etcd_argv,
+    log_parameter,
+    program,
+    require_executable,
+)
 from resource_agents.ocf import http, process
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
 from resource_agents.ocf.agent import main as run_agent
@@ -34,6 +40,11 @@ class ExporterAgent(Agent):
                   default=1.0, minimum=0, maximum=60),
         Parameter("health_timeout", "Seconds /healthz may take", type=float, default=2.0,
                   minimum=0.1, maximum=30, reloadable=True),
+        # etcd's members (the settings' store): each one's health is reported too.
+        Parameter("etcd_urls", "etcd members whose health to report", default="",
+                  longdesc="Comma-separated etcd client URLs: fractal_ha_etcd_member_healthy "
+                           "and fractal_ha_etcd_quorate. Empty: no etcd metrics."),
+        *ETCD_PARAMETERS[1:],  # etcd_ca, etcd_cert, etcd_key: files
         program("fractal-ha"),
         log_parameter("exporter"),
     )
@@ -72,7 +83,8 @@ class ExporterAgent(Agent):
         if process.owned_pid(self.pidfile, self.home) is None:
             os.makedirs(self.home, exist_ok=True)
             argv = [p["program"], "exporter", "--listen", f"{p['listen_address']}:{p['port']}",
-                    "--cache-seconds", str(p["cache_seconds"]), "--rsctmp", self.ocf.rsctmp]
+                    "--cache-seconds", str(p["cache_seconds"]), "--rsctmp", self.ocf.rsctmp,
+                    *etcd_argv(p, None)]
             process.spawn(argv, self.pidfile, p["log_file"], home=self.home)
         problem = "no answer yet"
         while self.remaining() > 0:

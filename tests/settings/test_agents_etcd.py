@@ -55,3 +55,21 @@ def test_agents_start_services_that_follow_etcd(
         worker("stop")
         api("stop")
         config(etcd, prefix, "unset", "limits.max_iterations", "worker.concurrency")
+
+
+def test_the_exporter_agent_reports_the_members_health(
+        etcd: EtcdCluster, ocf_root: Path, tmp_path: Path) -> None:
+    port = free_port()
+    exporter = AgentRunner(ocf_root, "exporter", tmp_path / "rsctmp", "exporter:0", {
+        "listen_address": "127.0.0.1", "port": str(port),
+        "log_file": str(tmp_path / "exporter.log"), **_etcd_params(etcd)})
+    try:
+        started = exporter("start")
+        assert started.rc == 0, started.stderr
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        healthy = [line for line in text.splitlines()
+                   if line.startswith("fractal_ha_etcd_member_healthy{")]
+        assert len(healthy) == 3 and all(line.endswith(" 1.0") for line in healthy), healthy
+        assert "fractal_ha_etcd_quorate 1.0" in text
+    finally:
+        exporter("stop")
