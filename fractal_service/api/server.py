@@ -75,6 +75,7 @@ def _warm_up(store: Store) -> None:
 # What a change in etcd changes in a running API (app.py applies it); the rest waits for a
 # restart. spare_threads: the store slots (threads are gunicorn's, fixed at start).
 LIVE = frozenset({"limits", "lease_seconds", "log_level", "spare_threads"})
+UNUSED = frozenset({"worker"})  # the workers' alone: no restart of the API takes it
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.etcd:
             source = etcd_settings.source_from_options(
                 args, lambda etcd: Settings.load(args.config, overrides, etcd=etcd), LIVE,
-                settings.data_dir / "settings-cache-api.json")
+                settings.data_dir / "settings-cache-api.json", UNUSED)
             settings = source.load_initial()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         check_auth(settings)  # a bad token file stops the API here, with its reason

@@ -24,9 +24,13 @@ Build = Callable[[dict[str, Any]], Settings]  # etcd's mapping → the process's
 
 class LiveSettings:
     def __init__(self, build: Build, live: frozenset[str],
-                 apply: Callable[[Settings], None] = lambda _s: None) -> None:
+                 apply: Callable[[Settings], None] = lambda _s: None,
+                 unused: frozenset[str] = frozenset()) -> None:
+        """`unused`: settings this program never reads (the API's [worker], the worker's
+        store): a change to one waits for no restart of this process, so none is reported."""
         self.build = build
         self.live = live
+        self.unused = unused
         self.apply = apply
         self.started = build({})  # replaced by first(); until then no etcd values
         self.current = self.started
@@ -61,8 +65,9 @@ class LiveSettings:
                 self.applied += 1
                 log.info("settings from etcd applied: %s", ", ".join(
                     f"{n}={getattr(new, n)}" for n in sorted(now)))
-            pending = tuple(sorted(f.name for f in fields(Settings) if f.name not in self.live
-                                   and getattr(new, f.name) != getattr(self.started, f.name)))
+            pending = tuple(sorted(
+                f.name for f in fields(Settings) if f.name not in self.live | self.unused
+                and getattr(new, f.name) != getattr(self.started, f.name)))
             if pending and pending != self.pending_restart:
                 log.warning("settings from etcd need a restart to apply: %s", ", ".join(pending))
             self.pending_restart = pending

@@ -43,9 +43,11 @@ def etcd_from_options(args: argparse.Namespace) -> Etcd:
 
 
 def source_from_options(args: argparse.Namespace, build: Build, live: frozenset[str],
-                        default_cache: Path) -> EtcdSettingsSource:
-    """ValueError for a bad URL."""
+                        default_cache: Path,
+                        unused: frozenset[str] = frozenset()) -> EtcdSettingsSource:
+    """ValueError for a bad URL. `live`, `unused`: see LiveSettings."""
     cache = ValuesCache(args.etcd_cache or default_cache)
     cache.path.parent.mkdir(parents=True, exist_ok=True)
     prefix = args.etcd_prefix if args.etcd_prefix.endswith("/") else args.etcd_prefix + "/"
-    return EtcdSettingsSource(etcd_from_options(args), LiveSettings(build, live), cache, prefix)
+    return EtcdSettingsSource(etcd_from_options(args), LiveSettings(build, live, unused=unused),
+                               cache, prefix)

@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from fractal_service import credentials, lease
@@ -22,6 +22,8 @@ from fractal_service.worker.runner import Worker, WorkerConfig
 
 # What a change in etcd changes in a running worker; the rest is the API's or waits.
 LIVE = frozenset({"worker", "lease_seconds", "log_level"})
+# The API's settings (store, threads, caps, …): no restart of a worker takes them.
+UNUSED = frozenset(f.name for f in fields(Settings)) - LIVE - {"data_dir"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.etcd:
             source = etcd_settings.source_from_options(
                 args, lambda etcd: _settings(args, etcd), LIVE,
-                settings.data_dir / f"settings-cache-worker-{args.name.replace('/', '_')}.json")
+                settings.data_dir / f"settings-cache-worker-{args.name.replace('/', '_')}.json",
+                UNUSED)
             settings = source.load_initial()
     except (OSError, ValueError) as exc:
         print(f"fractal-worker: {exc}", file=sys.stderr)

@@ -92,3 +92,23 @@ def test_a_changed_concurrency_reaches_the_worker_within_a_second(
     finally:
         worker.stop()
         server.stop()
+
+
+def test_settings_a_process_does_not_use_are_not_reported_as_waiting_for_its_restart(
+        etcd: EtcdCluster, prefix: str, tmp_path: Path) -> None:
+    # [worker] is the workers' alone, the store slots the API's: neither waits for the other.
+    server = api(tmp_path / "api", etcd, prefix)
+    worker = Worker(tmp_path / "worker", "http://127.0.0.1:9", etcd, prefix)
+    server.start()
+    worker.start()
+    try:
+        assert config(etcd, prefix, "set", "worker.concurrency=2", "threads=40") == 0
+        seconds_until(lambda: metric(worker.url, "fractal_worker_concurrency") == 2,
+                      LIVE_WITHIN, "the worker's two render loops")
+        seconds_until(lambda: readyz_settings(server)["restart_pending"] == ["threads"],
+                      LIVE_WITHIN, "threads waiting for the API's restart")
+        assert metric(worker.url, 'fractal_settings_restart_pending{setting="threads"}') is None
+        assert metric(server.url, 'fractal_settings_restart_pending{setting="worker"}') is None
+    finally:
+        worker.stop()
+        server.stop()
