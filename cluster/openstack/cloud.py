@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cluster.openstack import (
     clouds,
+    glance,
     identity,
     install,
     keystone,
@@ -28,7 +29,8 @@ from cluster.openstack.topology import EXTERNAL_CIDR
 def daemons(layout: Layout) -> list[Daemon]:
     """In start order: the proxies first (the catalog points at them), then the backends."""
     return [services.proxies(layout), keystone.daemon(layout), neutron.daemon(layout),
-            services.compute(layout), *swift.daemons_of(layout), services.dataplane(layout)]
+            services.compute(layout), *swift.daemons_of(layout), glance.daemon(layout),
+            services.dataplane(layout)]
 
 
 def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
@@ -41,7 +43,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     install.ensure_venv(layout.venv, step)
     layout.state.mkdir(parents=True, exist_ok=True)
     fresh = not (layout.dir("keystone") / "keystone.db").exists()
-    proxies, ks, nt, compute, *object_store, agent = daemons(layout)
+    proxies, ks, nt, compute, *object_store, image, agent = daemons(layout)
     tls.ensure(layout)  # the proxies' HTTPS twins need the lab CA's certificate
     proxies.start()
     if fresh:
@@ -49,10 +51,13 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
              "Neutron's schema (from its models) and Swift's rings")
         keystone.configure(layout)
         neutron.configure(layout)
-        # Neutron's schema and Swift's rings need nothing from Keystone: made alongside it.
-        with ThreadPoolExecutor(2) as pool:
+        glance.configure(layout)
+        # Neutron's and Glance's schemas and Swift's rings need nothing from Keystone: made
+        # alongside it.
+        with ThreadPoolExecutor(3) as pool:
             background = [pool.submit(neutron.initialise, layout),
-                          pool.submit(swift.configure, layout)]
+                          pool.submit(swift.configure, layout),
+                          pool.submit(glance.initialise, layout)]
             keystone.initialise(layout)
             clouds.write(layout)
             step(f"starting Keystone on {layout.backend_url('keystone')}")
@@ -68,9 +73,15 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
             step("configuring Swift (one replica on a directory, Keystone auth)")
             identity.register(layout)  # a cloud made before Swift: its service user
             swift.configure(layout)
+        if not glance.configured(layout):
+            step("configuring Glance (SQLite, a file store, Keystone auth)")
+            identity.register(layout)  # a cloud made before Glance: its user and endpoint
+            glance.configure(layout)
+            glance.initialise(layout)
     step(f"starting Neutron on {layout.backend_url('neutron')}, compute on "
-         f"{layout.backend_url('compute')}, Swift on {layout.backend_url('object-store')}")
-    start_together([nt, compute, *object_store])
+         f"{layout.backend_url('compute')}, Swift on {layout.backend_url('object-store')}, "
+         f"Glance on {layout.backend_url('image')}")
+    start_together([nt, compute, *object_store, image])
     step("building the cluster's networks, ports, router and floating IP")
     built = topology.build(layout)
     for node, server_id in built.servers.items():

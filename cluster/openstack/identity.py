@@ -33,9 +33,11 @@ def register(layout: Layout) -> None:
                 for name in ("service", "fractal")}
     roles = {name: _find_or_create(ident.find_role, ident.create_role, name)
              for name in ("admin", "member", "reader", "service")}
-    # neutron and swift validate users' tokens (service role); fractal is an ordinary member.
+    # neutron, swift and glance validate users' tokens (service role); fractal is an ordinary
+    # member.
     service = ("service", ("service", "admin"))
-    users = {"neutron": service, "swift": service, "fractal": ("fractal", ("member",))}
+    users = {"neutron": service, "swift": service, "glance": service,
+             "fractal": ("fractal", ("member",))}
     for name, (project, granted) in users.items():
         user = ident.find_user(name) or ident.create_user(
             name=name, password=layout.secret(name), domain_id="default",
@@ -45,6 +47,8 @@ def register(layout: Layout) -> None:
     for kind, (name, service, path) in CATALOG.items():
         _endpoints(ident, name, kind, {REGIONS[0]: layout.public_url(service) + path,
                                        TLS_REGION: layout.tls_url(service) + path})
+    # Glance without a fault proxy or a TLS twin (layout.DIRECT): only operators' clients use it.
+    _endpoints(ident, "glance", "image", {REGIONS[0]: layout.backend_url("image")})
     identity = ident.find_service("keystone")
     _endpoints(ident, identity.name, identity.type, {
         REGIONS[1]: layout.keystone_url, TLS_REGION: layout.tls_url("keystone") + "/v3"})

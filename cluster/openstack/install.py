@@ -1,4 +1,5 @@
-"""The services' own virtualenv with pinned Keystone, Neutron and Swift: made once, reused after."""
+"""The services' own virtualenv with pinned Keystone, Neutron, Swift and Glance (one OpenStack
+release, 2026.2): made once, reused after."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 # Pinned: the lab must behave the same on every machine and in every CI run.
-REQUIREMENTS = ("keystone==30.0.0", "neutron==29.0.0", "swift==2.38.3", "gunicorn==27.0.1")
+REQUIREMENTS = ("keystone==30.0.0", "neutron==29.0.0", "swift==2.38.3", "glance==33.0.0",
+                "gunicorn==27.0.1")
 # Debian's interpreter, not the project's: the services must not depend on how the project's
 # own Python was built.
 PYTHON = "/usr/bin/python3"
@@ -50,7 +52,7 @@ def _install(venv: Path, stamp: Path, say: Callable[[str], None]) -> bool:
             shutil.rmtree(venv)
         say(f"installing {', '.join(REQUIREMENTS)} into {venv} (about a minute, once)")
         _run([PYTHON, "-m", "venv", str(venv)])
-        say("  virtualenv made; pip is resolving and downloading (about 135 packages)")
+        say("  virtualenv made; pip is resolving and downloading (about 160 packages)")
     _run([str(pip), "install", "--quiet", "--progress-bar", "off",
           "--disable-pip-version-check", *REQUIREMENTS])
     for old in venv.glob(".installed-*"):

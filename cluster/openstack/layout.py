@@ -29,6 +29,9 @@ TLS_REGION = "RegionTLS"
 SERVICES = ("keystone", "neutron", "compute", "object-store")
 # Ports only the cloud itself uses: Swift's storage servers, behind its proxy (object-store).
 INTERNAL = ("swift-account", "swift-container", "swift-object")
+# Catalogued at the server's own port, without a fault proxy: only operators' clients use it
+# (`openstack server list` asks Glance for image names); nothing of the cluster's does.
+DIRECT = ("image",)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Layout:
             if path.exists():
                 self._ports.update(json.loads(path.read_text()))
             names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults", *INTERNAL,
-                     *(f"{s}-tls" for s in SERVICES)]
+                     *(f"{s}-tls" for s in SERVICES), *DIRECT]
             missing = [name for name in names if name not in self._ports]
             if missing:  # a new cloud, or one made before a service was added
                 for name in missing:

@@ -1,10 +1,12 @@
 """Debian's `openstack` CLI, unmodified: what ocf:heartbeat:openstack-floating-ip and
-openstack-info run."""
+openstack-info run, and an operator's `server list` / `server show`."""
 
 from __future__ import annotations
 
 import pytest
 
+from cluster.openstack import clouds
+from cluster.openstack.layout import MEMBER_CLOUD
 from tests.openstack.clients import openstack, openstack_json
 
 pytestmark = pytest.mark.openstack
@@ -37,3 +39,23 @@ def test_unknown_server_is_a_clear_error(lab_cloud):
     done = openstack(lab_cloud.layout, "port", "list", "--server", "no-such-node")
     assert done.returncode != 0
     assert "no-such-node" in done.stderr
+
+
+def test_server_list_and_show_as_the_member(lab_cloud):
+    """Both ask the image service for the servers' images: with Glance in the catalog they
+    work (without one: "public endpoint for image service in RegionOne region not found")."""
+    layout, topo = lab_cloud.layout, lab_cloud.topology
+    compute = clouds.connect(layout, MEMBER_CLOUD).compute
+    status = {s.name: s.status for s in compute.servers()}  # the compute API's own answer
+    listed = {s["Name"]: s for s in openstack_json(layout, "server", "list")}
+    assert set(listed) == set(topo.servers), listed
+    for name, server_id in topo.servers.items():
+        row = listed[name]
+        assert (row["ID"], row["Status"]) == (server_id, status[name]), row
+        assert topo.addresses[name] in str(row["Networks"]), row
+    shown = openstack_json(layout, "server", "show", "n2")
+    assert (shown["id"], shown["name"], shown["status"]) == (topo.servers["n2"], "n2",
+                                                             status["n2"]), shown
+    assert topo.addresses["n2"] in str(shown["addresses"]), shown
+    # a real Glance behind the endpoint: the project has no images
+    assert openstack_json(layout, "image", "list") == []
