@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 
 from resource_agents.metrics import record
-from resource_agents.metrics.cib import Location
+from resource_agents.metrics.cib import Location, TicketLease
 from resource_agents.metrics.corosync import Quorum
 from resource_agents.metrics.crm_mon import ClusterState
 from resource_agents.metrics.failovers import BUCKETS, FailoverTracker
@@ -126,6 +126,32 @@ def pacemaker(state: ClusterState, constraints: list[Location] | None) -> Iterat
         last.add_metric(list(key), t)
     yield fencing
     yield last
+
+
+def tickets(state: ClusterState, leases: list[TicketLease] | None) -> Iterator[Metric]:
+    """Multi-site tickets as this site sees them: granted here or not, standby, and booth's
+    lease. Label each site's scrape targets with `site` to compare sites (alerts.yml)."""
+    if not state.tickets:
+        return
+    granted = GaugeMetricFamily("fractal_ha_ticket_granted", "Whether this site's cluster "
+                                "holds the ticket (booth granted it here)", labels=["ticket"])
+    standby = GaugeMetricFamily("fractal_ha_ticket_standby", "Whether the ticket is in standby "
+                                "here (its resources stopped while granted)", labels=["ticket"])
+    since = GaugeMetricFamily("fractal_ha_ticket_last_granted_timestamp_seconds",
+                              "When the ticket was last granted to this site", labels=["ticket"])
+    for t in state.tickets:
+        granted.add_metric([t.id], _flag(t.granted))
+        standby.add_metric([t.id], _flag(t.standby))
+        if t.last_granted is not None:
+            since.add_metric([t.id], t.last_granted)
+    yield from (granted, standby, since)
+    expires = GaugeMetricFamily(
+        "fractal_ha_ticket_expires_timestamp_seconds", "When booth's lease on the ticket ends "
+        "unless its holder renews it (as this site last heard)", labels=["ticket"])
+    for lease in leases or ():
+        if lease.expires is not None:
+            expires.add_metric([lease.ticket], lease.expires)
+    yield expires
 
 
 def failovers(tracker: FailoverTracker) -> Iterator[Metric]:
@@ -258,6 +284,7 @@ class ExporterCollector:
     def _pacemaker(self, snap: Snapshot) -> Iterator[Metric]:
         if snap.pacemaker.value is not None:
             yield from pacemaker(snap.pacemaker.value, snap.constraints.value)
+            yield from tickets(snap.pacemaker.value, snap.tickets.value)
         yield from failovers(self.source.failovers)
 
     def _exporter(self, timings: list[tuple[str, float, bool]]) -> Iterator[Metric]:

@@ -76,6 +76,16 @@ class FenceEvent:
 
 
 @dataclass(frozen=True)
+class Ticket:
+    """A multi-site ticket as this site's Pacemaker holds it (booth grants and revokes it)."""
+
+    id: str
+    granted: bool
+    standby: bool
+    last_granted: float | None  # epoch seconds
+
+
+@dataclass(frozen=True)
 class ClusterState:
     quorate: bool
     dc: str | None
@@ -88,6 +98,7 @@ class ClusterState:
     node_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     history: list[ResourceHistory] = field(default_factory=list)
     fence_events: list[FenceEvent] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
 
     def online(self) -> list[str]:
         return sorted(n.name for n in self.nodes.values() if n.online)
@@ -203,9 +214,13 @@ def parse(xml: str | bytes) -> ClusterState:
                          status=e.get("status", ""), delegate=e.get("delegate", ""),
                          origin=e.get("origin", ""), completed=local_time(e.get("completed")))
               for e in root.iterfind("fence_history/fence_event")]
+    tickets = [Ticket(t.get("id", ""), t.get("status") == "granted", _bool(t, "standby"),
+                      local_time(t.get("last-granted")))
+               for t in root.iterfind("tickets/ticket")]
     return ClusterState(
         quorate, dc, nodes, _resources(root), failures,
         stonith_enabled=options is not None and _bool(options, "stonith-enabled"),
         maintenance_mode=options is not None and _bool(options, "maintenance-mode"),
         last_change=local_time(change.get("time")) if change is not None else None,
-        node_attributes=attributes, history=_history(root), fence_events=fences)
+        node_attributes=attributes, history=_history(root), fence_events=fences,
+        tickets=tickets)

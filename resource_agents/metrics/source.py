@@ -23,6 +23,8 @@ log = logging.getLogger("fractal-ha.exporter")
 CRM_MON = ["crm_mon", "--output-as=xml", "--inactive", "--fence-history=3"]
 CIBADMIN = ["cibadmin", "--query", "--local"]
 QUORUMTOOL = ["corosync-quorumtool", "-p"]
+# Only where crm_mon lists a ticket (a booth site): booth's lease, which changes at every renewal.
+TICKETS = ["cibadmin", "--query", "--local", "--xpath", "//status/tickets"]
 
 
 @dataclass
@@ -40,17 +42,20 @@ class Snapshot:
     pacemaker: Part = field(default_factory=Part)  # crm_mon.ClusterState
     constraints: Part = field(default_factory=Part)  # list[cib.Location]
     corosync: Part = field(default_factory=Part)  # corosync.Quorum
+    tickets: Part = field(default_factory=Part)  # list[cib.TicketLease]
 
 
 class Source:
     def __init__(self, ttl: float = 1.0, timeout: float = 5.0, cib_every: float = 30.0,
                  crm_mon_argv: list[str] | None = None, cibadmin_argv: list[str] | None = None,
-                 quorumtool_argv: list[str] | None = None) -> None:
+                 quorumtool_argv: list[str] | None = None,
+                 tickets_argv: list[str] | None = None) -> None:
         self.ttl = ttl
         self.timeout = timeout
         self.cib_every = cib_every
         self.argv = {"crm_mon": crm_mon_argv or CRM_MON, "cibadmin": cibadmin_argv or CIBADMIN,
-                     "corosync-quorumtool": quorumtool_argv or QUORUMTOOL}
+                     "corosync-quorumtool": quorumtool_argv or QUORUMTOOL,
+                     "cibadmin-tickets": tickets_argv or TICKETS}
         self.runs = dict.fromkeys(self.argv, 0)
         self.failures = dict.fromkeys(self.argv, 0)
         self.failovers = FailoverTracker()
@@ -84,6 +89,10 @@ class Source:
                             event.resource, event.source, event.target, event.cause,
                             event.seconds)
         snap.constraints = self._constraints(state)
+        if isinstance(state, crm_mon.ClusterState) and state.tickets:
+            started = time.monotonic()
+            result = self._finish("cibadmin-tickets", self._spawn("cibadmin-tickets"), started)
+            snap.tickets = self._parse("cibadmin-tickets", result, cib.ticket_leases)
         return snap
 
     def _constraints(self, state: object) -> Part:

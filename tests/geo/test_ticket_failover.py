@@ -4,15 +4,23 @@ service at the same time (each site asked itself, the cut-off one too); the name
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from cluster.geo.ticket_lab import TicketLab, Timeline, running
+from cluster.geo.ticket_lab import TICKET, TicketLab, Timeline, running
+from tests.metrics.support import samples, value
 
 pytestmark = pytest.mark.geo
 
 BOTH_STOPPED, AT_B, AT_A = (False, False), (False, True), (True, False)
+# One scrape of the exporter's collectors, run inside a site's node (its own Pacemaker's view).
+EXPOSITION = ("from prometheus_client import generate_latest\n"
+              "from resource_agents.metrics.server import make_registry\n"
+              "from resource_agents.metrics.source import Source\n"
+              "print(generate_latest(make_registry(Source(), '/nonexistent')).decode())")
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +85,21 @@ def test_a_planned_switchover_has_a_short_gap(site_a_holds: TicketLab) -> None:
     gap = seen.until(AT_B, 20)
     print(f"planned switchover: B serves {gap:.1f} s after the revoke")
     assert gap <= 10 and seen.overlaps == 0
+
+
+def test_each_site_exports_its_own_view_of_the_ticket(site_a_holds: TicketLab) -> None:
+    """The exporter on each site's node, fed by that node's own crm_mon and CIB: granted at
+    the holder with booth's lease ahead, revoked at the other site."""
+    rig = site_a_holds
+    views = {site: samples(rig.sites[site].exec([sys.executable, "-c", EXPOSITION]).stdout)
+             for site in rig.sites}
+    now = time.time()
+    for site, found in views.items():
+        holder = site == "site-a"
+        assert value(found, "fractal_ha_ticket_granted", ticket=TICKET) == holder, site
+        assert value(found, "fractal_ha_ticket_standby", ticket=TICKET) == 0
+        # booth's lease, as each site last heard it: renewed by the holder, ahead of now
+        expires = value(found, "fractal_ha_ticket_expires_timestamp_seconds", ticket=TICKET)
+        assert now - 1 < expires <= now + rig.times.expire + 1, (site, expires - now)
+        assert value(found, "fractal_ha_exporter_command_failures_total",
+                     command="cibadmin-tickets") == 0

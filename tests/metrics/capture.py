@@ -2,6 +2,8 @@
 
 Run as root: `.venv/bin/python -m tests.metrics.capture` (about three minutes). Boots a lab of
 its own (prefix fhcap<pid>), walks it through the states the unit tests read, and removes it.
+`... capture booth`: the two booth sites' views of a ticket (cluster/geo/ticket_lab.py), the
+holder's and the other site's: crm_mon's and the CIB's ticket state.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from cluster.lab.lab import Lab
 from cluster.lab.node import Node
 from resource_agents.metrics import crm_mon
 from resource_agents.metrics.crm_mon import ClusterState
-from resource_agents.metrics.source import CIBADMIN, CRM_MON
+from resource_agents.metrics.source import CIBADMIN, CRM_MON, TICKETS
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -100,5 +102,18 @@ def main() -> int:
     return 0
 
 
+def booth() -> int:
+    from cluster.geo.ticket_lab import running
+
+    with running(prefix=f"fhcb{os.getpid() % 10000}") as rig:
+        rig.reset("site-a")
+        for name, site in (("booth_holder", "site-a"), ("booth_other_site", "site-b")):
+            node = rig.sites[site]
+            for suffix, argv in (("crm_mon", CRM_MON), ("tickets", TICKETS)):
+                (DATA / f"{name}.{suffix}.xml").write_text(node.exec(argv).stdout)
+            print(f"captured {name} from {site}", flush=True)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(booth() if sys.argv[1:] == ["booth"] else main())
