@@ -32,6 +32,11 @@ class ServiceConfig:
     # The API's bearer token (auth=token): the same 0600 file on every node, put there by the
     # lab or the VMs' provisioning (cluster/api_token.py); the CIB only names it.
     token_file: str = "/etc/fractal/api-token"
+    # Live settings from etcd (the agents' etcd_* parameters; files on the nodes): "" = none.
+    etcd_urls: str = ""
+    etcd_ca: str = ""
+    etcd_cert: str = ""
+    etcd_key: str = ""
 
     def render(self, servers: dict[str, str] | None = None) -> str:
         """`servers`: cluster node name -> compute server id, for fencing."""
@@ -43,10 +48,15 @@ class ServiceConfig:
             fencing = Template(FENCING.read_text()).substitute(cloud=self.cloud,
                                                                host_map=host_map)
         params = self.address_params or f"ip={self.address} cidr_netmask=24"
+        etcd = "".join(f" \\\n        {name}={value}" for name, value in (
+            ("etcd_urls", self.etcd_urls), ("etcd_ca", self.etcd_ca),
+            ("etcd_cert", self.etcd_cert), ("etcd_key", self.etcd_key))
+            if self.etcd_urls and value)
         return Template(TEMPLATE.read_text()).substitute(
             stonith_enabled=str(self.fencing).lower(), api_port=self.api_port,
             data_dir=self.data_dir, store_url=self.store_url,
             allow_local_store=str(self.allow_local_store).lower(),
             address_agent=self.address_agent, address_params=params,
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
-            fence_action=self.fence_action, token_file=self.token_file) + fencing
+            fence_action=self.fence_action, token_file=self.token_file,
+            etcd_params=etcd) + fencing

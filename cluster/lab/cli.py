@@ -14,7 +14,8 @@ from cluster.lab.campaign import cli as campaign_cli
 from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
-NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl")
+NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl", "etcd",
+          "openssl")
 
 
 class LabError(Exception):

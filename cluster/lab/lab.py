@@ -10,7 +10,8 @@ Everything the lab creates is named with its prefix (namespaces `fha-*` for the 
 tests pick a prefix of their own, so a test run and a lab can share a host) and recorded under
 its directory, so `down` removes exactly that, by PID and by name, and nothing else. The nodes
 see the ocf:fractal agents installed in the lab's directory (an overlay on their own
-/usr/lib/ocf/resource.d): the host's OCF root is left alone.
+/usr/lib/ocf/resource.d): the host's OCF root is left alone. Each node also runs a member of
+the lab's etcd (etcd.py), where the services' live settings are.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cluster import api_token, http_client, operations
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig
 from cluster.lab import netns
+from cluster.lab.etcd import LabEtcd
 from cluster.lab.node import Node, NodeSpec
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.dataplane.network import RouterNetwork
@@ -60,12 +62,15 @@ class Lab:
         self.client_netns = self.net.host("client")
         self.nodes = [Node(NodeSpec(name, i, address, f"{prefix}-{name}"), lab_dir)
                       for i, (name, address) in enumerate(list(NODES.items())[:size], start=1)]
+        # Settings in etcd: a member on every node, its own cluster beside Pacemaker.
+        self.etcd = LabEtcd(lab_dir / "etcd", {n.name: n.spec.address for n in self.nodes},
+                            token=f"{prefix}-etcd")
         # The fractals live in the cloud's Object Storage (real Swift): no node holds state.
         self.service = ServiceConfig(
             SERVICE_ADDRESS, store_url=f"swift://{MEMBER_CLOUD}/fractals",
             address_agent="ocf:fractal:floating-ip",
             address_params=f"cloud={MEMBER_CLOUD} floating_ip={FLOATING_IP} network=fractal",
-            fencing=True)
+            fencing=True, **self.etcd.service_params())
 
     @classmethod
     def open(cls, lab_dir: Path) -> Lab:
@@ -140,7 +145,8 @@ class Lab:
         from cluster.openstack.compute.power import PowerStates
 
         node.boot(ocf_providers=self.ocf_providers, openstack_etc=self.openstack_etc,
-                  etc_net=self.dir / "etc-net", fractal_etc=self.fractal_etc)
+                  etc_net=self.dir / "etc-net", fractal_etc=self.fractal_etc,
+                  etcd_defaults=self.etcd.defaults(node.name))
         PowerStates(self.cloud).set_on(self.topology.servers[node.name], True)
 
     @property
@@ -161,6 +167,7 @@ class Lab:
         (self.openstack_etc / "clouds.yaml").touch(mode=0o600)
         (self.openstack_etc / "clouds.yaml").write_text(clouds.member_only(self.cloud))
         api_token.make(self.token_file)
+        self.etcd.prepare(self.fractal_etc)
         self.write_etc_net()
         self.build_network()
         self.relay().start()
@@ -180,6 +187,8 @@ class Lab:
 
     def configure(self) -> None:
         """Load the Fractal service's configuration through one node's crm shell."""
+        # The services follow etcd from their start: its members formed while Pacemaker did.
+        self.etcd.wait_healthy(self.nodes)
         path = self.dir / "fractal.crm"
         path.write_text(self.service.render(self.topology.servers))
         self.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
@@ -249,7 +258,8 @@ class Lab:
         cloud.down(self.cloud)  # its daemons, then every namespace with our prefix
         for name in self.namespaces():
             netns.delete(name)
-        for created in ("nodes", "ocf", "relay", "etc-openstack", "etc-net", "etc-fractal"):
+        for created in ("nodes", "ocf", "relay", "etc-openstack", "etc-net", "etc-fractal",
+                        "etcd"):
             shutil.rmtree(self.dir / created, ignore_errors=True)
         for created in ("fractal.crm", "lab.json"):
             (self.dir / created).unlink(missing_ok=True)

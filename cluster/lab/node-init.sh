@@ -1,7 +1,8 @@
 #!/bin/bash
 # PID 1 of a lab node: runs inside `ip netns exec NS unshare --mount --uts --pid --fork
 # --mount-proc`. Gives the node private state (bind mounts from $NODE_DIR), its hostname, fresh
-# /run and /dev/shm, then starts corosync and pacemakerd and reaps orphans until killed.
+# /run and /dev/shm, then starts its etcd member (if the lab gives it one), corosync and
+# pacemakerd, and reaps orphans until killed.
 # SIGKILL to this process kills every process of the node at once: a hard crash.
 set -euo pipefail
 : "${NODE_NAME:?}" "${NODE_DIR:?}"
@@ -38,6 +39,13 @@ mkdir -p /run/crm /run/resource-agents /var/lib/pacemaker/{cib,pengine,blackbox,
 chown -R hacluster:haclient /run/crm /var/lib/pacemaker /var/log/pacemaker
 chmod 750 /run/crm
 
+if [[ -n ${ETCD_DEFAULTS:-} ]]; then  # this node's etcd member, beside Pacemaker (not in it)
+  mkdir -p "$NODE_DIR/var-lib-etcd"
+  chmod 700 "$NODE_DIR/var-lib-etcd"
+  mount --bind "$NODE_DIR/var-lib-etcd" /var/lib/etcd
+  mount --bind "$ETCD_DEFAULTS" /etc/default/etcd
+  bash "$(dirname "${BASH_SOURCE[0]}")/node-etcd.sh"
+fi
 corosync -f >>/var/log/cluster/corosync.out 2>&1 &
 # pacemakerd needs corosync's IPC: wait until its CPG socket answers
 for _ in $(seq 100); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.1; done

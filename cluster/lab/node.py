@@ -60,17 +60,17 @@ class Node:
     # -- life and death ----------------------------------------------------------------
     def boot(self, timeout: float = 20.0, ocf_providers: Path | None = None,
              openstack_etc: Path | None = None, etc_net: Path | None = None,
-             fractal_etc: Path | None = None) -> None:
+             fractal_etc: Path | None = None, etcd_defaults: Path | None = None) -> None:
         """Start the node. `ocf_providers` (a directory of OCF provider directories) is laid over
         the node's /usr/lib/ocf/resource.d, so agents need not be installed on the host;
         `openstack_etc` becomes the node's /etc/openstack (clouds.yaml), `fractal_etc` its
         /etc/fractal (the API's token); `etc_net` holds the node's /etc/hosts and
-        /etc/resolv.conf."""
+        /etc/resolv.conf; `etcd_defaults`, its /etc/default/etcd, starts an etcd member."""
         (self.dir / "ready").unlink(missing_ok=True)
         env = {**os.environ, "NODE_NAME": self.name, "NODE_DIR": str(self.dir),
                "OCF_PROVIDERS": str(ocf_providers or ""),
                "OPENSTACK_ETC": str(openstack_etc or ""), "ETC_NET": str(etc_net or ""),
-               "FRACTAL_ETC": str(fractal_etc or "")}
+               "FRACTAL_ETC": str(fractal_etc or ""), "ETCD_DEFAULTS": str(etcd_defaults or "")}
         with open(self.dir / "init.log", "ab") as log:
             self.launcher = subprocess.Popen(
                 ["ip", "netns", "exec", self.spec.netns, "unshare", "--mount", "--uts", "--pid",
