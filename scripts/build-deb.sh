@@ -20,14 +20,16 @@ DEB_VERSION=$version .venv/bin/python scripts/deb_tree.py "$root"
 mkdir -p "$root/DEBIAN"
 (cd "$root" && find etc -type f | sed 's|^|/|' | sort) > "$root/DEBIAN/conffiles"
 # The interpreter the virtualenv links to is Debian's; the cluster stack is what the agents
-# run under (resource-agents: the OCF shell functions ocf-tester and crm use).
+# run under (resource-agents: the OCF shell functions ocf-tester and crm use;
+# pacemaker-cli-utils: crm_mon and cibadmin, which the exporter reads, only recommended by
+# pacemaker).
 cat > "$root/DEBIAN/control" <<EOF
 Package: fractal-ha
 Version: $version
 Architecture: $arch
 Maintainer: fractal-ha <fractal-ha@example.org>
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
-Depends: libc6, python3 (>= 3.11), python3 (<< 3.12), pacemaker, corosync, resource-agents
+Depends: libc6, python3 (>= 3.11), python3 (<< 3.12), pacemaker, pacemaker-cli-utils, corosync, resource-agents
 Section: admin
 Priority: optional
 Homepage: https://example.org/fractal-ha
@@ -38,5 +40,7 @@ Description: highly available Fractal service with OCF agents for Pacemaker
  /opt/fractal-ha.
 EOF
 mkdir -p "$out"
-fakeroot dpkg-deb --build -Zxz "$root" "$out/fractal-ha_${version}_${arch}.deb" >/dev/null
+# xz -1: ~20 s for the ~220 MB of files on 2 cores, against ~110 s at the default -6 (49 MB
+# instead of 41).
+fakeroot dpkg-deb --build -Zxz -z1 "$root" "$out/fractal-ha_${version}_${arch}.deb" >/dev/null
 echo "$out/fractal-ha_${version}_${arch}.deb"

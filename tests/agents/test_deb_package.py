@@ -1,22 +1,19 @@
-"""The Debian package (scripts/build-deb.sh): built once from the tree (~2 min on 2 cores, most
-of it compiling byte-code), then its files run where the package would put them.
-
-Not a clean Debian root: its files are laid, in a private mount namespace, over /opt (a tmpfs)
-and /usr/lib/ocf/resource.d of this host, whose python3, Pacemaker tools and ocf-tester are
-the ones the package depends on. What runs there reads nothing of this checkout: the agents run
-with -I -S and the package's site-packages only, the commands from the package's virtualenv.
+"""The Debian package (scripts/build-deb.sh): built once from the tree, then installed as an
+operator would into a clean Debian 12 root (tests/support/debian_root.py: debootstrap's minbase,
+chrooted), `apt install ./fractal-ha_*.deb` taking pacemaker, corosync, resource-agents and
+python3 from Debian's mirror. Without recommends: what the package needs is in its Depends.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cluster.lab import ocf_view
+from tests.support import debian_root
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,19 +31,20 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def unpacked(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tree = tmp_path_factory.mktemp("unpacked")
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True, timeout=300)
-    return tree
-
-
-@pytest.fixture(scope="module")
-def as_installed(unpacked: Path) -> Callable[[list[str]], list[str]]:
-    """argv → argv run where the package's files are where dpkg would put them."""
-    lay = (f"mount -t tmpfs fractal-ha-opt /opt && mkdir {VENV} && "
-           f"mount --bind {unpacked}{VENV} {VENV} && exec \"$@\"")
-    return lambda argv: ["unshare", "--mount", "--propagation", "private", "bash", "-c", lay,
-                         "lay", *ocf_view.command(unpacked / "usr/lib/ocf/resource.d", argv)[4:]]
+def installed(deb: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[debian_root.Root]:
+    """A clean Debian 12 root with the package installed by apt (the tests below share it; the
+    removal is the module's last test)."""
+    with debian_root.clean_root(tmp_path_factory.mktemp("debian12")) as root:
+        start = time.monotonic()
+        (root.path / "tmp" / deb.name).write_bytes(deb.read_bytes())
+        update = root.run(["apt-get", "update", "-q"])
+        assert update.returncode == 0, update.stdout + update.stderr
+        done = root.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                         f"/tmp/{deb.name}"], timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+        print(f"apt install into a clean root: {time.monotonic() - start:.0f} s")
+        yield root
 
 
 def run(argv: list[str], **env: str) -> subprocess.CompletedProcess:
@@ -56,7 +54,7 @@ def run(argv: list[str], **env: str) -> subprocess.CompletedProcess:
 
 def test_the_package_declares_what_a_cluster_node_needs(deb: Path) -> None:
     depends = run(["dpkg-deb", "-f", str(deb), "Depends"]).stdout
-    for package in ("pacemaker", "corosync", "resource-agents", "python3"):
+    for package in ("pacemaker", "pacemaker-cli-utils", "corosync", "resource-agents", "python3"):
         assert package in depends
     files = run(["dpkg-deb", "-c", str(deb)]).stdout
     for path in (f"{AGENTS}/api", f"{AGENTS}/worker", f"{AGENTS}/floating-ip",
@@ -69,28 +67,30 @@ def test_the_package_declares_what_a_cluster_node_needs(deb: Path) -> None:
     assert "site-packages/cluster/" not in files  # the lab stays in the checkout
 
 
-def test_commands_and_metadata_run_from_the_package(
-        as_installed: Callable[[list[str]], list[str]], unpacked: Path) -> None:
-    before = sorted(str(p) for p in unpacked.rglob("*"))
-    where = run(as_installed([f"{VENV}/bin/python", "-c",
-                              "import fractal_service, lxml; print(fractal_service.__file__)"]))
-    assert where.returncode == 0 and where.stdout.startswith(f"{VENV}/lib/"), where.stderr
-    assert run(as_installed([f"{VENV}/bin/fractal-api", "--help"])).returncode == 0
-    shown = run(as_installed(["crm_resource", "--show-metadata", "ocf:fractal:floating-ip"]))
-    assert shown.returncode == 0 and 'resource-agent name="floating-ip"' in shown.stdout
-    # Byte-code shipped for every module: running wrote nothing into the package's files,
-    # which `apt remove` would leave behind.
-    assert sorted(str(p) for p in unpacked.rglob("*")) == before
+def test_commands_and_metadata_run_in_a_clean_root(installed: debian_root.Root) -> None:
+    status = installed.run(["dpkg-query", "-W", "-f", "${Status}", "fractal-ha"])
+    assert status.stdout == "install ok installed", status.stdout + status.stderr
+    where = installed.run(["fractal-api", "--help"])
+    assert where.returncode == 0 and "usage: fractal-api" in where.stdout, where.stderr
+    # Pacemaker's own tool finds the agent and runs it (crm_resource: pacemaker-cli-utils,
+    # which the exporter needs too, a dependency and not a recommendation).
+    shown = installed.run(["crm_resource", "--show-metadata", "ocf:fractal:floating-ip"])
+    assert shown.returncode == 0 and 'resource-agent name="floating-ip"' in shown.stdout, \
+        shown.stdout + shown.stderr
 
 
-def test_ocf_tester_passes_for_the_packaged_api(
-        as_installed: Callable[[list[str]], list[str]], tmp_path: Path) -> None:
-    os.chmod(tmp_path, 0o755)
-    result = run(as_installed(
+def test_ocf_tester_passes_for_the_packaged_api(installed: debian_root.Root) -> None:
+    # ocf-tester's own xmllint (resource-agents only suggests it): the tester's, not ours.
+    tool = installed.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                          "libxml2-utils"])
+    assert tool.returncode == 0, tool.stdout[-2000:] + tool.stderr
+    work = installed.path / "var/tmp/ocf-tester"
+    work.mkdir(mode=0o755)
+    result = installed.run(
         ["ocf-tester", "-n", "fractal-api", "-o", f"port={free_port()}",
-         "-o", "bind_address=127.0.0.1", "-o", f"data_dir={tmp_path / 'data'}",
-         "-o", f"log_file={tmp_path / 'api.log'}", "-o", "allow_local_store=true",
-         f"{AGENTS}/api"]), HA_RSCTMP=str(tmp_path))
+         "-o", "bind_address=127.0.0.1", "-o", "data_dir=/var/tmp/ocf-tester/data",
+         "-o", "log_file=/var/tmp/ocf-tester/api.log", "-o", "allow_local_store=true",
+         "/usr/lib/ocf/resource.d/fractal/api"], HA_RSCTMP="/var/tmp/ocf-tester")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed all tests" in result.stdout
 
@@ -102,3 +102,14 @@ def test_lintian_reports_no_error(deb: Path) -> None:
     assert found.returncode == 0, found.stdout + found.stderr
     overrides = run(["dpkg-deb", "-c", str(deb)]).stdout
     assert "./usr/share/lintian/overrides/fractal-ha" in overrides
+
+
+def test_apt_remove_leaves_no_agent(installed: debian_root.Root) -> None:
+    # Last in the module: the root the tests above used.
+    done = installed.run(["apt-get", "remove", "-y", "-q", "fractal-ha"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (installed.path / AGENTS.lstrip("/")).exists()
+    assert not (installed.path / "usr/bin/fractal-api").exists()
+    # Nothing the agents and commands wrote when they ran (byte-code is shipped): dpkg would
+    # have left the directories it holds behind, and said so.
+    assert not (installed.path / VENV.lstrip("/")).exists(), done.stdout
