@@ -75,11 +75,12 @@ def _all(commands: list[list[str]], env: dict[str, str]) -> None:
             raise RuntimeError(f"keystone-manage {step} failed: {err.strip()[-400:]}")
 
 
-def authtoken_options(layout: Layout, user: str) -> str:
+def authtoken_options(layout: Layout, user: str, cache_seconds: int = -1) -> str:
     """keystonemiddleware's options for a service validating tokens as `user` (Neutron, the
     Swift proxy): with Keystone directly (service to service, not through the fault proxy: a
-    fault injected on identity is what clients see, not a cascade), and token_cache_time = -1
-    so that a revoked token is refused at once, as the fault tests expect."""
+    fault injected on identity is what clients see, not a cascade). By default
+    token_cache_time = -1, so that a revoked token is refused at once, as the fault tests
+    expect; `cache_seconds` keeps validated tokens in the process for that long instead."""
     return f"""www_authenticate_uri = {layout.keystone_url}
 auth_url = {layout.backend_url("keystone")}/v3
 auth_type = password
@@ -88,5 +89,5 @@ user_domain_name = Default
 project_name = service
 username = {user}
 password = {layout.secret(user)}
-token_cache_time = -1
+token_cache_time = {cache_seconds}
 """

@@ -65,6 +65,12 @@ use = egg:swift#{kind}
 """
 
 
+# Validated tokens kept in the proxy (one process: keystonemiddleware's in-memory cache) as a
+# production proxy keeps them in memcached: without it every Swift call was also a Keystone
+# call (~100 ms each on the lab, 3-4 per keyed creation), on a Keystone every node's services
+# share. A revoked token thus works on Swift for up to this long, as with a real deployment's
+# default (300 s); the store logs in again on a 401 whenever it comes.
+SWIFT_TOKEN_CACHE_S = 300
 PIPELINE = ("catch_errors gatekeeper healthcheck proxy-logging listing_formats authtoken "
             "keystoneauth copy slo dlo proxy-logging proxy-server")
 
@@ -81,7 +87,7 @@ account_autocreate = true
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 delay_auth_decision = true
-{keystone.authtoken_options(layout, 'swift')}
+{keystone.authtoken_options(layout, 'swift', cache_seconds=SWIFT_TOKEN_CACHE_S)}
 [filter:keystoneauth]
 use = egg:swift#keystoneauth
 operator_roles = admin, member
