@@ -58,8 +58,9 @@ class _Gunicorn(BaseApplication):
         from fractal_service.api.app import create_app
 
         app = create_app(self.settings, settings_source=self.source)
-        # Log in to the store now, not on the first request (Object Storage: a Keystone round
-        # trip), so that the first /readyz and the first claims after a failover are quick.
+        # Reach the store now, not on the first request (Object Storage: the node's cached
+        # token, or a Keystone login without one), so that the first /readyz and the first
+        # claims after a failover are quick. The server serves meanwhile.
         threading.Thread(target=_warm_up, args=(app.config["FRACTAL_STORE"],), daemon=True,
                          name="store-warm-up").start()
         return app

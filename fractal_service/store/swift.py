@@ -194,8 +194,9 @@ class _Keep:
 class SwiftStore(Store):
     def __init__(self, http: Any, container: str, *, max_attempts: int = 5,
                  timeout: float = 10.0, settle: float = 0.05) -> None:
-        """`http` is a keystoneauth adapter for the object-store endpoint (openstacksdk's
-        `conn.object_store`): it authenticates, renews tokens and resolves the catalog."""
+        """`http` is a keystoneauth adapter for the object-store endpoint (swift_auth.client):
+        it authenticates (from the node's token cache first), renews tokens and resolves the
+        catalog."""
         if not container or "/" in container:
             raise ValueError(f"bad container name {container!r}")
         self.http = http

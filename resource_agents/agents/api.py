@@ -85,6 +85,9 @@ monitor depth 0: the process is ours and GET /healthz answers; depth 10: GET /re
 store is reachable); depth 20: POST /v1/selftest (a real tiny render and a store write).
 The monitor fails only for what a restart cures: a slow or failing store is logged, not
 failed (a restarted or moved API would meet the same store).
+A monitor with role=Stopped (on the nodes without the API) keeps this node's Object Storage
+login cached in data_dir, so that an API started by a takeover asks Keystone nothing; it
+always answers 7.
 """
     parameters = (
         Parameter("bind_address", "Address to listen on", default="0.0.0.0", check=_address,
