@@ -50,15 +50,18 @@ class Load:
         self._numbers = itertools.count()
         self._done: list[str] = []  # uuids seen done: what the downloader fetches
         self._stop = threading.Event()
+        self.started = self.stopped = 0.0  # time.monotonic() of start() and stop()
         self._threads = [threading.Thread(target=loop, daemon=True) for loop in
                          (self._create, self._create, self._read, self._download)]
 
     def start(self) -> Load:
+        self.started = time.monotonic()
         for thread in self._threads:
             thread.start()
         return self
 
     def stop(self) -> None:
+        self.stopped = time.monotonic()
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
@@ -77,7 +80,12 @@ class Load:
         return answer
 
     def _create(self) -> None:
-        while not self._stop.wait(self.submit_every):
+        # A fixed rate, not a pause after each answer: slow creations must not lower the load.
+        due = time.monotonic()
+        while True:
+            due = max(due + self.submit_every, time.monotonic() - self.submit_every)
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
             n = next(self._numbers)
             marker = -2.2 - (self._run * 10**4 + n) * 1e-12
             self.ledger.markers.append(marker)

@@ -52,7 +52,9 @@ def ledger(outcome: Outcome) -> list[str]:
     counts = ", ".join(f"{what} {ok} ok / {failed} failed"
                        for what, (ok, failed) in sorted(led.counts.items()))
     failed = ", ".join(f"{k} ×{v}" for k, v in sorted(led.failures.items()))
-    return [f"- submissions: {len(led.markers)} sent, {len(led.accepted)} accepted "
+    seconds = max(outcome.load.stopped - outcome.load.started, 1e-9)
+    return [f"- submissions: {len(led.markers)} sent in {seconds:.0f} s "
+            f"({len(led.markers) / seconds:.2f}/s), {len(led.accepted)} accepted "
             "(each retried with its Idempotency-Key until answered)",
             f"- requests: {counts}",
             f"- answering nodes seen: {', '.join(nodes) or 'none'}",
