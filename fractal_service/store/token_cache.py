@@ -16,10 +16,11 @@ keystoneauth): the agent's monitor reads it on every standby run.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
+from fractal_service import json_record
 
 FILE = "store-token.json"  # in the API's data_dir
 RENEW_BEFORE_S = 300.0  # a token this close to its expiry is not handed out
@@ -57,19 +58,9 @@ def still_valid_key(key: object, store_url: str) -> bool:
 def load(path: str, key: list | None = None, store_url: str = "") -> tuple[Entry | None, str]:
     """(the entry, "") or (None, why it is not usable; "" when there is none). With `key`,
     the entry must have been made for exactly it; else for `store_url` (still_valid_key)."""
-    try:
-        with open(path) as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        return None, ""
-    except (OSError, ValueError) as exc:
-        return None, f"unreadable ({type(exc).__name__})"
-    if not isinstance(data, dict) or set(data) != {f.name for f in fields(Entry)}:
-        return None, "not a token record"
-    wrong = [name for name, kinds in _TYPES.items() if not isinstance(data[name], kinds)
-             or (name == "expires_at" and isinstance(data[name], bool))]
-    if wrong:
-        return None, f"wrong types in {', '.join(wrong)}"
+    data, why = json_record.load(path, _TYPES, "token record")
+    if data is None:
+        return None, why
     if not (data["key"] == key if key is not None else still_valid_key(data["key"], store_url)):
         return None, "made for another store URL or clouds.yaml"
     entry = Entry(**data)
@@ -81,20 +72,7 @@ def load(path: str, key: list | None = None, store_url: str = "") -> tuple[Entry
 def save(path: str, entry: Entry, owner: tuple[int, int] | None = None) -> None:
     """Atomically, mode 0600 (a token is a secret); `owner` (uid, gid): the API's user, when
     root (the agent) writes it for the API."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(entry), fh)
-        if owner is not None:
-            os.chown(tmp, *owner)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    json_record.save(path, asdict(entry), owner)
 
 
 def discard(path: str) -> None:

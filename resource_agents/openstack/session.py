@@ -13,11 +13,11 @@ a field of the wrong type), is discarded, with a reason for the log: never trust
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
+from fractal_service import json_record
 from resource_agents.ocf import trace
 from resource_agents.ocf.codes import Exit, OcfError
 from resource_agents.openstack.neutron import CloudError, Tls
@@ -82,31 +82,16 @@ def cache_key(*, node: str, cloud: str, clouds_yaml: str | None, **params: str) 
 
 def load(path: str, key: list) -> tuple[Session | None, str]:
     """(the cached session, "") or (None, why it was not usable; "" when there is none)."""
-    try:
-        with open(path) as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        return None, ""
-    except (OSError, ValueError) as exc:
-        return None, f"unreadable ({type(exc).__name__})"
-    if not isinstance(data, dict) or set(data) != {f.name for f in fields(Session)}:
-        return None, "not a session record"
-    wrong = [name for name, kinds in _TYPES.items() if not isinstance(data[name], kinds)
-             or (name == "expires_at" and isinstance(data[name], bool))]
-    if wrong:
-        return None, f"wrong types in {', '.join(wrong)}"
+    data, why = json_record.load(path, _TYPES, "session record")
+    if data is None:
+        return None, why
     if data["key"] != key:
         return None, "made for other parameters, node or clouds.yaml"
     return Session(**data), ""
 
 
 def save(path: str, session: Session) -> None:
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a token is a secret
-    with os.fdopen(fd, "w") as fh:
-        json.dump(asdict(session), fh)
-    os.replace(tmp, path)
+    json_record.save(path, asdict(session))  # 0600: a token is a secret
 
 
 def login(*, cloud: str, clouds_yaml: str | None, region: str, floating_ip: str, node: str,
