@@ -110,6 +110,18 @@ def stop_together(stopped: list[Daemon], grace: float = 10.0) -> None:
         process.remove(daemon.pidfile)
 
 
+def write_wsgi_shim(home: Path, service: str, **environ: str) -> None:
+    """home/SERVICE_wsgi.py, gunicorn's app module ("SERVICE_wsgi:application") for an
+    OpenStack service. oslo.config parses the command line when the app is imported:
+    gunicorn's flags must not reach it, so the shim clears sys.argv first, then points the
+    service at its configuration directory (OS_SERVICE_CONFIG_DIR) and `environ`."""
+    settings = {f"OS_{service.upper()}_CONFIG_DIR": str(home), **environ}
+    lines = ["import os, sys", "sys.argv = sys.argv[:1]",
+             *(f"os.environ[{k!r}] = {v!r}" for k, v in settings.items()),
+             f"from {service}.wsgi.api import application  # noqa: E402,F401"]
+    (home / f"{service}_wsgi.py").write_text("\n".join(lines) + "\n")
+
+
 def gunicorn(gunicorn_bin: str, home: Path, port: int, app: str, *, workers: int = 1,
              threads: int = 1) -> list[str]:
     """argv for a gunicorn serving `app` on loopback, logging into `home`."""

@@ -10,13 +10,6 @@ import subprocess
 from cluster.openstack import daemons, keystone
 from cluster.openstack.layout import Layout
 
-# oslo.config parses the command line when the app is imported (as for Keystone and Neutron).
-SHIM = """import os, sys
-sys.argv = sys.argv[:1]
-os.environ['OS_GLANCE_CONFIG_DIR'] = {home!r}
-from glance.wsgi.api import application  # noqa: E402,F401
-"""
-
 
 def daemon(layout: Layout) -> daemons.Daemon:
     home = layout.dir("glance")
@@ -34,7 +27,7 @@ def configure(layout: Layout) -> None:
     home = layout.dir("glance")
     for sub in ("images", "staging", "tasks"):
         (home / sub).mkdir(parents=True, exist_ok=True)
-    (home / "glance_wsgi.py").write_text(SHIM.format(home=str(home)))
+    daemons.write_wsgi_shim(home, "glance")
     shutil.copy(layout.venv / "etc" / "glance" / "glance-api-paste.ini",
                 home / "glance-api-paste.ini")
     (home / "glance-api.conf").write_text(f"""[DEFAULT]

@@ -8,14 +8,6 @@ import subprocess
 from cluster.openstack import daemons
 from cluster.openstack.layout import REGIONS, Layout
 
-# oslo.config parses the command line when the app is imported: gunicorn's flags must not
-# reach it, hence a shim module that clears sys.argv first.
-SHIM = """import os, sys
-sys.argv = sys.argv[:1]
-os.environ['OS_KEYSTONE_CONFIG_DIR'] = {home!r}
-from keystone.wsgi.api import application  # noqa: E402,F401
-"""
-
 
 def daemon(layout: Layout) -> daemons.Daemon:
     home = layout.dir("keystone")
@@ -27,7 +19,7 @@ def daemon(layout: Layout) -> daemons.Daemon:
 def configure(layout: Layout) -> None:
     home = layout.dir("keystone")
     home.mkdir(parents=True, exist_ok=True)
-    (home / "keystone_wsgi.py").write_text(SHIM.format(home=str(home)))
+    daemons.write_wsgi_shim(home, "keystone")
     (home / "keystone.conf").write_text(f"""[DEFAULT]
 log_file = {home}/keystone.log
 [database]

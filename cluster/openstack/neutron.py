@@ -8,13 +8,6 @@ import subprocess
 from cluster.openstack import daemons, keystone
 from cluster.openstack.layout import Layout
 
-SHIM = """import os, sys
-sys.argv = sys.argv[:1]
-os.environ['OS_NEUTRON_CONFIG_DIR'] = {home!r}
-os.environ['OS_NEUTRON_CONFIG_FILES'] = 'neutron.conf;ml2_conf.ini'
-from neutron.wsgi.api import application  # noqa: E402,F401
-"""
-
 # `neutron-db-manage upgrade heads` cannot ALTER constraints on SQLite: create every table from
 # Neutron's models (as its own unit tests do), then stamp the migration heads.
 SCHEMA = """
@@ -39,7 +32,7 @@ def daemon(layout: Layout) -> daemons.Daemon:
 def configure(layout: Layout) -> None:
     home = layout.dir("neutron")
     (home / "lock").mkdir(parents=True, exist_ok=True)
-    (home / "neutron_wsgi.py").write_text(SHIM.format(home=str(home)))
+    daemons.write_wsgi_shim(home, "neutron", OS_NEUTRON_CONFIG_FILES="neutron.conf;ml2_conf.ini")
     shutil.copy(layout.venv / "etc" / "neutron" / "api-paste.ini", home / "api-paste.ini")
     (home / "neutron.conf").write_text(f"""[DEFAULT]
 core_plugin = ml2
