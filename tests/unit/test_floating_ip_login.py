@@ -6,7 +6,6 @@ takeover at 1.5 s of Keystone latency)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,10 @@ import yaml
 
 from resource_agents.agents.floating_ip import FloatingIpAgent
 from resource_agents.openstack import session
-from tests.support.fake_cloud import FIP_ADDRESS, FakeCloud, clouds_yaml
+from tests.support.fake_cloud import FIP_ADDRESS, clouds_yaml
 
 OK, NOT_RUNNING, CONFIGURED, INSTALLED = 0, 7, 6, 5
 STANDBY = {"OCF_RESKEY_CRM_meta_interval": "60000", "OCF_RESKEY_CRM_meta_role": "Stopped"}
-
-
-@pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def clouds(cloud: FakeCloud, tmp_path: Path) -> Path:
-    path = tmp_path / "clouds.yaml"
-    path.write_text(yaml.safe_dump(clouds_yaml(cloud)))
-    return path
 
 
 def login(clouds: Path, node: str = "n1", previous=None, **overrides) -> session.Session:

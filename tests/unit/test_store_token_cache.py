@@ -10,30 +10,19 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from fractal_service.store import StoreError, open_store, swift_auth, swift_url, token_cache
-from tests.support.fake_cloud import OBJECT_PATH, FakeCloud, clouds_yaml
+from tests.support.fake_cloud import OBJECT_PATH, FakeCloud
 
 LOGIN = "POST /identity/v3/auth/tokens"
 
 
 @pytest.fixture
-def cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def url(cloud: FakeCloud, tmp_path: Path) -> str:
-    path = tmp_path / "clouds.yaml"
-    path.write_text(yaml.safe_dump(clouds_yaml(cloud)))
-    return f"swift://fake/fractals?config={path}&timeout=5"
+def url(clouds: Path) -> str:
+    return f"swift://fake/fractals?config={clouds}&timeout=5"
 
 
 def logins(cloud: FakeCloud) -> int:
