@@ -16,6 +16,7 @@ APT_PACKAGES=(
   booth booth-pacemaker                         # the two-site lab's ticket (sites and arbitrator)
   knot bind9-dnsutils                           # the two-site lab's DNS name (RFC 2136 + TSIG; nsupdate/dig for ocf:heartbeat:dnsupdate)
   etcd-server etcd-client                       # settings in etcd (fractal_service/settings/, tests -m etcd)
+  chromium chromium-driver                      # the web page in a real browser (tests/browser, headless, selenium)
   lintian                                       # the .deb checked as Debian checks packages (tests/agents/test_deb_package.py)
   vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap dnsmasq-base fdisk e2fsprogs  # Vagrant cluster (tests/vagrant): VMs, box build
 )
