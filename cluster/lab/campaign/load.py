@@ -1,8 +1,11 @@
 """Continuous client load through the floating IP for the whole campaign, and its ledger.
 
-Creations carry an Idempotency-Key and are retried with the same key, backing off, until the
-API answers them (as the CLI and the workers do); each carries a marker of its own (its `xa`),
-so the store can be counted per submission at the end. Reads list and fetch fractals; images of
+Submissions leave at a fixed rate (2/s), each in a thread of its own: a slow or unanswered
+one never holds back the next, as it would with a creator that waits for each answer (a
+campaign's outages and 3-4 s keyed creations on a loaded host brought such a client down to
+0.66/s). Each carries an Idempotency-Key and is retried with it, backing off, until the API
+answers (as the CLI and the workers do), and a marker of its own (its `xa`), so the store can
+be counted per submission at the end. Reads list and fetch fractals; images of
 done fractals are downloaded and checked to be PNG. Every answer records the node that gave it
 (X-Fractal-Node)."""
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import statistics
 import threading
 import time
 from collections import Counter
@@ -33,15 +37,29 @@ class Ledger:
     bad_images: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)  # an accepted fractal the API denied
     failures: Counter = field(default_factory=Counter)  # "create 503" -> how many
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # what -> answered requests'
+    most_in_flight: int = 0  # submissions waiting for their answer at once, at most
 
-    def count(self, what: str, ok: bool) -> None:
+    def count(self, what: str, ok: bool, took: float | None = None) -> None:
         self.counts.setdefault(what, [0, 0])[0 if ok else 1] += 1
+        if ok and took is not None:
+            self.seconds.setdefault(what, []).append(took)
+
+    def latency(self, what: str) -> tuple[float, float] | None:
+        """(p50, p95) of the answered requests of a kind, in seconds."""
+        took = sorted(self.seconds.get(what, []))
+        if not took:
+            return None
+        return statistics.median(took), took[min(len(took) - 1, int(len(took) * 0.95))]
 
 
 class Load:
-    """Two creators (2 submissions/s together), a reader and a downloader, until stopped."""
+    """Submissions at a fixed rate (2/s), a reader and a downloader, until stopped."""
 
-    def __init__(self, lab: Lab, submit_every: float = 1.0, read_every: float = 0.5) -> None:
+    MAX_IN_FLIGHT = 64  # submissions awaiting an answer: beyond, the schedule waits (reported)
+    STOP_GRACE_S = 30.0  # after stop(), in-flight submissions still get this long to be answered
+
+    def __init__(self, lab: Lab, submit_every: float = 0.5, read_every: float = 0.5) -> None:
         self.lab = lab
         self.ledger = Ledger()
         self.submit_every = submit_every
@@ -49,10 +67,13 @@ class Load:
         self._run = random.randrange(1, 10**5)
         self._numbers = itertools.count()
         self._done: list[str] = []  # uuids seen done: what the downloader fetches
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # no new submission, no more reads
+        self._give_up = threading.Event()  # in-flight submissions stop retrying
+        self._in_flight = threading.BoundedSemaphore(self.MAX_IN_FLIGHT)
+        self._submissions: list[threading.Thread] = []
         self.started = self.stopped = 0.0  # time.monotonic() of start() and stop()
         self._threads = [threading.Thread(target=loop, daemon=True) for loop in
-                         (self._create, self._create, self._read, self._download)]
+                         (self._schedule, self._read, self._download)]
 
     def start(self) -> Load:
         self.started = time.monotonic()
@@ -61,48 +82,75 @@ class Load:
         return self
 
     def stop(self) -> None:
+        """No new submission; those in flight are retried until answered (the cluster is
+        healed by now), for STOP_GRACE_S at most."""
         self.stopped = time.monotonic()
         self._stop.set()
         for thread in self._threads:
             thread.join(30)
+        deadline = time.monotonic() + self.STOP_GRACE_S
+        for thread in list(self._submissions):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._give_up.set()
+        for thread in list(self._submissions):
+            thread.join(15)
+
+    def in_flight(self) -> int:
+        return sum(t.is_alive() for t in self._submissions)
 
     def _call(self, what: str, method: str, path: str, body: dict | None = None,
               headers: dict[str, str] | None = None, timeout: float = 5.0):
+        began = time.monotonic()
         answer = self.lab.request(method, path, body, timeout, headers)
+        took = time.monotonic() - began
         ok = answer is not None and answer.status < 400
         if answer is not None and answer.status == 404:
             self.ledger.not_found.append(f"{method} {path}")
         node = answer.headers.get(NODE_HEADER, "") if answer is not None else ""
         self.ledger.answers.append((time.time(), node, ok))
-        self.ledger.count(what, ok)
+        self.ledger.count(what, ok, took)
         if not ok:
             self.ledger.failures[f"{what} {_reason(answer)}"] += 1
         return answer
 
-    def _create(self) -> None:
+    def _schedule(self) -> None:
         # A fixed rate, not a pause after each answer: slow creations must not lower the load.
         due = time.monotonic()
         while True:
             due = max(due + self.submit_every, time.monotonic() - self.submit_every)
             if self._stop.wait(max(0.0, due - time.monotonic())):
                 return
-            n = next(self._numbers)
+            while not self._in_flight.acquire(timeout=0.5):
+                if self._stop.is_set():
+                    return
+            self._submissions = [t for t in self._submissions if t.is_alive()]
+            thread = threading.Thread(target=self._submit, args=(next(self._numbers),),
+                                      daemon=True)
+            self._submissions.append(thread)
+            self.ledger.most_in_flight = max(self.ledger.most_in_flight,
+                                             len(self._submissions))
+            thread.start()
+
+    def _submit(self, n: int) -> None:
+        try:
             marker = -2.2 - (self._run * 10**4 + n) * 1e-12
             self.ledger.markers.append(marker)
             body = {"width": 48, "height": 48, "iterations": 64, "xa": marker}
             key = {"Idempotency-Key": f"campaign-{self._run}-{n}"}
             backoff = Backoff(maximum=2.0)
-            while not self._stop.is_set():
+            while not self._give_up.is_set():
                 # 10 s, as the CLI and the workers wait (a keyed creation is a verified write:
                 # seconds on a loaded host's Swift)
                 answer = self._call("create", "POST", "/v1/fractals", body, key, timeout=10)
                 if answer is not None and answer.status in (200, 201):
                     self.ledger.accepted[self._json(answer)["uuid"]] = marker
-                    break
+                    return
                 if answer is not None and 400 <= answer.status < 500 and answer.status != 429:
                     self.ledger.rejected.append(f"{answer.status} {answer.body[:200]!r}")
-                    break
-                self._stop.wait(backoff.next_delay())
+                    return
+                self._give_up.wait(backoff.next_delay())
+        finally:
+            self._in_flight.release()
 
     def _read(self) -> None:
         while not self._stop.wait(self.read_every):

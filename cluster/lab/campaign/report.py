@@ -53,10 +53,14 @@ def ledger(outcome: Outcome) -> list[str]:
                        for what, (ok, failed) in sorted(led.counts.items()))
     failed = ", ".join(f"{k} ×{v}" for k, v in sorted(led.failures.items()))
     seconds = max(outcome.load.stopped - outcome.load.started, 1e-9)
+    latencies = ", ".join(f"{what} {p50:.2f} / {p95:.2f} s" for what in sorted(led.seconds)
+                          if (p := led.latency(what)) for p50, p95 in [p])
     return [f"- submissions: {len(led.markers)} sent in {seconds:.0f} s "
             f"({len(led.markers) / seconds:.2f}/s), {len(led.accepted)} accepted "
             "(each retried with its Idempotency-Key until answered)",
             f"- requests: {counts}",
+            f"- answered in (p50 / p95): {latencies or 'nothing answered'}; at most "
+            f"{led.most_in_flight} submissions awaiting their answer at once",
             f"- answering nodes seen: {', '.join(nodes) or 'none'}",
             f"- checkers: node processes sampled {outcome.watch.apis.samples} times (longest gap "
             f"{outcome.watch.apis.gaps.longest:.2f} s), Neutron {len(outcome.watch.fip.samples)} "
