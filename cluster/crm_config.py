@@ -9,8 +9,18 @@ from string import Template
 TEMPLATE = Path(__file__).parent / "config" / "fractal.crm"
 FENCING = Path(__file__).parent / "config" / "fencing.crm"
 # Where ocf:fractal:api keeps the pid of fractal.crm's `fractal-api` on a node (its state
-# directory is named after the agent and the resource).
+# directory is named after the agent and the resource; an anonymous clone's instances are
+# all named `fractal-api`).
 API_PIDFILE = "/run/resource-agents/fractal-api-fractal-api/api.pid"
+# Address agents that hand the address over in one step (migrate_to/migrate_from): a planned
+# move never leaves it associated with nobody. Others (IPaddr2, Debian's openstack-floating-ip)
+# are stopped, then started.
+MIGRATING_ADDRESS_AGENTS = frozenset({"ocf:fractal:floating-ip"})
+# Address agents whose address is exclusive by construction (Neutron associates a floating IP
+# with one port): requires=quorum is safe for them (fractal.crm says why); IPaddr2 on a shared
+# network is not (a cut-off node may still answer ARP), so it waits for fencing.
+EXCLUSIVE_ADDRESS_AGENTS = frozenset({"ocf:fractal:floating-ip",
+                                      "ocf:heartbeat:openstack-floating-ip"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,13 @@ class ServiceConfig:
     etcd_cert: str = ""
     etcd_key: str = ""
 
+    def _address_meta(self) -> str:
+        meta = "requires=" + ("quorum" if self.address_agent in EXCLUSIVE_ADDRESS_AGENTS
+                              else "fencing")
+        if self.address_agent in MIGRATING_ADDRESS_AGENTS:
+            meta += " allow-migrate=true"
+        return meta
+
     def render(self, servers: dict[str, str] | None = None) -> str:
         """`servers`: cluster node name -> compute server id, for fencing."""
         fencing = ""
@@ -57,6 +74,10 @@ class ServiceConfig:
             data_dir=self.data_dir, store_url=self.store_url,
             allow_local_store=str(self.allow_local_store).lower(),
             address_agent=self.address_agent, address_params=params,
+            address_meta=self._address_meta(),
+            # Object Storage: stateless APIs everywhere; SQLite: one writer, after fencing
+            api_requires="quorum" if self.store_url else "fencing",
+            api_clone_meta="" if self.store_url else " clone-max=1",
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
             fence_action=self.fence_action, token_file=self.token_file,
             etcd_params=etcd) + fencing

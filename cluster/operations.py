@@ -69,13 +69,14 @@ def clear_failures(cluster: Driver, timeout: float = 120.0) -> None:
 
 
 def kill_api(cluster: Driver, node_name: str | None = None) -> str:
-    """SIGKILL the API process on `node_name` (default: where the cluster runs it); returns
-    that node's name. LookupError when it runs nowhere."""
+    """SIGKILL the API process on `node_name` (default: the node holding the service address,
+    whose API instance serves the clients); returns that node's name. LookupError when the
+    address runs nowhere."""
     if node_name is None:
         state = cluster.status()
-        where = state.where("fractal-api") if state else []
+        where = state.serving("fractal-ip") if state else []
         if not where:
-            raise LookupError("the API is not running anywhere")
+            raise LookupError("the service address is not held anywhere")
         node_name = where[0]
     node = cluster.node(node_name)
     pid = node.exec(["cat", API_PIDFILE]).stdout.strip()

@@ -148,13 +148,13 @@ def cmd_demo(lab: Lab, args: argparse.Namespace) -> int:
                  for _ in range(args.fractals)]
         say(f"created {len(uuids)} fractals through http://{SERVICE_ADDRESS}:8080", started)
         state = lab.status()
-        victim = state.where("fractal-api")[0]
-        say(f"crashing {victim}, which serves the API (SIGKILL to the node's PID 1)", started)
+        victim = state.serving("fractal-ip")[0]
+        say(f"crashing {victim}, which holds the address (SIGKILL to the node's PID 1)", started)
         crashed_at = time.monotonic()
         lab.node(victim).crash()
         wait_for(lambda: lab.client("GET", "/healthz", timeout=1), 120, "the takeover")
         outage = time.monotonic() - crashed_at
-        now_on = lab.status().where("fractal-api")
+        now_on = lab.status().serving("fractal-ip")
         say(f"the API answers again from {', '.join(now_on)}: outage {outage:.2f} s", started)
         uuids += [lab.client("POST", "/v1/fractals", {"width": 320, "height": 240})["uuid"]
                   for _ in range(args.fractals)]

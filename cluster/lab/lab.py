@@ -185,12 +185,13 @@ class Lab:
             self.boot_node(node)
             progress(f"{node.name} booted (pid {node.pid1}, {node.spec.address})")
 
-    def configure(self) -> None:
-        """Load the Fractal service's configuration through one node's crm shell."""
+    def configure(self, edit: Callable[[str], str] = lambda crm: crm) -> None:
+        """Load the Fractal service's configuration through one node's crm shell (`edit`: a
+        benchmark's variant of it, e.g. the stock agent's documented layout)."""
         # The services follow etcd from their start: its members formed while Pacemaker did.
         self.etcd.wait_healthy(self.nodes)
         path = self.dir / "fractal.crm"
-        path.write_text(self.service.render(self.topology.servers))
+        path.write_text(edit(self.service.render(self.topology.servers)))
         self.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
         # The nodes share one host's CPUs: the host's load is not any node's, and Pacemaker's
         # throttling (load-threshold 80%) would queue a recovery behind unrelated starts.

@@ -41,7 +41,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from resource_agents.ocf.agent import SERVICE_ACTIONS, Action, Agent
@@ -122,6 +122,8 @@ class FloatingIpAgent(Agent):
         Action("start", timeout=60),
         Action("stop", timeout=60),
         Action("monitor", timeout=20, interval=10),
+        Action("migrate_to", timeout=20),
+        Action("migrate_from", timeout=60),
         *SERVICE_ACTIONS,
     )
 
@@ -323,6 +325,14 @@ class FloatingIpAgent(Agent):
                 raise OcfError(Exit.ERR_GENERIC, "the association did not take (another "
                                                  "node took the address meanwhile?)")
         return found, mine
+
+    def more_actions(self) -> dict[str, Callable[[], Exit]]:
+        # A planned move (allow-migrate=true): the source releases nothing and the target
+        # takes the address in one update, so the NAT flips from one node's API straight to
+        # the other's, never through "associated with nobody" (a stop then a start would
+        # refuse every request in between). The stop Pacemaker runs on the source afterwards
+        # finds the address elsewhere and leaves it (see _release).
+        return {"migrate_to": lambda: Exit.SUCCESS, "migrate_from": self.start}
 
     def stop(self) -> Exit:
         if os.path.exists(self._path("session.json")):  # else never probed nor started here

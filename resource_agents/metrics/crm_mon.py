@@ -108,6 +108,12 @@ class ClusterState:
         return sorted(n for r in self.resources if resource_id in (r.id, r.clone) and r.active
                       for n in r.nodes)
 
+    def serving(self, resource_id: str) -> list[str]:
+        """where(), among online nodes: a lost node's resources stay listed as active until it
+        is fenced, while a requires=quorum resource already runs on a survivor."""
+        return [n for n in self.where(resource_id)
+                if n in self.nodes and self.nodes[n].online]
+
 
 def _bool(el: etree._Element, name: str) -> bool:
     return el.get(name) == "true"

@@ -94,6 +94,10 @@ class Agent:
     def monitor(self) -> Exit:
         raise OcfError(Exit.ERR_UNIMPLEMENTED, "monitor is not implemented")
 
+    def more_actions(self) -> dict[str, Callable[[], Exit]]:
+        """Actions beyond the lifecycle that an agent serves (e.g. migrate_to), by name."""
+        return {}
+
     def reload_agent(self) -> Exit:
         # Reloadable parameters are read afresh by every action; nothing to signal.
         return Exit.SUCCESS
@@ -167,7 +171,7 @@ class Agent:
             return Exit.SUCCESS
         handlers = {"start": self.start, "stop": self.stop, "monitor": self.monitor,
                     "status": self.monitor, "validate-all": lambda: Exit.SUCCESS,
-                    "reload-agent": self.reload_agent}
+                    "reload-agent": self.reload_agent, **self.more_actions()}
         if action not in handlers:
             print(self.usage(), file=sys.stderr)
             return Exit.ERR_UNIMPLEMENTED

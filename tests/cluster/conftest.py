@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from cluster import operations
-from cluster.lab.campaign.checkers import ApiWatch, list_all, stored_twice
+from cluster.lab.campaign.checkers import AddressWatch, list_all, stored_twice
 from cluster.lab.lab import Lab
 from cluster.vagrant.driver import VagrantCluster
 from fractal_service.worker.backoff import Backoff
@@ -73,8 +73,9 @@ def healthy(ha_cluster: Cluster, pace: Pace) -> Iterator[Cluster]:
 
 class Observer:
     """While a fault plays out: probes the service address every 50 ms, submits fractals
-    continuously through it and samples where the API runs, so a test can assert on what users
-    and operators saw."""
+    continuously through it and samples where the address is held (crm_mon), whom it reaches
+    (from the client and from every node) and who holds it on a network device or in the
+    router's NAT, so a test can assert on what users and operators saw."""
 
     def __init__(self, lab: Cluster, pace: Pace) -> None:
         self.lab = lab
@@ -87,8 +88,9 @@ class Observer:
         self.markers: list[float] = []
         self.marked: dict[str, float] = {}  # accepted uuid -> its submission's marker
         self.posts: list[tuple[float, bool]] = []  # (seconds, answered) of every POST
-        self.holders: list[list[str]] = []  # API locations per crm_mon sample
-        self.apis = ApiWatch(lab, pace)  # API processes per node, from inside each node
+        self.holders: list[list[str]] = []  # the address's locations per crm_mon sample
+        # The address from every side, the lost and isolated nodes included
+        self.address = AddressWatch(lab, pace)
         self.probes: list[tuple[float, bool]] = []  # (when, answered) since the fault
         self.fault_at: float | None = None
         self._run = random.randrange(1, 10**5)
@@ -113,7 +115,7 @@ class Observer:
         if took:
             print(f"\nobserver: {len(took)} POSTs, {sum(not ok for _, ok in self.posts)} "
                   f"unanswered, p50 {took[len(took) // 2]:.2f} s, max {took[-1]:.2f} s; "
-                  f"{len(self.accepted)} accepted; {self.apis.samples} node samples")
+                  f"{len(self.accepted)} accepted; {self.address.samples} address samples")
 
     def fault(self) -> None:
         self.fault_at = time.monotonic()
@@ -148,11 +150,11 @@ class Observer:
         while not self._stop.wait(0.5):
             state = self.lab.status()  # the quorate partition's view
             if state and state.quorate:
-                self.holders.append(state.where("fractal-api"))
+                self.holders.append(state.serving("fractal-ip"))
 
     def _watch(self) -> None:
         while not self._stop.wait(self.pace.watch_every):
-            self.apis.sample()
+            self.address.sample()
 
     @property
     def recovered(self) -> bool:
@@ -170,11 +172,13 @@ class Observer:
         return probes[last_failure + 1][0] - self.fault_at
 
     def assert_no_split_brain(self) -> None:
-        """Neither the quorate side's view nor any node's own processes (the isolated and the
-        lost ones included) ever had the API on two nodes at once."""
+        """The service address never answered from two nodes: neither the quorate side's view
+        nor the router's NAT nor any node's own devices had it twice, and the answers through
+        it (from the client and from each node, the isolated and lost ones included) never
+        came from two nodes in turn. (Every node runs an API: two API processes are normal.)"""
         assert self.holders, "no crm_mon sample was taken"
         assert all(len(h) <= 1 for h in self.holders), self.holders
-        self.apis.assert_never_two()
+        self.address.assert_never_two()
 
     def assert_nothing_lost(self, timeout: float = 120) -> None:
         """Every acknowledged fractal ends up done, and no submission is stored twice: the
@@ -199,14 +203,15 @@ def full_state(lab: Cluster, node_name: str) -> crm_mon.ClusterState:
     return crm_mon.parse(xml)
 
 
-def assert_fenced_before_takeover(lab: Cluster, victim: str, survivor: str) -> None:
-    """The lost node was fenced through the cloud, and the API started elsewhere only after."""
+def assert_fenced_and_taken_over(lab: Cluster, victim: str, survivor: str) -> float:
+    """The lost node was fenced through the cloud, and the survivor started the address
+    (requires=quorum: without waiting for the fencing). Returns how long after the fencing
+    completed the address started (negative: before; one-second resolution)."""
     state = full_state(lab, survivor)
     fenced = [e for e in state.fence_events if e.target == victim and e.status == "success"]
     assert fenced, f"{victim} was not fenced: {state.fence_events}"
     starts = [op.last_rc_change for h in state.history
-              if h.resource == "fractal-api" and h.node == survivor
+              if h.resource == "fractal-ip" and h.node == survivor
               for op in h.operations if op.task == "start" and op.last_rc_change]
-    assert starts, "no start of the API on the survivor in its history"
-    # crm_mon prints both with one-second resolution
-    assert max(e.completed or 0 for e in fenced) <= max(starts) + 1
+    assert starts, "no start of the address on the survivor in its history"
+    return max(starts) - max(e.completed or 0 for e in fenced)

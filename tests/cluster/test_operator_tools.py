@@ -49,7 +49,7 @@ def test_standby_moves_the_service_and_online_does_not_pull_it_back(healthy: Clu
         crm(["crm", "node", "standby", start])
         try:
             wait_until(lambda: (s := lab.status()) and s.nodes[start].standby
-                       and s.where("fractal-api") and start not in s.where("fractal-api"),
+                       and s.serving("fractal-ip") and start not in s.where("fractal-api"),
                        60 * pace.slow, f"the service off {start} in standby")
             assert start not in lab.status().where("fractal-worker"), "a standby node works"
         finally:
@@ -58,8 +58,9 @@ def test_standby_moves_the_service_and_online_does_not_pull_it_back(healthy: Clu
         accepting_again(seen, pace)
     state = lab.status()
     assert not state.nodes[start].standby
-    assert start not in state.where("fractal-api"), "online pulled the service back"
+    assert start not in state.serving("fractal-ip"), "online pulled the service back"
     assert start in state.where("fractal-worker"), "the node back online runs its worker"
+    assert start in state.where("fractal-api"), "the node back online runs its API"
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=120 * pace.slow)
 
@@ -69,13 +70,13 @@ def test_ban_moves_the_service_and_clear_leaves_it_where_it_went(healthy: Cluste
     lab = healthy
     crm = lab.nodes[0].exec
     start = api_node(lab, pace)
-    crm(["crm", "resource", "ban", "fractal-service", start])
+    crm(["crm", "resource", "ban", "fractal-ip", start])
     try:
         wait_until(lambda: (w := api_node(lab, pace)) != start and lab.client("GET", "/healthz")
                    and w, 60 * pace.slow, f"the service banned from {start}")
-        assert f"cli-ban-fractal-service-on-{start}" in crm(["crm", "configure", "show"]).stdout
+        assert f"cli-ban-fractal-ip-on-{start}" in crm(["crm", "configure", "show"]).stdout
     finally:
-        crm(["crm", "resource", "clear", "fractal-service"])
+        crm(["crm", "resource", "clear", "fractal-ip"])
     lab.settle()
     assert "cli-ban" not in crm(["crm", "configure", "show"]).stdout
     assert api_node(lab, pace) != start, "clearing the ban moved the service back"
@@ -119,8 +120,9 @@ def test_maintenance_mode_leaves_a_hand_restart_alone_and_reprobes_after(healthy
         # once a second), then nothing does.
         wait_until(lambda: not lab.client("GET", "/healthz", timeout=1), 10 * pace.slow,
                    "the API to die")
-        # Nothing watches in maintenance mode: three monitor intervals later no node runs an
-        # API process (no restart, no move) and nobody answers.
+        # Nothing watches in maintenance mode: three monitor intervals later no API process
+        # has started anywhere (no restart, no move: the others' keep running) and nobody
+        # answers at the address.
         apis = ApiWatch(lab, pace)
         held_until = time.monotonic() + 3 * pace.api_monitor_s + 2 * pace.slow
         while time.monotonic() < held_until:
@@ -149,7 +151,7 @@ def test_maintenance_mode_leaves_a_hand_restart_alone_and_reprobes_after(healthy
     lab.settle()
     state = lab.status()
     assert not state.maintenance_mode
-    assert state.where("fractal-api") == [where]
+    assert where in state.where("fractal-api") and state.serving("fractal-ip") == [where]
     assert not state.failures, f"failed actions left: {state.failures}"
     assert api_pid(lab, where) == by_hand, "the API restarted after maintenance mode"
     since = [(task, interval, rc) for task, interval, call, rc in api_calls(lab, where)

@@ -45,7 +45,7 @@ def test_a_setting_changed_in_etcd_reaches_every_node_and_a_stopped_member_catch
         pytest.skip("only the lab runs etcd on its nodes (the Vagrant VMs have none yet)")
     lab, etcd = healthy, healthy.etcd
     assert lab.client("GET", "/readyz")["settings"]["etcd"] == "up"
-    victim = lab.status().where("fractal-api")[0]  # its API reads etcd through the others
+    victim = lab.status().serving("fractal-ip")[0]  # its API reads etcd through the others
     operator = next(n for n in lab.nodes if n.name != victim)
     workers = {f"{n.name}-{i}" for n in lab.nodes for i in range(lab.service.workers)}
     since = {n.name: worker_log(lab, n.name).stat().st_size for n in lab.nodes}

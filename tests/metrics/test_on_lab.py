@@ -93,9 +93,10 @@ class Prometheus:
 
 
 def api_node(lab: Lab) -> str:
-    state = wait_until(lambda: (s := lab.status()) and s.where("fractal-api") and s, 60,
-                       "the API to be placed")
-    return state.where("fractal-api")[0]
+    """The node holding the service address (every node runs an API)."""
+    state = wait_until(lambda: (s := lab.status()) and s.serving("fractal-ip") and s, 60,
+                       "the address to be placed")
+    return state.serving("fractal-ip")[0]
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +124,8 @@ def prometheus(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 def test_prometheus_scrapes_every_exporter_and_the_api(prometheus: Prometheus) -> None:
     p = prometheus
-    wait_until(lambda: p.scalar('sum(up{job="fractal-api"})') == 1, 30,
-               "the API scraped on the node that runs it", interval=1)
+    wait_until(lambda: p.scalar('sum(up{job="fractal-api"})') == 3, 30,
+               "the API scraped on every node (a clone)", interval=1)
     online = p.query('max by (node) (ha_cluster_pacemaker_nodes{status="online"})')
     assert sorted((m["node"], v) for m, v in online) == [("n1", 1), ("n2", 1), ("n3", 1)]
     assert p.scalar("min(ha_cluster_corosync_quorate)") == 1
@@ -146,7 +147,7 @@ def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
     victim = api_node(lab)
     survivors = [n.name for n in lab.nodes if n.name != victim]
     # Every exporter has seen the API where it runs (its failover series exist from then on).
-    wait_until(lambda: p.scalar('count(fractal_ha_failovers_total{resource="fractal-api",'
+    wait_until(lambda: p.scalar('count(fractal_ha_failovers_total{resource="fractal-ip",'
                                 'cause="node_lost"})') == 3, 30, "every exporter's baseline",
                interval=1)
     time.sleep(3)
@@ -158,19 +159,19 @@ def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
     crashed_at = time.time()
     lab.node(victim).crash()
     try:
-        wait_until(lambda: p.scalar('max(fractal_ha_failovers_total{resource="fractal-api",'
+        wait_until(lambda: p.scalar('max(fractal_ha_failovers_total{resource="fractal-ip",'
                                     'cause="node_lost"})') == 1, 90,
                    "PromQL to show the failover counted", interval=1)
         counted_after = time.time() - crashed_at
         assert api_node(lab) in survivors
-        assert p.scalar('max(increase(fractal_ha_failovers_total{resource="fractal-api"}'
+        assert p.scalar('max(increase(fractal_ha_failovers_total{resource="fractal-ip"}'
                         '[5m])) >= 0.5') is not None
         # both survivors' exporters saw it; the crashed node's exporter went with its node
-        seen_by = p.query('fractal_ha_failovers_total{resource="fractal-api",'
+        seen_by = p.query('fractal_ha_failovers_total{resource="fractal-ip",'
                           'cause="node_lost"} == 1')
         assert {m["instance"] for m, _ in seen_by} <= set(survivors) and seen_by
         duration = p.scalar('max(fractal_ha_failover_duration_seconds_sum'
-                            '{resource="fractal-api"})')
+                            '{resource="fractal-ip"})')
         # an upper bound, yet no longer than it took to see it counted (+ a scrape or two)
         assert duration is not None and 0 < duration <= counted_after + 3
 
@@ -182,7 +183,7 @@ def test_node_crash_is_counted_as_a_failover_and_alerted(lab: Lab,
                    f"FractalHANodeOffline for {victim}", interval=1)
         # the slow-failover alert agrees with the measured duration (30 s threshold)
         if duration > 30:
-            wait_until(lambda: p.firing("FractalHAFailoverSlow", resource="fractal-api"), 30,
+            wait_until(lambda: p.firing("FractalHAFailoverSlow", resource="fractal-ip"), 30,
                        "FractalHAFailoverSlow for a failover over 30 s", interval=1)
         else:
             assert p.firing("FractalHAFailoverSlow") == []

@@ -1,9 +1,11 @@
-"""The failover suite's split-brain check, on made-up samples: it can fail, and only when two
-nodes' API processes really ran at the same moment."""
+"""The failover suite's checks, on made-up samples: API processes' spans (two at the same moment),
+and the split-brain check of the service address (held or answering from two nodes), which
+can fail, and only when the address really leads to two nodes."""
 
 from __future__ import annotations
 
-from tests.cluster.conftest import LAB, VMS, ApiWatch
+from cluster.lab.campaign.checkers import AddressWatch, ApiWatch
+from tests.cluster.conftest import LAB, VMS
 
 
 def sample(pid: int, started: float, now: float) -> str:
@@ -39,3 +41,34 @@ def test_garbage_output_is_ignored() -> None:
     watch.record("n1", "nsenter: cannot open /proc/1/ns/net\n")
     watch.record("n2", "12 x 100\nnow 5\n")
     assert watch.spans == {}
+
+
+def address_watch(*samples: tuple[set[str], list[str], dict[str, str]]) -> AddressWatch:
+    watch = AddressWatch(cluster=None)
+    for i, (held, nat, answers) in enumerate(samples):
+        watch.record(1000.0 + i, held, nat, answers)
+    return watch
+
+
+def test_the_address_answering_from_two_nodes_is_reported() -> None:
+    split = {"client": "n1", "n2": "n2", "n3": "n1"}
+    watch = address_watch((set(), ["n1"], split), (set(), ["n1"], split))
+    assert len(watch.problems()) == 1 and "n2" in watch.problems()[0]
+
+
+def test_the_address_held_twice_on_devices_or_in_the_nat_is_reported() -> None:
+    one = {"client": "n1"}
+    assert address_watch(({"n1", "n2"}, [], one)).problems() == [
+        "at 1000.0: held on ['n1', 'n2']"]
+    assert address_watch((set(), ["n1", "n2"], one)).problems() == [
+        "at 1000.0: NAT to ['n1', 'n2']"]
+
+
+def test_a_failover_is_not_split_brain() -> None:
+    """The NAT flips between two requests of one sample: one mixed sample, then the new node."""
+    watch = address_watch((set(), ["n1"], {"client": "n1", "n2": "n1"}),
+                          (set(), ["n2"], {"client": "n1", "n2": "n2"}),
+                          (set(), ["n2"], {"client": "n2", "n2": "n2"}),
+                          ({"n2"}, [], {"client": "n2"}))
+    assert watch.problems() == []
+    watch.assert_never_two()

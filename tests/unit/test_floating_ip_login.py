@@ -187,3 +187,26 @@ def test_a_standby_backs_off_a_failing_keystone_and_a_start_does_not(cloud, clou
     cloud.failing.clear()
     assert agent(clouds, tmp_path, "n2", "start") == OK
     assert cloud.fip["port_id"] == "port-n2"
+
+
+def test_a_planned_move_hands_the_address_over_in_one_update(cloud, clouds, tmp_path,
+                                                             held_by_n1) -> None:
+    """allow-migrate (issue 17): migrate_to on the source calls nothing (the address keeps
+    forwarding to its API), migrate_from on the target is the takeover's one PUT, and the stop
+    Pacemaker runs on the source afterwards finds it elsewhere and leaves it: never associated
+    with nobody, as a stop then a start leaves it in between."""
+    migrate = {"OCF_RESKEY_CRM_meta_migrate_source": "n1",
+               "OCF_RESKEY_CRM_meta_migrate_target": "n2"}
+    assert agent(clouds, tmp_path, "n1", "migrate_to", **migrate) == OK
+    assert cloud.log == [] and cloud.fip["port_id"] == "port-n1"
+    assert agent(clouds, tmp_path, "n2", "migrate_from", **migrate) == OK
+    assert cloud.log == ["PUT /network/v2.0/floatingips/fip-1"]
+    assert cloud.fip["port_id"] == "port-n2"
+    assert agent(clouds, tmp_path, "n1", "stop") == OK
+    assert cloud.fip["port_id"] == "port-n2"
+
+
+def test_a_stop_then_a_start_leaves_the_address_with_nobody_in_between(cloud, clouds, tmp_path,
+                                                                       held_by_n1) -> None:
+    assert agent(clouds, tmp_path, "n1", "stop") == OK
+    assert cloud.fip["port_id"] is None  # what a client sees until the start elsewhere

@@ -22,7 +22,8 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     # the workers' clone runs everywhere (its starts come after the API's in a busy guest)
     state = wait_until(lambda: (s := cluster.status()) and s.where("fractal-worker") == [
         "n1", "n2", "n3"] and s, 300, "a worker on every node", interval=2)
-    # the group keeps the address with the API
+    # the API clone limited to one instance (clone-max=1: the VMs' SQLite in a shared
+    # directory has one writer), the address with it
     assert len(state.where("fractal-api")) == 1
     assert state.where("fractal-ip") == state.where("fractal-api")
     # fencing through the host's cloud: the device runs, and from a VM fence_openstack reads

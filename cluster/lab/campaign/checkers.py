@@ -5,6 +5,7 @@ every submission, and the cluster's leftovers. tests/cluster uses them as well."
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -90,8 +91,91 @@ class ApiWatch:
 
 
 def _look(node) -> str:
+    return _run(node, _API_PROCESSES)
+
+
+# From inside a node: "held" when the service address is on one of its devices (IPaddr2, or
+# a rogue), the node whose API a request to the address reaches from here, and the node's clock.
+_ADDRESS_VIEW = (
+    "ip -o addr show to {address} | grep -q . && echo held; "
+    "echo via $(curl -s -m {timeout} -o /dev/null -D - http://{address}:{port}/healthz "
+    "| tr -d '\\r' | awk -F': ' 'tolower($1) == \"x-fractal-node\" {{print $2}}'); "
+    "echo now $(date +%s.%N)")
+
+
+class AddressWatch:
+    """Where the service address leads, from every side at each sample: each node's devices,
+    the router's NAT for the floating IP (the lab), and whose API answers a request to it from
+    the client's network and from each node (the isolated and lost ones too). Every node runs
+    an API, so split brain is the address answering from two nodes, not two API processes."""
+
+    def __init__(self, cluster, pace: Skewed | None = None, timeout: float = 0.5) -> None:
+        self.cluster = cluster
+        self.timeout = timeout
+        self.samples = 0
+        self.gaps = Gaps()
+        # per sample: (epoch, nodes holding it on a device, NAT targets, {viewer: answerer})
+        self.seen: list[tuple[float, set[str], list[str], dict[str, str]]] = []
+
+    def sample(self) -> None:
+        running = [n for n in self.cluster.nodes if n.running]  # crashed or fenced: nothing
+        script = _ADDRESS_VIEW.format(address=self.cluster.service.address,
+                                      port=self.cluster.service.api_port, timeout=self.timeout)
+        with ThreadPoolExecutor(len(running) + 2) as pool:
+            client = pool.submit(self._client_view)
+            nat = pool.submit(self._nat_targets)
+            views = list(pool.map(lambda n: _run(n, script), running))
+        held = {n.name for n, out in zip(running, views, strict=True) if "held" in out.split()}
+        answers = {n.name: out.split("via", 1)[1].split()[0] for n, out in
+                   zip(running, views, strict=True)
+                   if "via" in out and out.split("via", 1)[1].split()[:1] != ["now"]}
+        if (by := client.result()) is not None:
+            answers["client"] = by
+        self.record(time.time(), held, nat.result(), answers)
+
+    def record(self, when: float, held: set[str], nat: list[str],
+               answers: dict[str, str]) -> None:
+        self.seen.append((when, held, nat, answers))
+        self.samples += 1
+        self.gaps.tick()
+
+    def _client_view(self) -> str | None:
+        request = getattr(self.cluster, "request", None)  # the lab's client namespace
+        answer = request("GET", "/healthz", timeout=self.timeout) if request else None
+        return answer.headers.get("x-fractal-node") if answer is not None else None
+
+    def _nat_targets(self) -> list[str]:
+        """The nodes the router's DNAT rules send the floating IP to (the lab's data plane)."""
+        router = getattr(getattr(self.cluster, "net", None), "router", None)
+        if router is None:
+            return []
+        rules = subprocess.run(["ip", "netns", "exec", router, "iptables", "-t", "nat", "-S"],
+                               capture_output=True, text=True, timeout=10).stdout
+        by_address = {n.spec.address: n.name for n in self.cluster.nodes}
+        return [by_address.get(r.split()[-1], r.split()[-1]) for r in rules.splitlines()
+                if f"-d {self.cluster.service.address}/32" in r and "DNAT" in r]
+
+    def problems(self) -> list[str]:
+        """Each sample where the address was held twice (devices, NAT), and each pair of
+        consecutive samples whose answers came from two nodes (a failover flips the NAT between
+        two requests of one sample at most once; two nodes serving it persist)."""
+        found = [f"at {t:.1f}: held on {sorted(held)}" for t, held, _, _ in self.seen
+                 if len(held) > 1]
+        found += [f"at {t:.1f}: NAT to {nat}" for t, _, nat, _ in self.seen if len(nat) > 1]
+        split = [len(set(answers.values())) > 1 for *_, answers in self.seen]
+        found += [f"at {self.seen[i][0]:.1f}: answered by {self.seen[i][3]}, then "
+                  f"{self.seen[i + 1][3]}" for i in range(len(split) - 1)
+                  if split[i] and split[i + 1]]
+        return found
+
+    def assert_never_two(self) -> None:
+        assert self.samples, "the service address was never sampled"
+        assert not self.problems(), f"the service address in two places: {self.problems()}"
+
+
+def _run(node, script: str) -> str:
     try:
-        return node.exec(["sh", "-c", _API_PROCESSES], check=False, timeout=10).stdout
+        return node.exec(["sh", "-c", script], check=False, timeout=10).stdout
     except Exception:  # a node going down mid-call
         return ""
 

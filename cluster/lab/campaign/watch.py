@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from cluster.lab.campaign.checkers import ApiWatch, FipWatch
+from cluster.lab.campaign.checkers import AddressWatch, FipWatch
 from cluster.lab.lab import SERVICE_ADDRESS, Lab
 from cluster.lab.probes import Probes, http_get, http_ok
 
@@ -20,7 +20,7 @@ PROBE_TIMEOUT = 1.0
 class Watch:
     def __init__(self, lab: Lab, probes_log: Path) -> None:
         self.lab = lab
-        self.apis = ApiWatch(lab)
+        self.apis = AddressWatch(lab)  # every node's view of the address (issue 17)
         self.fip = FipWatch(lab.cloud, lab.topology)
         self.probes = Probes(lab.client_netns, SERVICE_ADDRESS, lab.service.api_port,
                              probes_log, interval=PROBE_EVERY, timeout=PROBE_TIMEOUT,

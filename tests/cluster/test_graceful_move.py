@@ -1,0 +1,86 @@
+"""A planned move (`crm resource move`) and a standby of the serving node, as a client doing 20
+requests/s sees them: the new holder's API is already up (every node runs one), the address is
+handed over in one update (migrate_to/migrate_from), the old API drains on SIGTERM. At most one
+failed request per move; the longest gap between two answers is printed in ms."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from cluster.lab.lab import SERVICE_ADDRESS, Lab
+from cluster.lab.probes import Probes, http_get, http_ok
+from tests.cluster.conftest import Cluster, Observer, Pace
+from tests.cluster.test_failover import accepting_again, api_node
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.cluster
+RATE_EVERY_S = 0.05  # 20 requests/s, each its own connection
+REQUEST_TIMEOUT_S = 1.0
+
+
+def window(probes: Probes, since: float, until: float) -> tuple[int, int, float]:
+    """(requests, failed, longest gap in ms between two answers) started in [since, until]."""
+    rows = [r for r in probes.attempts(since) if r[0] <= until]
+    answered = [ended for _, ended, answer in rows if http_ok(answer)]
+    gaps = [b - a for a, b in itertools.pairwise(answered)]
+    return len(rows), sum(not http_ok(a) for *_, a in rows), max(gaps, default=0.0) * 1000
+
+
+def handed_over(lab: Cluster, pace: Pace, source: str) -> str:
+    """Until the address runs off `source` and nothing is in flight; returns its node."""
+    where = wait_until(lambda: (w := api_node(lab, pace)) != source and w, 60 * pace.slow,
+                       f"the address off {source}")
+    lab.settle()
+    return where
+
+
+def test_planned_move_and_standby_fail_at_most_one_request(healthy: Cluster, pace: Pace,
+                                                           tmp_path: Path) -> None:
+    if not isinstance(healthy, Lab):
+        pytest.skip("the 20 requests/s client runs in the lab's client namespace")
+    lab = healthy
+    crm = lab.nodes[0].exec
+    probes = Probes(lab.client_netns, SERVICE_ADDRESS, lab.service.api_port,
+                    tmp_path / "probes.log", interval=RATE_EVERY_S, timeout=REQUEST_TIMEOUT_S,
+                    request=http_get("/healthz", SERVICE_ADDRESS))
+    results: dict[str, tuple[int, int, float]] = {}
+    standby = None
+    try:
+        with Observer(lab, pace) as seen:
+            wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
+            start = api_node(lab, pace)
+            target = next(n.name for n in lab.nodes if n.name != start)
+            began = time.monotonic()
+            crm(["crm", "resource", "move", "fractal-ip", target])
+            assert handed_over(lab, pace, start) == target
+            results["move"] = window(probes, began, time.monotonic() + REQUEST_TIMEOUT_S)
+            crm(["crm", "resource", "clear", "fractal-ip"])
+            lab.settle()
+
+            standby = target
+            began = time.monotonic()
+            crm(["crm", "node", "standby", standby])
+            handed_over(lab, pace, standby)
+            wait_until(lambda: standby not in lab.status().where("fractal-api"),
+                       30 * pace.slow, f"the API on {standby} stopped (drained)")
+            results["standby"] = window(probes, began, time.monotonic() + REQUEST_TIMEOUT_S)
+            crm(["crm", "node", "online", standby])
+            standby = None
+            lab.settle()
+            accepting_again(seen, pace)
+        time.sleep(REQUEST_TIMEOUT_S)
+    finally:
+        probes.stop()
+        if standby is not None:
+            crm(["crm", "node", "online", standby], check=False)
+        crm(["crm", "resource", "clear", "fractal-ip"], check=False)
+    for kind, (requests, failed, gap_ms) in results.items():
+        print(f"{kind}: {failed} of {requests} requests failed at 20/s, longest gap between "
+              f"answers {gap_ms:.0f} ms")
+    assert all(failed <= 1 for _, failed, _ in results.values()), results
+    seen.assert_no_split_brain()
+    seen.assert_nothing_lost(timeout=120 * pace.slow)
