@@ -101,3 +101,26 @@ class _StateCollector:
                 family.add_metric([state.value], n)
             yield family
         yield up
+        yield from _replica(self.store)
+
+
+def _replica(store: Store) -> Iterator[GaugeMetricFamily]:
+    """The synced copy in another region, where the store URL names one (`peer=`)."""
+    peer = store.replica_peer
+    if peer is None:
+        return
+    up = GaugeMetricFamily("fractal_store_replica_up", "1 if both regions answered the last "
+                           "replica measurement", labels=["peer"])
+    try:
+        age = store.replica_age()
+    except StoreError:
+        up.add_metric([peer], 0)
+        yield up
+        return
+    up.add_metric([peer], 1)
+    yield up
+    family = GaugeMetricFamily(
+        "fractal_store_replica_age_seconds", "Age of the newest of this region's writes that "
+        "the peer region's synced copy holds (the RPO now; +Inf: none yet)", labels=["peer"])
+    family.add_metric([peer], age)
+    yield family

@@ -117,5 +117,15 @@ class Store(ABC):
     def probe(self, deep: bool = False) -> None:
         """Raise StoreError unless the backend answers; `deep` also writes and reads back."""
 
+    @property
+    def replica_peer(self) -> str | None:
+        """The region holding a synced copy of this store (store/replica.py); None: none."""
+        return None
+
+    def replica_age(self) -> float:
+        """Seconds: how old the newest of this store's writes is that the replica holds.
+        StoreError if either side does not answer (or there is no replica)."""
+        raise StoreError("this store has no replica")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

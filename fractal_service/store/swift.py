@@ -68,6 +68,7 @@ Consistency model.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -91,6 +92,7 @@ from fractal_service.store.base import (
     Store,
     StoreError,
 )
+from fractal_service.store.replica import Replica
 from fractal_service.store.shared import SharedCall
 
 PREFIX = "fractals/"
@@ -193,10 +195,11 @@ class _Keep:
 
 class SwiftStore(Store):
     def __init__(self, http: Any, container: str, *, max_attempts: int = 5,
-                 timeout: float = 10.0, settle: float = 0.05) -> None:
+                 timeout: float = 10.0, settle: float = 0.05,
+                 replica: Replica | None = None) -> None:
         """`http` is a keystoneauth adapter for the object-store endpoint (swift_auth.client):
         it authenticates (from the node's token cache first), renews tokens and resolves the
-        catalog."""
+        catalog. `replica`: the container's synced copy in another region (replica.py)."""
         if not container or "/" in container:
             raise ValueError(f"bad container name {container!r}")
         self.http = http
@@ -204,6 +207,7 @@ class SwiftStore(Store):
         self.max_attempts = max_attempts
         self.timeout = timeout
         self.settle = settle
+        self.replica = replica
         self.gc_age = GC_AGE
         self.tombstone_age = TOMBSTONE_AGE
         self._open_from: str | None = None  # claims: every older fractal was finished
@@ -229,8 +233,15 @@ class SwiftStore(Store):
         from fractal_service.store import swift_auth
 
         http, _ = swift_auth.client(target, token_cache, target.timeout)
+        replica = None
+        if target.peer is not None and target.region is not None:
+            # The peer's login is not cached on disk: it serves only the metrics' beacon.
+            peer, _ = swift_auth.client(dataclasses.replace(target, region=target.peer), None,
+                                        target.timeout)
+            replica = Replica(http, peer, target.container, target.region, target.peer,
+                              target.timeout)
         return cls(http, target.container, max_attempts=max_attempts, timeout=target.timeout,
-                   settle=target.settle)
+                   settle=target.settle, replica=replica)
 
     # -- HTTP ------------------------------------------------------------------------------
     def _request(self, method: str, name: str | None = None, *, ok: tuple[int, ...] = (),
@@ -613,6 +624,15 @@ class SwiftStore(Store):
             if job.current.state != DELETED:
                 counts[State(job.current.state)] += 1
         return counts
+
+    @property
+    def replica_peer(self) -> str | None:
+        return None if self.replica is None else self.replica.peer_region
+
+    def replica_age(self) -> float:
+        if self.replica is None:
+            raise StoreError("this store has no replica")
+        return self.replica.age()
 
     def probe(self, deep: bool = False) -> None:
         """Callers that overlap share one probe (shared.py): /readyz cannot pile up."""

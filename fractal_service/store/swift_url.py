@@ -1,4 +1,5 @@
-"""What a `swift://CLOUD/CONTAINER?region=R&config=PATH&timeout=S&settle=S` store URL names.
+"""What a `swift://CLOUD/CONTAINER?region=R&config=PATH&timeout=S&settle=S&peer=R2` store URL
+names (`peer`: the region the container is synced with, replica.py).
 
 Light on purpose (standard library only): ocf:fractal:api's standby monitor reads it too.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-OPTIONS = frozenset({"region", "config", "timeout", "settle"})
+OPTIONS = frozenset({"region", "config", "timeout", "settle", "peer"})
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Target:
     region: str | None
     timeout: float
     settle: float
+    peer: str | None = None  # the region this container is synced with (replica.py)
 
 
 def parse(url: str) -> Target:
@@ -29,10 +31,12 @@ def parse(url: str) -> Target:
     container = parts.path.strip("/")
     if parts.scheme != "swift" or not container or "/" in container or set(query) - OPTIONS:
         raise ValueError(f"bad store URL {url!r} (expected swift://CLOUD/CONTAINER"
-                         "[?region=R&config=clouds.yaml&timeout=S&settle=S])")
+                         "[?region=R&config=clouds.yaml&timeout=S&settle=S&peer=R2])")
     try:
         timeout, settle = float(query.get("timeout", 10.0)), float(query.get("settle", 0.05))
     except ValueError:
         raise ValueError(f"bad store URL {url!r}: timeout and settle are seconds") from None
+    if "peer" in query and not query.get("region"):
+        raise ValueError(f"bad store URL {url!r}: peer needs region (this side's beacon)")
     return Target(url, unquote(parts.netloc) or None, container, query.get("config"),
-                  query.get("region"), timeout, settle)
+                  query.get("region"), timeout, settle, query.get("peer") or None)
