@@ -55,3 +55,10 @@ def test_unanswered_submissions_are_retried_with_their_key_while_new_ones_leave(
     assert len(load.ledger.accepted) == len(load.ledger.markers)
     p50, p95 = load.ledger.latency("create")
     assert 0.3 <= p50 <= p95 < 1.5
+
+
+def test_a_report_appended_to_the_results_file_becomes_a_section() -> None:
+    from cluster.lab.campaign.cli import as_section
+
+    assert as_section("# Random fault campaign: seed 5\n\ntext\n\n## Per fault kind\n") == (
+        "## Random fault campaign: seed 5\n\ntext\n\n### Per fault kind\n")

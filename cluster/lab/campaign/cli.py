@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--report", type=Path, help="where to write the Markdown report (default: "
                                                "campaign-SEED.md in the lab's directory)")
     p.add_argument("--only", help="draw from these fault kinds alone (comma-separated)")
+    p.add_argument("--append", action="store_true",
+                   help="append the report to PATH (e.g. benchmarks/results/campaign.md) as "
+                        "a section of its own, instead of replacing the file")
 
 
 def cmd_campaign(lab: Lab, args: argparse.Namespace) -> int:
@@ -48,6 +51,15 @@ def cmd_campaign(lab: Lab, args: argparse.Namespace) -> int:
                           "--seed", str(seed)])
     report = args.report or lab.dir / f"campaign-{seed}.md"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(markdown(outcome, command))
+    text = markdown(outcome, command)
+    if args.append and report.exists():
+        text = report.read_text().rstrip("\n") + "\n\n" + as_section(text)
+    report.write_text(text)
     say(f"{'passed' if outcome.passed else 'FAILED'}: report in {report}")
     return 0 if outcome.passed else 1
+
+
+def as_section(report: str) -> str:
+    """A run's report one heading level down: a section under another file's title."""
+    return "\n".join("#" + line if line.startswith("#") else line
+                     for line in report.splitlines()) + "\n"
