@@ -19,7 +19,7 @@ from tests.support.browser import Page, browser, errors
 from tests.support.processes import ApiServer, WorkerProcess, wait_until
 
 SMALL = {"width": 40, "height": 40, "iterations": 32}
-STALE_WITHIN_S = 10  # the page's 4 s timeout plus its 3 s refresh, with room
+STALE_WITHIN_S = 15  # the page's 4 s timeout plus its 3 s refresh, with room
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +35,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     with browser(tmp_path_factory.mktemp("browser")) as opened:
         yield opened
-
-
-@pytest.fixture
-def worker(api: ApiServer, tmp_path: Path) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(api.url, "web-worker", tmp_path)
-    process.start()
-    yield process
-    process.stop()
 
 
 def shows(page: Page, expected: dict[str, str]) -> bool:
@@ -69,21 +61,29 @@ def test_lists_fractals_with_their_states_without_console_errors(api: ApiServer,
 
 
 def test_done_fractals_appear_with_thumbnails_without_a_reload(api: ApiServer, page: Page,
-                                                               worker: WorkerProcess) -> None:
+                                                               tmp_path: Path) -> None:
     client = FractalClient(api.url)
-    pending = [f["uuid"] for f in client.page(state="pending")["fractals"]]
-    assert pending, "the first test left pending fractals"
-    # Finished by the worker while the page is open: the page must see it by itself.
-    wait_until(lambda: shows(page, dict.fromkeys(pending, "done")), 30,
-               "the worker's results as thumbnails on the open page")
+    made = [client.create(SMALL)["uuid"] for _ in range(2)]
+    page.open(api.url + "/")
+    wait_until(lambda: shows(page, dict.fromkeys(made, "pending")), 10, "them pending")
+    # Finished by a worker while the page is open: the page must see it by itself.
+    worker = WorkerProcess(api.url, "web-worker", tmp_path)
+    worker.start()
+    try:
+        wait_until(lambda: shows(page, dict.fromkeys(made, "done")), 30,
+                   "the worker's results as thumbnails on the open page")
+    finally:
+        worker.stop()
     assert page.never_reloaded
     assert not errors(page.console())
 
 
 def test_a_hung_then_gone_api_leaves_the_list_marked_stale_then_fresh(api: ApiServer,
                                                                       page: Page) -> None:
-    before = page.cards()
-    assert before and "updated" in page.status
+    FractalClient(api.url).create(SMALL)
+    page.open(api.url + "/")
+    before = wait_until(lambda: "updated" in page.status and page.cards(), STALE_WITHIN_S,
+                        "the list")
     page.console()  # (what came before)
     # Hung (every process of the server stopped): connections are accepted, never answered,
     # as through a floating IP whose holder died. The page must not wait for them.
