@@ -177,7 +177,8 @@ class Observer:
         it (from the client and from each node, the isolated and lost ones included) never
         came from two nodes in turn. (Every node runs an API: two API processes are normal.)"""
         assert self.holders, "no crm_mon sample was taken"
-        assert all(len(h) <= 1 for h in self.holders), self.holders
+        # (crm_mon itself is no check: it lists a migrating address on both nodes, from
+        # migrate_to to the source's stop, while Neutron has it on one port)
         self.address.assert_never_two()
 
     def assert_nothing_lost(self, timeout: float = 120) -> None:
