@@ -80,6 +80,32 @@ def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Cluste
     assert api_node(lab, pace) == survivor  # stickiness: the rejoining node does not pull it back
 
 
+def test_crash_of_the_dc_holding_the_address(healthy: Cluster, pace: Pace) -> None:
+    """The address's node is also the DC: the survivors elect a DC before they schedule the
+    takeover (an election more on the critical path), and still take the address over."""
+    lab = healthy
+    dc = lab.status().dc
+    crm = next(n for n in lab.nodes if n.name != dc).exec
+    crm(["crm", "resource", "move", "fractal-ip", dc])
+    wait_until(lambda: api_node(lab, pace) == dc and lab.client("GET", "/healthz"),
+               60 * pace.slow, f"the address on the DC {dc}")
+    crm(["crm", "resource", "clear", "fractal-ip"])
+    lab.settle()
+    with Observer(lab, pace) as seen:
+        wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
+        seen.fault()
+        lab.node(dc).crash()
+        wait_until(lambda: seen.recovered, pace.failover_bound_s, "the takeover")
+        survivor = api_node(lab, pace)
+        accepting_again(seen, pace)
+    state = lab.status()
+    print(f"DC crash: service back after {seen.downtime:.2f} s on {survivor}, new DC {state.dc}")
+    assert survivor != dc and state.dc != dc
+    assert_fenced_and_taken_over(lab, dc, survivor)
+    seen.assert_no_split_brain()
+    seen.assert_nothing_lost(timeout=120 * pace.slow)
+
+
 def test_active_node_isolated(healthy: Cluster, pace: Pace) -> None:
     lab = healthy
     victim = api_node(lab, pace)
