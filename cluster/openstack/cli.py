@@ -1,4 +1,4 @@
-"""`fractal-ha cloud up|down|status|fault|faults|revoke`: the lab's OpenStack on loopback."""
+"""`fractal-ha cloud up|down|status|fault|faults|sync|revoke`: the lab's OpenStack on loopback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from cluster.openstack import cloud
+from cluster.openstack import cloud, regions
 from cluster.openstack.faults import control
 from cluster.openstack.layout import DEFAULT_HOME, SERVICES, Layout
 
@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the cloud's state directory (default HOME/state); the lab's "
                              "cloud: --state /var/lib/fractal-ha/lab/cloud --netns-prefix fha")
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("up", help="install (once), configure (once) and start everything")
+    up = sub.add_parser("up", help="install (once), configure (once) and start everything")
+    up.add_argument("--regions", type=int, choices=(1, 2), default=1,
+                    help="2: RegionTwo's Swift too, container sync both ways (default 1)")
     sub.add_parser("status", help="which servers run and answer")
     down = sub.add_parser("down", help="stop everything and delete the state")
     down.add_argument("--purge", action="store_true", help="delete the virtualenv too")
@@ -37,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="reset every connection for this long")
     fault.add_argument("--clear", action="store_true")
     sub.add_parser("faults", help="show every endpoint's faults")
+    pair = sub.add_parser("sync", help="replicate a container both ways between the regions "
+                                       "(needs `up --regions 2`)")
+    pair.add_argument("container")
     revoke = sub.add_parser("revoke", help="revoke every token a user holds")
     revoke.add_argument("user")
     return parser
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "up":
             cloud.up(layout)
+            if args.regions == 2:
+                regions.up(layout)
             return 0 if cloud.status(layout) else 1
         if args.action == "down":
             cloud.down(layout, keep_venv=not args.purge)
@@ -64,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                                             error_rate=args.error_rate,
                                             error_status=args.error_status,
                                             outage_seconds=args.outage_seconds), indent=2))
+        elif args.action == "sync":
+            regions.pair(layout, args.container)
+            print(f"container {args.container} syncs both ways between the regions")
         elif args.action == "faults":
             print(json.dumps(control.show(layout), indent=2))
         elif args.action == "revoke":

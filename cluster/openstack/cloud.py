@@ -14,6 +14,7 @@ from cluster.openstack import (
     install,
     keystone,
     neutron,
+    regions,
     services,
     swift,
     tls,
@@ -95,8 +96,13 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     return built
 
 
+def every_daemon(layout: Layout) -> list[Daemon]:
+    """daemons() and, where it was started, RegionTwo's (regions.py)."""
+    return [*daemons(layout), *regions.daemons(layout)]
+
+
 def down(layout: Layout, keep_venv: bool = True) -> None:
-    stop_together(daemons(layout))
+    stop_together(every_daemon(layout))
     RouterNetwork.of(layout).destroy()
     shutil.rmtree(layout.state, ignore_errors=True)
     if not keep_venv:
@@ -105,9 +111,9 @@ def down(layout: Layout, keep_venv: bool = True) -> None:
 
 def status(layout: Layout, say: Callable[[str], None] = print) -> bool:
     healthy = True
-    for daemon in daemons(layout):
+    for daemon in every_daemon(layout):
         pid, answers = daemon.pid(), daemon.answers()
         healthy &= answers
-        say(f"{daemon.name:<15} {'up' if answers else 'DOWN':<5} pid {pid or '-':<8} "
-            f"{daemon.health_url or daemon.ready_file}")
+        say(f"{daemon.name:<25} {'up' if answers else 'DOWN':<5} pid {pid or '-':<8} "
+            f"{daemon.health_url or daemon.ready_file or '(process alive)'}")
     return healthy

@@ -13,6 +13,7 @@ from cluster.openstack.layout import (
     ADMIN_CLOUD,
     MEMBER_CLOUD,
     REGIONS,
+    REGIONS_CLOUD,
     TLS_CLOUD,
     TLS_REGION,
     Layout,
@@ -35,8 +36,11 @@ def entries(layout: Layout) -> dict[str, dict]:
     over_tls = entry(*MEMBER)  # the member again, over HTTPS with the lab's own CA
     over_tls["auth"]["auth_url"] = layout.tls_url("keystone") + "/v3"
     over_tls.update(region_name=TLS_REGION, cacert=str(tls.ca_file(layout)))
+    both = entry(*MEMBER)
+    del both["region_name"]
+    both["regions"] = list(REGIONS)  # the first is the default
     return {ADMIN_CLOUD: entry("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER),
-            TLS_CLOUD: over_tls}
+            TLS_CLOUD: over_tls, REGIONS_CLOUD: both}
 
 
 def member_only(layout: Layout) -> str:
@@ -49,11 +53,13 @@ def write(layout: Layout) -> None:
     layout.clouds_yaml.write_text(yaml.safe_dump({"clouds": entries(layout)}))
 
 
-def connect(layout: Layout, cloud: str = ADMIN_CLOUD) -> connection.Connection:
+def connect(layout: Layout, cloud: str = ADMIN_CLOUD,
+            region: str | None = None) -> connection.Connection:
+    """`region`: another than the entry's own (RegionTwo's Swift, regions.py)."""
     # Imported here: openstacksdk costs ~0.25 s, and the lab's compute hooks (a node's crash
     # while it is fenced) import this module but never connect.
     from openstack import connection
     from openstack.config import loader
 
     config = loader.OpenStackConfig(config_files=[str(layout.clouds_yaml)])
-    return connection.Connection(config=config.get_one(cloud=cloud))
+    return connection.Connection(config=config.get_one(cloud=cloud, region_name=region))

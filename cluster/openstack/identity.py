@@ -1,7 +1,8 @@
 """Keystone's content for the lab: regions, projects, users and roles, and the catalog.
 
-RegionOne holds every endpoint; RegionTwo exists with the identity endpoint only, so a client
-configured for the wrong region gets a clear "no endpoint" instead of a silent success;
+RegionOne holds every endpoint; RegionTwo exists with the identity endpoint only (and
+object-store once its Swift is started, regions.py), so a client configured for the wrong
+region gets a clear "no endpoint" instead of a silent success;
 RegionTLS holds every endpoint's HTTPS twin (tls.py).
 """
 
@@ -62,3 +63,9 @@ def _endpoints(ident, name: str, kind: str, urls: dict[str, str]) -> None:
             if (interface, region) not in existing:
                 ident.create_endpoint(service_id=svc.id, interface=interface, url=url,
                                       region_id=region)
+
+
+def register_object_store(layout: Layout, region: str, url: str) -> None:
+    """A region's own Swift in the catalog (idempotent)."""
+    _endpoints(clouds.connect(layout).identity, "swift", "object-store",
+               {region: url + CATALOG["object-store"][2]})

@@ -20,6 +20,10 @@ HOST = "127.0.0.1"
 REGIONS = ("RegionOne", "RegionTwo")
 ADMIN_CLOUD = "fractal-lab-admin"
 MEMBER_CLOUD = "fractal-lab"  # what the cluster's agents use: an ordinary project member
+# The same member in both regions (`regions:` in clouds.yaml; openstacksdk refuses a region
+# an entry does not list): the two-region store's (regions.py). Not the agents' entry: an
+# entry with `regions` takes the floating-IP agent off its fast plain login path.
+REGIONS_CLOUD = "fractal-lab-regions"
 # The same member over HTTPS with the lab's own CA (tls.py): every public endpoint has a TLS
 # twin (same backend, same faults), catalogued in a region of its own.
 TLS_CLOUD = "fractal-lab-tls"
@@ -32,6 +36,9 @@ INTERNAL = ("swift-account", "swift-container", "swift-object")
 # Catalogued at the server's own port, without a fault proxy: only operators' clients use it
 # (`openstack server list` asks Glance for image names); nothing of the cluster's does.
 DIRECT = ("image",)
+# RegionTwo's Swift (proxy and storage servers; regions.py starts it only where asked): its
+# ports are reserved in every cloud all the same, since RegionOne's realm names its proxy.
+SECOND_REGION = tuple(f"{name}-{REGIONS[1]}" for name in ("object-store", *INTERNAL))
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class Layout:
             if path.exists():
                 self._ports.update(json.loads(path.read_text()))
             names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults", *INTERNAL,
-                     *(f"{s}-tls" for s in SERVICES), *DIRECT]
+                     *(f"{s}-tls" for s in SERVICES), *DIRECT, *SECOND_REGION]
             missing = [name for name in names if name not in self._ports]
             if missing:  # a new cloud, or one made before a service was added
                 for name in missing:

@@ -33,7 +33,7 @@ def run_lab_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabCloud
         topo = cloud.up(layout, say=lambda line: print(line, flush=True))
         yield LabCloud(layout, topo, time.monotonic() - started)
     finally:
-        sessions = {d.pid() for d in cloud.daemons(layout)} - {None}
+        sessions = {d.pid() for d in cloud.every_daemon(layout)} - {None}
         cloud.down(layout)
         assert not session_members(sessions), "processes left behind by `down`"
         assert not layout.state.exists()

@@ -1,0 +1,84 @@
+"""RegionTwo of the lab cloud, started only where asked: a second Swift under the same Keystone,
+catalogued in RegionTwo, and container sync both ways between the regions' Swifts.
+
+The single-region lab never pays for it: `cloud.up` starts RegionOne alone; `up` here adds
+RegionTwo to a running cloud (`fractal-ha cloud up --regions 2`, or the two-region test
+fixture on top of the session cloud). Containers replicate only once paired (`pair`): each
+side's X-Container-Sync-To names the other region's container in the realm, with one key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from cluster.openstack import clouds, identity, swift
+from cluster.openstack.daemons import Daemon, start_together
+from cluster.openstack.layout import REGIONS, REGIONS_CLOUD, Layout
+
+SECOND = REGIONS[1]
+
+
+def started(layout: Layout) -> bool:
+    """RegionTwo was configured in this cloud (its daemons belong to status and down)."""
+    return swift.configured(layout, SECOND)
+
+
+def daemons(layout: Layout) -> list[Daemon]:
+    """RegionTwo's Swift and both regions' sync daemons, in start order (none before `up`)."""
+    if not started(layout):
+        return []
+    return [*swift.daemons_of(layout, SECOND),
+            *(swift.sync_daemon(layout, region) for region in REGIONS)]
+
+
+def up(layout: Layout, say: Callable[[str], None] = print) -> None:
+    """Idempotent; the cloud (Keystone, RegionOne's Swift) must be up."""
+    begun = time.monotonic()
+    first = swift.Cluster(layout)
+    if swift.write_configuration(first):
+        # A cloud made before container sync: its Swift learns the realm and middleware.
+        say("RegionOne's Swift reconfigured for container sync: restarting it")
+        for daemon in swift.daemons_of(layout):
+            daemon.stop()
+        start_together(swift.daemons_of(layout))
+    clouds.write(layout)  # a cloud made before its two-region entry
+    if not started(layout):
+        swift.configure(layout, SECOND)
+    identity.register_object_store(layout, SECOND, swift.Cluster(layout, SECOND).url)
+    start_together(daemons(layout))
+    say(f"[{time.monotonic() - begun:5.1f}s] {SECOND}: Swift on "
+        f"{swift.Cluster(layout, SECOND).url}, container sync every "
+        f"{swift.SYNC_INTERVAL_S:g} s both ways (realm {swift.REALM!r})")
+
+
+def pair(layout: Layout, container: str, cloud: str = REGIONS_CLOUD) -> None:
+    """Create `container` in both regions, each syncing to the other (same key on both:
+    the receiving side checks the key of its own container)."""
+    key = layout.secret("swift-sync-key")
+    for here, there in ((REGIONS[0], SECOND), (SECOND, REGIONS[0])):
+        store = clouds.connect(layout, cloud, region=here)
+        account = f"AUTH_{store.current_project_id}"
+        target = f"//{swift.REALM}/{swift.Cluster(layout, there).name}/{account}/{container}"
+        response = store.object_store.put(
+            f"/{container}", headers={"X-Container-Sync-To": target,
+                                      "X-Container-Sync-Key": key})
+        if response.status_code not in (201, 202, 204):
+            raise RuntimeError(f"pairing {container} in {here}: HTTP {response.status_code} "
+                               f"{response.text[:200]}")
+
+
+def store_url(layout: Layout, container: str, region: str, cloud: str = REGIONS_CLOUD) -> str:
+    """The service's store URL (fractal_service.store.swift) for `container` in `region`."""
+    return f"swift://{cloud}/{container}?region={region}&config={quote(str(layout.clouds_yaml))}"
+
+
+def pause_sync(layout: Layout) -> None:
+    """Stop both regions' sync daemons (writes stay where they were made; `resume_sync`)."""
+    for region in REGIONS:
+        swift.sync_daemon(layout, region).stop()
+
+
+def resume_sync(layout: Layout) -> None:
+    start_together([swift.sync_daemon(layout, region) for region in REGIONS])

@@ -1,0 +1,43 @@
+"""The two-region lab cloud: RegionTwo's Swift added to the session's lab cloud (not a cloud
+of its own), with container sync both ways; containers paired per test."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from cluster.openstack import regions
+from cluster.openstack.layout import REGIONS
+from fractal_service.store.swift import SwiftStore
+from tests.support.cloud import LabCloud
+
+
+@pytest.fixture(scope="session")
+def two_regions(lab_cloud: LabCloud) -> LabCloud:
+    """Stopped with the session cloud (cloud.down stops RegionTwo's daemons too)."""
+    started = time.monotonic()
+    regions.up(lab_cloud.layout, say=lambda line: print(line, flush=True))
+    print(f"RegionTwo added in {time.monotonic() - started:.1f} s", flush=True)
+    return lab_cloud
+
+
+@dataclass
+class Paired:
+    """One container in both regions, syncing both ways: the service's store in each."""
+
+    container: str
+    one: SwiftStore  # RegionOne
+    two: SwiftStore  # RegionTwo
+
+
+@pytest.fixture
+def paired(two_regions: LabCloud) -> Paired:
+    layout = two_regions.layout
+    container = f"sync-{secrets.token_hex(4)}"
+    regions.pair(layout, container)
+    one, two = (SwiftStore.from_url(regions.store_url(layout, container, region))
+                for region in REGIONS)
+    return Paired(container, one, two)
