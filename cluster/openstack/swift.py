@@ -249,7 +249,10 @@ default = yes
         (home / f"{kind}-server.conf").write_text(_storage_conf(site, kind))
     (home / "proxy-server.conf").write_text(_proxy_conf(site))
     (home / "internal-client.conf").write_text(_internal_client_conf(site))
-    (home / "container-sync-realms.conf").write_text(_realms_conf(layout))
+    realms = home / "container-sync-realms.conf"  # the realm key inside: owner only
+    realms.touch(mode=0o600)
+    realms.chmod(0o600)
+    realms.write_text(_realms_conf(layout))
     after = {p.name: p.read_text() for p in home.glob("*.*") if p.suffix in (".conf", ".py")}
     return after != before
 

@@ -42,6 +42,8 @@ def test_region_one_keeps_the_single_region_names_and_region_two_has_its_own(tmp
 def test_both_regions_share_one_realm_and_sync_before_auth(tmp_path) -> None:
     homes = written(tmp_path)
     realms = [(homes[r] / "container-sync-realms.conf").read_text() for r in REGIONS]
+    for region in REGIONS:  # the realm key: owner only
+        assert (homes[region] / "container-sync-realms.conf").stat().st_mode & 0o777 == 0o600
     assert realms[0] == realms[1]
     realm = read(homes[REGIONS[0]] / "container-sync-realms.conf")[swift.REALM]
     layout = Layout.at(tmp_path)
