@@ -34,6 +34,7 @@ class CachedAuth(plugin.BaseAuthPlugin):
         self.interface, self.region, self.owner = interface, region, owner
         self._lock = threading.Lock()
         self._entry: token_cache.Entry | None = None
+        self._sent = threading.local()  # the token this thread's request carried
         self._read = False  # the file is read once; afterwards this process's entry rules
 
     def _cached(self) -> token_cache.Entry | None:
@@ -70,7 +71,8 @@ class CachedAuth(plugin.BaseAuthPlugin):
             return self._cached() or self.login(session)
 
     def get_token(self, session: ks_session.Session, **_: Any) -> str:
-        return self._current(session).token
+        self._sent.token = self._current(session).token
+        return self._sent.token
 
     def get_endpoint(self, session: ks_session.Session, service_type: str | None = None,
                      **kwargs: Any) -> str | None:
@@ -83,8 +85,15 @@ class CachedAuth(plugin.BaseAuthPlugin):
 
     def invalidate(self) -> bool:
         """Swift refused the token (revoked, or Keystone's keys rotated): forget it, here and
-        on disk, so that keystoneauth's one retry logs in afresh."""
+        on disk, so that keystoneauth's one retry logs in afresh. Unless another request has
+        logged in since this one's token was sent: concurrent requests refused the same
+        revoked token would otherwise each discard the fresh login of the one before and log
+        in again, one after the other (N logins through a slow Keystone: store slots held
+        past their deadline, the API reported wedged and restarted)."""
         with self._lock:
+            sent = getattr(self._sent, "token", None)
+            if self._entry is not None and sent is not None and self._entry.token != sent:
+                return True  # keystoneauth's retry gets the newer token
             if self._entry is not None:
                 log.warning("store token refused by Object Storage: logging in again")
             self._entry = None

@@ -150,3 +150,42 @@ def test_the_standby_monitor_never_fails_for_keystone(cloud, url, tmp_path) -> N
     cloud.failing.add("identity")
     assert api_monitor(url, tmp_path, **STANDBY) == 7
     assert not (tmp_path / "data" / token_cache.FILE).exists()
+
+
+def test_requests_refused_the_same_revoked_token_share_one_fresh_login(cloud, url, tmp_path,
+                                                                      monkeypatch) -> None:
+    """Failed before: each of 6 concurrent requests refused the revoked token discarded the
+    fresh login of the one before and logged in again (6 logins, one after the other: through
+    a 1.5 s slow Keystone the API's store slots were held past their deadline and its health
+    said wedged: campaign seed 597473, 'token revoked + slow Keystone + crash')."""
+    import threading
+    import time
+
+    standby_login(url, tmp_path)
+    cloud.revoke()
+    store = open_store(url, tmp_path)
+    identity = cloud._identity
+
+    def slow_keystone(*args):
+        time.sleep(0.3)
+        return identity(*args)
+
+    monkeypatch.setattr(cloud, "_identity", slow_keystone)
+    cloud.reset()
+    start = threading.Barrier(6)
+    errors: list[Exception] = []
+
+    def read() -> None:
+        start.wait()
+        try:
+            store.list(limit=1)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert logins(cloud) == 1, cloud.log
