@@ -11,15 +11,11 @@ from pathlib import Path
 
 from cluster.lab import netns
 from cluster.lab.campaign import cli as campaign_cli
-from cluster.lab.lab import CLIENT_CIDR, SERVICE_ADDRESS, Lab
+from cluster.lab.lab import CLIENT_CIDR, PREFIX, SERVICE_ADDRESS, Lab, LabError
 
 DEFAULT_DIR = Path(os.environ.get("FRACTAL_LAB_DIR", "/var/lib/fractal-ha/lab"))
 NEEDED = ("corosync", "pacemakerd", "crm", "crm_mon", "ip", "nsenter", "unshare", "curl", "etcd",
           "openssl")
-
-
-class LabError(Exception):
-    pass
 
 
 def say(message: str, started: float | None = None) -> None:
@@ -54,9 +50,12 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> int:
     if any(n.running for n in lab.nodes):
         say("the lab is already up")
         return cmd_status(lab, args)
+    if other := lab.owned_elsewhere():
+        raise LabError(f"the prefix {lab.prefix!r} is the lab's in {other} (up there): "
+                       "--prefix NAME gives this one namespaces of its own")
     if found := leftovers(lab):
         raise LabError(f"leftovers from an earlier run: namespaces {', '.join(found)} — "
-                       "run `fractal-ha lab down` first")
+                       f"run `fractal-ha lab --dir {lab.dir} down` first")
     say("bringing up the lab cloud, the nodes' network (tenant network, router, client), "
         "installing the agents for the nodes, booting them", started)
     lab.boot(lambda line: say(line, started))
@@ -189,6 +188,9 @@ COMMANDS = {"up": cmd_up, "status": cmd_status, "crash": cmd_crash, "boot": cmd_
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fractal-ha lab", description=__doc__)
     p.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the lab's state directory")
+    p.add_argument("--prefix", default=PREFIX,
+                   help=f"names of a new lab's namespaces (default {PREFIX}); a lab that is up "
+                        "keeps the one it was made with")
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("up", help="create the network, boot 3 nodes, configure the service")
     sub.add_parser("status", help="nodes, where the service runs, API health")
@@ -211,7 +213,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    lab = Lab.open(args.dir)
+    lab = Lab.open(args.dir, args.prefix)
     try:
         return COMMANDS[args.action](lab, args)
     except (LabError, LookupError, TimeoutError) as exc:

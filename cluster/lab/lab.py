@@ -43,6 +43,13 @@ from cluster.openstack.topology import (
 from resource_agents.metrics import crm_mon
 
 PREFIX = "fha"
+# Which directory's lab owns a prefix's namespaces: `down` of another directory (a lab that
+# never came up there, so a default one) must not take a running lab's network away.
+OWNERS = Path(os.environ.get("FRACTAL_HA_LAB_OWNERS", "/run/fractal-ha/labs"))
+
+
+class LabError(Exception):
+    """What the lab refuses to do, said in one line to the operator."""
 CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
 SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 Progress = Callable[[str], None]
@@ -73,13 +80,33 @@ class Lab:
             fencing=True, **self.etcd.service_params())
 
     @classmethod
-    def open(cls, lab_dir: Path) -> Lab:
-        """The lab that `boot` recorded in `lab_dir` (its prefix and size), or a default one."""
+    def open(cls, lab_dir: Path, prefix: str = PREFIX) -> Lab:
+        """The lab that `boot` recorded in `lab_dir` (its prefix and size), or a new one."""
         try:
             saved = json.loads((lab_dir / "lab.json").read_text())
         except (OSError, ValueError):
-            return cls(lab_dir)
+            return cls(lab_dir, prefix=prefix)
         return cls(lab_dir, saved["size"], token_ms=saved["token_ms"], prefix=saved["prefix"])
+
+    def owner(self) -> Path | None:
+        """The directory of the lab whose namespaces carry this prefix, if one is recorded and
+        still there."""
+        try:
+            owner = Path((OWNERS / self.prefix).read_text().strip())
+        except OSError:
+            return None
+        return owner if (owner / "lab.json").exists() else None
+
+    def owned_elsewhere(self) -> Path | None:
+        owner = self.owner()
+        return owner if owner and owner.resolve() != self.dir.resolve() else None
+
+    def _claim(self) -> None:
+        if other := self.owned_elsewhere():
+            raise LabError(f"the prefix {self.prefix!r} belongs to the lab in {other}: "
+                           f"`fractal-ha lab --dir {other} down`, or --prefix for a lab of its own")
+        OWNERS.mkdir(parents=True, exist_ok=True)
+        (OWNERS / self.prefix).write_text(f"{self.dir.resolve()}\n")
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -159,6 +186,7 @@ class Lab:
         from resource_agents import install
 
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._claim()
         (self.dir / "lab.json").write_text(json.dumps(
             {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms}))
         install.install(self.dir / "ocf")
@@ -252,8 +280,13 @@ class Lab:
 
     # -- down ----------------------------------------------------------------------------
     def down(self) -> None:
+        """Everything this directory's lab created; refused (LabError) when the prefix's
+        namespaces belong to a lab recorded in another directory."""
         from cluster.openstack import cloud
 
+        if other := self.owned_elsewhere():
+            raise LabError(f"the namespaces {self.prefix}-* belong to the lab in {other}, not "
+                           f"{self.dir}: `fractal-ha lab --dir {other} down` removes that one")
         for node in self.nodes:
             node.crash()  # PID 1 of each node: every process of the node goes with it
         self.relay().stop()
@@ -265,3 +298,5 @@ class Lab:
             shutil.rmtree(self.dir / created, ignore_errors=True)
         for created in ("fractal.crm", "lab.json"):
             (self.dir / created).unlink(missing_ok=True)
+        if self.owner() is None:  # ours, or nobody's any more
+            (OWNERS / self.prefix).unlink(missing_ok=True)
