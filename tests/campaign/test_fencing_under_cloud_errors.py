@@ -29,7 +29,7 @@ def test_a_crashed_node_is_fenced_while_compute_fails_half_its_calls(lab: Lab) -
     start_clean(lab, print)
     victim, dc = serving(lab)
     record = FaultRecord(1, "compute 50% 503 + crash", f"{victim} (DC {dc})", victim)
-    control.inject(lab.cloud, "compute", error_rate=0.5, error_status=503)
+    control.inject(lab.cloud, "compute", error_rate=0.5, error_status=503, random_errors=True)
     try:
         began = time.monotonic()
         lab.node(victim).crash()

@@ -124,7 +124,10 @@ def two_nodes(scene: Scene) -> Plan:
 def cloud_fault(scene: Scene, service: str | None = None) -> Plan:
     service = service or scene.rng.choice(CLOUD_SERVICES)
     mode = scene.rng.choice(("latency", "errors", "outage"))
-    spec = {"latency": {"latency_ms": 1500}, "errors": {"error_rate": 0.5, "error_status": 503},
+    # Errors at random, as a real half-failing API: spread evenly, they met fence_openstack's
+    # second call on every run and no fencing ever succeeded.
+    spec = {"latency": {"latency_ms": 1500},
+            "errors": {"error_rate": 0.5, "error_status": 503, "random_errors": True},
             "outage": {"outage_seconds": CLOUD_HOLD_S}}[mode]
     plan = Plan(f"cloud {mode}", f"{service} {spec}",
                 lambda: control.inject(scene.lab.cloud, service, **spec), RESTART_BOUND_S,

@@ -16,11 +16,13 @@ def _call(method: str, url: str, **kwargs) -> dict:
 
 
 def inject(layout: Layout, service: str, *, latency_ms: float = 0, error_rate: float = 0,
-           error_status: int = 503, outage_seconds: float = 0) -> dict:
-    """Replace `service`'s fault (all zero: healthy)."""
+           error_status: int = 503, outage_seconds: float = 0,
+           random_errors: bool = False) -> dict:
+    """Replace `service`'s fault (all zero: healthy); errors spread evenly unless
+    `random_errors`."""
     return _call("PUT", f"{layout.faults_url}/faults/{service}", json={
         "latency_ms": latency_ms, "error_rate": error_rate, "error_status": error_status,
-        "outage_seconds": outage_seconds})
+        "outage_seconds": outage_seconds, "random_errors": random_errors})
 
 
 def clear(layout: Layout, service: str | None = None) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -19,12 +20,16 @@ class Fault:
     error_status: int = 503
     outage_until: float = 0.0  # wall clock: connections are reset until then
     # Errors are spread evenly, not drawn at random: rate 0.25 fails exactly 1 request in 4,
-    # so a test observes precisely what it configured.
+    # so a test observes precisely what it configured. `random_errors` draws each one instead:
+    # a client whose every run makes the same calls (fence_openstack: a version GET, then the
+    # server's) meets an even spread at the same call each time, which no retry gets past.
+    random_errors: bool = False
     _credit: float = field(default=0.0, repr=False)
 
     @classmethod
     def parse(cls, spec: dict) -> Fault:
-        unknown = set(spec) - {"latency_ms", "error_rate", "error_status", "outage_seconds"}
+        unknown = set(spec) - {"latency_ms", "error_rate", "error_status", "outage_seconds",
+                               "random_errors"}
         if unknown:
             raise FaultError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         try:
@@ -42,12 +47,15 @@ class Fault:
             raise FaultError("error_status must be a 5xx code")
         if not 0 <= outage <= 86_400:
             raise FaultError("outage_seconds must be between 0 and 86400")
-        return cls(latency, rate, status, time.time() + outage if outage else 0.0)
+        return cls(latency, rate, status, time.time() + outage if outage else 0.0,
+                   bool(spec.get("random_errors", False)))
 
     def in_outage(self) -> bool:
         return time.time() < self.outage_until
 
     def next_fails(self) -> bool:
+        if self.random_errors:
+            return random.random() < self.error_rate
         self._credit += self.error_rate
         if self._credit >= 1 - 1e-9:
             self._credit -= 1
