@@ -37,6 +37,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 
 def fractal() -> Fractal:
+    """UUIDv7s order by millisecond only: 2 ms apart, the first made is the first claimed."""
+    time.sleep(0.002)
     now = time.time()
     return Fractal(new_uuid(now), FractalParams(width=64, height=64), created_at=now)
 
