@@ -53,6 +53,13 @@ def write(layout: Layout) -> None:
     layout.clouds_yaml.write_text(yaml.safe_dump({"clouds": entries(layout)}))
 
 
+def add_entry(layout: Layout, name: str, entry: dict) -> None:
+    """One more entry in the cloud's clouds.yaml (regions.site_cloud); `write` drops it."""
+    config = yaml.safe_load(layout.clouds_yaml.read_text())
+    config["clouds"][name] = entry
+    layout.clouds_yaml.write_text(yaml.safe_dump(config))
+
+
 def connect(layout: Layout, cloud: str = ADMIN_CLOUD,
             region: str | None = None) -> connection.Connection:
     """`region`: another than the entry's own (RegionTwo's Swift, regions.py)."""

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from cluster.openstack import clouds, identity, swift
-from cluster.openstack.daemons import Daemon, start_together
-from cluster.openstack.layout import REGIONS, REGIONS_CLOUD, Layout
+from cluster.openstack.daemons import Daemon, start_together, stop_together
+from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
 
 SECOND = REGIONS[1]
 
@@ -53,6 +53,11 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> None:
         f"{swift.SYNC_INTERVAL_S:g} s both ways (realm {swift.REALM!r})")
 
 
+def stop(layout: Layout) -> None:
+    """RegionTwo's daemons and both sync daemons stopped, their state kept (`up` again)."""
+    stop_together(daemons(layout))
+
+
 def pair(layout: Layout, container: str, cloud: str = REGIONS_CLOUD) -> None:
     """Create `container` in both regions, each syncing to the other (same key on both:
     the receiving side checks the key of its own container)."""
@@ -82,3 +87,29 @@ def pause_sync(layout: Layout) -> None:
 
 def resume_sync(layout: Layout) -> None:
     start_together([swift.sync_daemon(layout, region) for region in REGIONS])
+
+
+def site_cloud(layout: Layout, region: str = SECOND) -> str:
+    """A project whose tokens carry only `region`'s endpoints (Keystone's endpoint filtering,
+    OS-EP-FILTER), with the member user in it, and its clouds.yaml entry (returned).
+
+    Per-region fencing: fence_openstack has no region option and takes the first compute
+    endpoint of its token's catalog; with a site's credentials scoped to such a project it can
+    reach its own region's servers and no other region's, whatever the catalog's order."""
+    admin = clouds.connect(layout)
+    ident = admin.identity
+    name = f"fractal-{region.lower()}"
+    project = ident.find_project(name) or ident.create_project(name=name, domain_id="default")
+    ident.assign_project_role_to_user(project, ident.find_user("fractal"),
+                                      ident.find_role("member"))
+    for endpoint in ident.endpoints():
+        if endpoint.region_id == region:
+            done = ident.put(f"/OS-EP-FILTER/projects/{project.id}/endpoints/{endpoint.id}")
+            if done.status_code != 204:
+                raise RuntimeError(f"endpoint filter for {name}: HTTP {done.status_code}")
+    entry = clouds.entries(layout)[MEMBER_CLOUD]
+    entry["auth"]["project_name"] = name
+    entry["region_name"] = region
+    cloud = f"fractal-lab-{region.lower()}"
+    clouds.add_entry(layout, cloud, entry)
+    return cloud
