@@ -204,13 +204,23 @@ def full_state(lab: Cluster, node_name: str) -> crm_mon.ClusterState:
     return crm_mon.parse(xml)
 
 
-def assert_fenced_and_taken_over(lab: Cluster, victim: str, survivor: str) -> float:
-    """The lost node was fenced through the cloud, and the survivor started the address
-    (requires=quorum: without waiting for the fencing). Returns how long after the fencing
-    completed the address started (negative: before; one-second resolution)."""
-    state = full_state(lab, survivor)
+def assert_fenced_and_taken_over(lab: Cluster, victim: str, survivor: str,
+                                 timeout: float = 60.0) -> float:
+    """The lost node was fenced through the cloud (within `timeout`), and the survivor started
+    the address (requires=quorum: without waiting for the fencing, so the fencing may still
+    be running when the service answers). Returns how long after the fencing completed the
+    address started (negative: before; one-second resolution)."""
+    def fenced_view() -> crm_mon.ClusterState | None:
+        state = full_state(lab, survivor)
+        done = any(e.target == victim and e.status == "success" for e in state.fence_events)
+        return state if done else None
+
+    try:
+        state = wait_until(fenced_view, timeout, f"{victim} fenced", interval=0.5)
+    except AssertionError:
+        raise AssertionError(f"{victim} was not fenced within {timeout:.0f} s: "
+                             f"{full_state(lab, survivor).fence_events}") from None
     fenced = [e for e in state.fence_events if e.target == victim and e.status == "success"]
-    assert fenced, f"{victim} was not fenced: {state.fence_events}"
     starts = [op.last_rc_change for h in state.history
               if h.resource == "fractal-ip" and h.node == survivor
               for op in h.operations if op.task == "start" and op.last_rc_change]

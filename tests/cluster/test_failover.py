@@ -69,7 +69,7 @@ def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Cluste
         accepting_again(seen, pace)
     print(f"node crash: service back after {seen.downtime:.2f} s on {survivor}")
     assert survivor != victim
-    lead = assert_fenced_and_taken_over(lab, victim, survivor)
+    lead = assert_fenced_and_taken_over(lab, victim, survivor, pace.failover_bound_s)
     print(f"node crash: address started {-lead:+.0f} s before the fencing completed")
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=120 * pace.slow)
@@ -101,7 +101,7 @@ def test_crash_of_the_dc_holding_the_address(healthy: Cluster, pace: Pace) -> No
     state = lab.status()
     print(f"DC crash: service back after {seen.downtime:.2f} s on {survivor}, new DC {state.dc}")
     assert survivor != dc and state.dc != dc
-    assert_fenced_and_taken_over(lab, dc, survivor)
+    assert_fenced_and_taken_over(lab, dc, survivor, pace.failover_bound_s)
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=120 * pace.slow)
 
@@ -130,7 +130,7 @@ def test_active_node_isolated(healthy: Cluster, pace: Pace) -> None:
     print(f"isolation: service back after {seen.downtime:.2f} s")
     survivor = api_node(lab, pace)
     assert survivor != victim
-    assert_fenced_and_taken_over(lab, victim, survivor)
+    assert_fenced_and_taken_over(lab, victim, survivor, pace.failover_bound_s)
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=120 * pace.slow)
 

@@ -209,11 +209,20 @@ def test_quorum_lost_keeps_the_exporter_and_alerts(lab: Lab, prometheus: Prometh
     (no-quorum-policy=stop) but not its exporter (requires=nothing), which says so."""
     p = prometheus
     last, *crashed = [n.name for n in lab.nodes]
+    # The claim is that the exporter stays: it must be up everywhere first (a node that the
+    # previous test's restore booted may still be starting its instance).
+    wait_until(lambda: p.scalar('count(up{job="fractal-ha"} == 1)') == len(lab.nodes), 90,
+               "every node's exporter scraped", interval=1)
     for name in crashed:
         lab.node(name).crash()
     try:
-        wait_until(lambda: p.firing("FractalHAQuorumLost", instance=last), 90,
-                   f"FractalHAQuorumLost for {last}", interval=1)
+        try:
+            wait_until(lambda: p.firing("FractalHAQuorumLost", instance=last), 90,
+                       f"FractalHAQuorumLost for {last}", interval=1)
+        except AssertionError as exc:
+            seen = {q: p.query(q) for q in ('up{job="fractal-ha"}',
+                                            "ha_cluster_corosync_quorate", "ALERTS")}
+            raise AssertionError(f"{exc}; Prometheus saw {seen}") from None
         assert p.scalar(f'up{{job="fractal-ha",instance="{last}"}}') == 1
         # Nothing of the service runs on the last node. (What ran on a crashed node stays
         # "active" in its view: an unclean node's resources are unknown until it is fenced,
