@@ -56,10 +56,9 @@ def test_api_process_killed(healthy: Cluster, pace: Pace) -> None:
     seen.assert_nothing_lost(timeout=120 * pace.slow)
 
 
-def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Cluster,
-                                                                 pace: Pace) -> None:
-    lab = healthy
-    victim = api_node(lab, pace)
+def crash_under_load(lab: Cluster, pace: Pace, victim: str) -> tuple[Observer, str]:
+    """Crash `victim` while submissions flow; returns the observer and the node serving once
+    the service answers and accepts again."""
     with Observer(lab, pace) as seen:
         wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
         seen.fault()
@@ -67,6 +66,14 @@ def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Cluste
         wait_until(lambda: seen.recovered, pace.failover_bound_s, "the takeover")
         survivor = api_node(lab, pace)
         accepting_again(seen, pace)
+    return seen, survivor
+
+
+def test_active_node_crash_fenced_then_rejoins_without_fail_back(healthy: Cluster,
+                                                                 pace: Pace) -> None:
+    lab = healthy
+    victim = api_node(lab, pace)
+    seen, survivor = crash_under_load(lab, pace, victim)
     print(f"node crash: service back after {seen.downtime:.2f} s on {survivor}")
     assert survivor != victim
     lead = assert_fenced_and_taken_over(lab, victim, survivor, pace.failover_bound_s)
@@ -91,13 +98,7 @@ def test_crash_of_the_dc_holding_the_address(healthy: Cluster, pace: Pace) -> No
                60 * pace.slow, f"the address on the DC {dc}")
     crm(["crm", "resource", "clear", "fractal-ip"])
     lab.settle()
-    with Observer(lab, pace) as seen:
-        wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
-        seen.fault()
-        lab.node(dc).crash()
-        wait_until(lambda: seen.recovered, pace.failover_bound_s, "the takeover")
-        survivor = api_node(lab, pace)
-        accepting_again(seen, pace)
+    seen, survivor = crash_under_load(lab, pace, dc)
     state = lab.status()
     print(f"DC crash: service back after {seen.downtime:.2f} s on {survivor}, new DC {state.dc}")
     assert survivor != dc and state.dc != dc
