@@ -1,15 +1,22 @@
 """Request deadlines, and admission for store-bound requests: some request threads always stay
 free of the store.
 
-Views that wait on the store carry the `store_bound` mark (every route under /v1/fractals and
-/v1/jobs); the mark, not the blueprint a route sits in, decides, and the OpenAPI document lists
-the answers admission gives (503, 504) from the same mark. When the store slows down
+Views that wait on the store carry the `store_bound` mark (every route under /v1/fractals) or
+`work_path` (every route under /v1/jobs); the mark, not the blueprint a route sits in,
+decides, and the OpenAPI document lists the answers admission gives (503, 504) from the same
+mark. When the store slows down
 (Object Storage or Keystone under load, a takeover's cold caches), such requests pile up until
 every request thread waits in a store call; /healthz then queues behind them, the agent's
 monitor times out and Pacemaker restarts a healthy API — again and again, until it is banned.
 So store-bound requests take a slot first, without waiting: when all slots are busy the
 answer is 503 with Retry-After at once (clients and workers back off and retry), and the
 spare threads keep answering /healthz, /readyz and /metrics.
+
+Creations and reads are shed before the workers: a share of the slots (WORK_SHARE) is kept for
+the job protocol (`work_path` views: claims, heartbeats, results). Sharing every slot, a client
+load on a slow store filled them and the workers' claims were shed with the creations, backing
+off up to 10 s each time: on the lab at 2 submissions/s, hundreds of accepted fractals were
+still unclaimed minutes after the load. Work done is what makes room; new work can wait.
 
 A slot is held for a bounded time. Every request has a deadline (`request_deadline`, shortened
 by the client's own X-Request-Timeout), and every store call inside it is bounded by what is
@@ -36,10 +43,13 @@ from fractal_service.store import deadline
 from fractal_service.store.deadline import DeadlineExceeded
 
 RETRY_AFTER_SECONDS = 1
+# The share of the store slots that only the workers' job protocol may take (see above).
+WORK_SHARE = 0.25
 TIMEOUT_HEADER = "X-Request-Timeout"
 # The server's answer must reach the client before its own timeout: this much earlier.
 CLIENT_MARGIN = 1.0
 _MARK = "fractal_store_bound"
+_WORK = "work"
 View = TypeVar("View", bound=Callable)
 
 
@@ -49,8 +59,25 @@ def store_bound(view: View) -> View:
     return view
 
 
+def work_path(view: View) -> View:
+    """Marks a view of the workers' job protocol: store-bound, and it may take the slots kept
+    for the workers."""
+    setattr(view, _MARK, _WORK)
+    return view
+
+
 def is_store_bound(view: Callable | None) -> bool:
-    return getattr(view, _MARK, False)
+    return bool(getattr(view, _MARK, False))
+
+
+def is_work_path(view: Callable | None) -> bool:
+    return getattr(view, _MARK, False) == _WORK
+
+
+def kept_for_work(slots: int) -> int:
+    """Of `slots`, those only work_path views may take: WORK_SHARE of them, at least one, and
+    always one left for the others."""
+    return max(0, min(max(1, int(slots * WORK_SHARE)), slots - 1))
 
 
 class StoreAdmission:
@@ -91,14 +118,15 @@ class StoreAdmission:
     def _enter(self) -> Response | None:
         seconds = self.seconds_for(request.headers.get(TIMEOUT_HEADER))
         deadline.start(seconds)
-        if not is_store_bound(current_app.view_functions.get(request.endpoint or "")):
+        view = current_app.view_functions.get(request.endpoint or "")
+        if not is_store_bound(view):
             return None
         if _client_gone():
             # Nobody will read the answer: do not spend a slot on it.
             response, status = error_response(499, "client closed the connection")
             response.status_code = status
             return response
-        if not self._take():
+        if not self._take(work=is_work_path(view)):
             self._metrics.shed.inc()
             response, status = error_response(503, "storage busy, retry later")
             response.status_code = status
@@ -121,9 +149,9 @@ class StoreAdmission:
             with self._lock:
                 self._busy -= 1
 
-    def _take(self) -> bool:
+    def _take(self, work: bool) -> bool:
         with self._lock:
-            if self._busy >= self.slots:
+            if self._busy >= (self.slots if work else self.slots - kept_for_work(self.slots)):
                 return False
             self._busy += 1
             return True

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from fractal_service import lease
 from fractal_service.api import bodies, results
-from fractal_service.api.admission import store_bound
+from fractal_service.api.admission import work_path
 from fractal_service.api.deps import json_body, now, settings, store
 from fractal_service.api.errors import ApiError
 from fractal_service.records import Lease, Result, State
@@ -23,7 +23,7 @@ CLAIM_TOKEN = re.compile(lease.TOKEN_PATTERN)
 
 
 @bp.post("/claim")
-@store_bound
+@work_path
 def claim():
     body = _object(json_body())
     worker = _text(body, "worker", required=True)
@@ -34,7 +34,7 @@ def claim():
 
 
 @bp.post("/<uuid>/heartbeat")
-@store_bound
+@work_path
 def heartbeat(uuid: str):
     body = _object(json_body())
     lease = store().heartbeat(uuid, _text(body, "lease_token", required=True),
@@ -43,7 +43,7 @@ def heartbeat(uuid: str):
 
 
 @bp.post("/<uuid>/release")
-@store_bound
+@work_path
 def release(uuid: str):
     body = _object(json_body())
     token = _text(body, "lease_token", required=True)
@@ -53,7 +53,7 @@ def release(uuid: str):
 
 
 @bp.post("/<uuid>/fail")
-@store_bound
+@work_path
 def fail(uuid: str):
     body = _object(json_body())
     reason = _text(body, "reason", required=True)[:500]
@@ -62,7 +62,7 @@ def fail(uuid: str):
 
 
 @bp.put("/<uuid>/result")
-@store_bound
+@work_path
 def result(uuid: str):
     bodies.require_type("image/png")
     token = results.lease_token()

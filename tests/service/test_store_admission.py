@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from cluster.openstack.faults import control
+from fractal_service.api.admission import kept_for_work
 from fractal_service.config import Settings
 from tests.support.cloud import LabCloud
 from tests.support.processes import ApiServer, wait_until
@@ -24,6 +25,8 @@ pytestmark = [pytest.mark.openstack, pytest.mark.store_stall]
 STORE_LATENCY_MS = 2000
 MONITOR_TIMEOUT = 2.0  # the agent's health_timeout in the cluster configuration
 CALLERS = Settings().threads + 8  # more than the API has request threads
+# The slots a read may take: the others are kept for the workers (api/admission.py).
+READ_SLOTS = Settings().store_slots - kept_for_work(Settings().store_slots)
 
 
 @pytest.fixture
@@ -48,8 +51,9 @@ def test_health_answers_and_excess_store_calls_are_shed(slow_store_api: ApiServe
     with ThreadPoolExecutor(CALLERS) as pool:
         calls = [pool.submit(requests.get, url + "/v1/fractals", timeout=60)
                  for _ in range(CALLERS)]
-        # Every store slot is taken once the API has shed the callers it has no slot for.
-        wait_until(lambda: sum(c.done() for c in calls) >= CALLERS - Settings().store_slots,
+        # Every slot a read may take is taken once the API has shed the callers it has no
+        # slot for.
+        wait_until(lambda: sum(c.done() for c in calls) >= CALLERS - READ_SLOTS,
                    30, "the API to answer the callers it has no store slot for")
         health = requests.get(url + "/healthz", timeout=MONITOR_TIMEOUT)
         assert health.status_code == 200
@@ -57,7 +61,7 @@ def test_health_answers_and_excess_store_calls_are_shed(slow_store_api: ApiServe
     shed = [a for a in answers if a.status_code == 503]
     served = [a for a in answers if a.status_code == 200]
     assert len(shed) + len(served) == CALLERS
-    assert len(served) >= Settings().store_slots  # the slots did their work, slowly
+    assert len(served) >= READ_SLOTS  # the slots did their work, slowly
     assert shed, "more callers than slots, yet none was shed"
     for answer in shed:
         assert answer.headers["Retry-After"] == "1"
