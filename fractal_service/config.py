@@ -39,6 +39,10 @@ class Settings:
     # /healthz and /metrics still answer. Store-bound requests get threads - spare_threads.
     spare_threads: int = 8
     graceful_timeout: float = 30.0
+    # Lame duck after SIGTERM (api/drain.py): serve until no request arrived for drain_quiet s,
+    # drain_max s at most (a standby's address handover: ~0.3-3 s), within graceful_timeout.
+    drain_quiet: float = 1.0
+    drain_max: float = 10.0
     # Every request ends within this (504 past it), its store calls bounded by what is left
     # (store/deadline.py); a client's X-Request-Timeout header can only shorten it.
     request_deadline: float = CLIENT_TIMEOUT - 2.0
@@ -97,6 +101,10 @@ class Settings:
         settings = cls()
         for name, raw in values.items():
             settings = replace(settings, **{name: _convert(name, raw, getattr(settings, name))})
+        if settings.drain_max >= settings.graceful_timeout:
+            raise ValueError(f"setting 'drain_max' ({settings.drain_max:g}) must be below "
+                             f"'graceful_timeout' ({settings.graceful_timeout:g}): in-flight "
+                             "requests finish within what is left of it")
         if settings.spare_threads >= settings.threads:
             raise ValueError(f"setting 'spare_threads' ({settings.spare_threads}) must be below "
                              f"'threads' ({settings.threads})")

@@ -19,6 +19,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
+from fractal_service.api import drain
 from fractal_service.api.deps import settings, store
 from fractal_service.api.errors import error_response
 from fractal_service.params import FractalParams
@@ -73,6 +74,8 @@ def _store_trouble(target: Store) -> str | None:
 
 @bp.get("/readyz")
 def readyz():
+    if drain.draining():  # stopping: serves what still reaches it, takes nothing new
+        return error_response(503, "draining: this API is stopping")
     try:
         with deadline.bounded(min(settings().request_deadline, READY_PROBE_SECONDS)):
             store().probe()

@@ -27,7 +27,7 @@ from functools import partial
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from fractal_service.api import wire_errors
+from fractal_service.api import drain, wire_errors
 from fractal_service.api.arrival import Arrival
 from fractal_service.config import Settings
 
@@ -42,6 +42,25 @@ class PollingThreadWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self._arriving: dict[TConn, Arrival] = {}
         self._next_sweep = 0.0
+        self._last_arrival = 0.0  # monotonic: the lame duck ends once requests stop coming
+
+    # -- lame duck (api/drain.py) -------------------------------------------------------------
+    def handle_exit(self, sig: int, frame: object) -> None:
+        """SIGTERM: keep serving (alive stays True) until the lame duck is over."""
+        drain.begin()
+
+    def handle_request(self, req: object, conn: TConn) -> bool:
+        if drain.draining():
+            req.must_close = True  # a kept-alive client's next request goes through the address
+        return super().handle_request(req, conn)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        # gthread waits up to 1 s per turn: while draining, look at the clock more often.
+        super().wait_for_and_dispatch_events(min(timeout, 0.1) if drain.draining() else timeout)
+        if self.alive and drain.draining():
+            settings = self._settings()
+            if drain.over(self._last_arrival, settings.drain_quiet, settings.drain_max):
+                self.alive = False  # gthread's graceful stop: in-flight requests finish
 
     def init_process(self) -> None:
         wire_errors.install()  # gunicorn's own 400/414/431 answers as JSON
@@ -68,6 +87,7 @@ class PollingThreadWorker(ThreadWorker):
     # -- requests arriving -------------------------------------------------------------------
     def _await_request(self, conn: TConn) -> None:
         settings = self._settings()
+        self._last_arrival = time.monotonic()
         conn.sock.setblocking(False)
         self._arriving[conn] = Arrival(settings.header_timeout, settings.body_min_rate,
                                        self._body_limit)
