@@ -100,12 +100,13 @@ def test_the_report_renders_stats_and_anomalies() -> None:
     gaps = SimpleNamespace(longest=0.3)
     watch = SimpleNamespace(apis=SimpleNamespace(samples=10, gaps=gaps),
                             fip=SimpleNamespace(samples=[1], gaps=gaps, errors=[]))
-    ledger = Ledger(markers=[0.0] * 50)
+    ledger = Ledger(markers=[0.0] * 50, backlog=262, drained_s=166.4)
     load = SimpleNamespace(ledger=ledger, started=100.0, stopped=125.0)
     outcome = Outcome(5, records, load, watch,  # type: ignore[arg-type]
                       ["1 submissions stored more than once"], [], 12.0)
     text = markdown(outcome, "fractal-ha lab campaign --seed 5")
     assert "50 sent in 25 s (2.00/s)" in text  # the load's rate, as achieved
+    assert "262 accepted fractals not done yet; all done 166 s after it" in text
     assert not outcome.passed
     assert "seed 5, 2 faults, FAILED" in text
     assert "| crash serving node | 2 | 4.20 | 4.20 | 4.20 | 30.50 | 31.00 | 31.00 | 1 |" in text

@@ -39,6 +39,10 @@ class Ledger:
     failures: Counter = field(default_factory=Counter)  # "create 503" -> how many
     seconds: dict[str, list[float]] = field(default_factory=dict)  # what -> answered requests'
     most_in_flight: int = 0  # submissions waiting for their answer at once, at most
+    # Accepted fractals not done at the first look after the load (its in-flight submissions
+    # answered), and seconds from the load's stop (right after the last fault) until none was.
+    backlog: int | None = None
+    drained_s: float | None = None
 
     def count(self, what: str, ok: bool, took: float | None = None) -> None:
         self.counts.setdefault(what, [0, 0])[0 if ok else 1] += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from cluster.lab.campaign.load import Ledger
 from cluster.lab.campaign.run import FaultRecord, Outcome
 
 
@@ -62,11 +63,20 @@ def ledger(outcome: Outcome) -> list[str]:
             f"- answered in (p50 / p95): {latencies or 'nothing answered'}; at most "
             f"{led.most_in_flight} submissions awaiting their answer at once",
             f"- answering nodes seen: {', '.join(nodes) or 'none'}",
+            f"- backlog after the last fault: {_drain(led)}",
             f"- checkers: node processes sampled {outcome.watch.apis.samples} times (longest gap "
             f"{outcome.watch.apis.gaps.longest:.2f} s), Neutron {len(outcome.watch.fip.samples)} "
             f"times (longest gap {outcome.watch.fip.gaps.longest:.2f} s, "
             f"{len(outcome.watch.fip.errors)} failed)",
             f"- failed requests by answer: {failed or 'none'}"]
+
+
+def _drain(led: Ledger) -> str:
+    if led.backlog is None:
+        return "not measured (no listing)"
+    done = (f"all done {led.drained_s:.0f} s after it" if led.drained_s is not None
+            else "not all done within the bound")
+    return f"{led.backlog} accepted fractals not done yet; {done}"
 
 
 def anomalies(outcome: Outcome) -> list[str]:

@@ -234,8 +234,10 @@ def play(lab: Lab, rng: random.Random, kind: str, number: int, watch: Watch) -> 
     return record
 
 
-def all_done(lab: Lab, accepted: dict[str, float]) -> tuple[list[dict], set[str]]:
-    """The store's listing, and the accepted uuids not done yet (bounded wait)."""
+def all_done(lab: Lab, load: Load) -> tuple[list[dict], set[str]]:
+    """The store's listing, and the accepted uuids not done yet (bounded wait). The ledger
+    gets the backlog left at the end of the load and how long the workers took to clear it."""
+    ledger = load.ledger
     deadline = time.monotonic() + DONE_BOUND_S
     while True:
         try:
@@ -243,7 +245,11 @@ def all_done(lab: Lab, accepted: dict[str, float]) -> tuple[list[dict], set[str]
         except AssertionError:
             listed = []
         state = {f["uuid"]: f["state"] for f in listed}
-        pending = {u for u in accepted if state.get(u) != "done"}
+        pending = {u for u in ledger.accepted if state.get(u) != "done"}
+        if ledger.backlog is None and listed:
+            ledger.backlog = len(pending)
+        if not pending:
+            ledger.drained_s = round(time.monotonic() - load.stopped, 1)
         if not pending or time.monotonic() > deadline:
             return listed, pending
         time.sleep(2)
@@ -261,7 +267,7 @@ def end_checks(lab: Lab, load: Load, watch: Watch) -> tuple[list[str], list[str]
     """(violations, notes) of the whole run."""
     bad, notes = [], []
     ledger = load.ledger
-    listed, pending = all_done(lab, ledger.accepted)
+    listed, pending = all_done(lab, load)
     if not ledger.accepted:
         bad.append("no fractal was accepted during the campaign")
     if pending:
