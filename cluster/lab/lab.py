@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cluster import api_token, http_client, operations
 from cluster.corosync_conf import Member, render
-from cluster.crm_config import ServiceConfig
+from cluster.crm_config import ServiceConfig, with_load_threshold
 from cluster.lab import netns
 from cluster.lab.etcd import LabEtcd
 from cluster.lab.node import Node, NodeSpec
@@ -219,12 +219,9 @@ class Lab:
         # The services follow etcd from their start: its members formed while Pacemaker did.
         self.etcd.wait_healthy(self.nodes)
         path = self.dir / "fractal.crm"
-        path.write_text(edit(self.service.render(self.topology.servers)))
+        # The nodes share one host's CPUs: its load is no node's (crm_config says why).
+        path.write_text(with_load_threshold(edit(self.service.render(self.topology.servers))))
         self.nodes[0].exec(["crm", "configure", "load", "update", str(path)])
-        # The nodes share one host's CPUs: the host's load is not any node's, and Pacemaker's
-        # throttling (load-threshold 80%) would queue a recovery behind unrelated starts.
-        self.nodes[0].exec(["crm_attribute", "--type", "crm_config", "--name",
-                            "load-threshold", "--update", "1000%"])
 
     def settle(self, timeout: float = 120.0) -> None:
         """Until the cluster has no action pending or running (a fault injected while a

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from cluster.crm_config import ServiceConfig
-from cluster.vagrant.driver import VM_LOAD_THRESHOLD, Settings, service_config, slow_vm_timings
+from cluster.crm_config import SHARED_HOST_LOAD_THRESHOLD, ServiceConfig
+from cluster.vagrant.driver import Settings, service_config, slow_vm_timings
 
 
 def test_the_vms_are_not_throttled_to_one_action_at_a_time() -> None:
@@ -13,7 +13,7 @@ def test_the_vms_are_not_throttled_to_one_action_at_a_time() -> None:
     # action at a time cluster-wide and the API came up 274 s after boot (300 s allowed).
     vms = slow_vm_timings(service_config(Settings(shared_dir="/tmp/unused")).render())
     options = vms.split("property cib-bootstrap-options:", 1)[1].split("\nrsc_defaults", 1)[0]
-    assert re.findall(r"load-threshold=(\S+)", options) == [VM_LOAD_THRESHOLD]
+    assert re.findall(r"load-threshold=(\S+)", options) == [SHARED_HOST_LOAD_THRESHOLD]
     assert "load-threshold" not in ServiceConfig("198.51.100.10").render()
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from cluster.vagrant.driver import VM_LOAD_THRESHOLD, VagrantCluster
+from cluster.crm_config import SHARED_HOST_LOAD_THRESHOLD
+from cluster.vagrant.driver import VagrantCluster
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.vagrant
@@ -35,7 +36,7 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     # not throttled to one action at a time by the guests' own load (slow_vm_timings)
     threshold = cluster.exec("n1", ["crm_attribute", "--type", "crm_config", "--name",
                                     "load-threshold", "--query", "--quiet"]).stdout
-    assert threshold.strip() == VM_LOAD_THRESHOLD
+    assert threshold.strip() == SHARED_HOST_LOAD_THRESHOLD
     server = cluster.exec("n1", ["crm_resource", "--resource", "fence-openstack",
                                  "--get-parameter", "pcmk_host_map"]).stdout
     plug = dict(p.split(":") for p in server.strip().split(";"))["n3"]
