@@ -27,6 +27,8 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
     ("colour = 'red'\n", "unknown setting 'colour'"),
     ("lease_seconds = 'soon'\n", "lease_seconds"),
     ("threads = 8\nspare_threads = 8\n", "'spare_threads' \\(8\\) must be below 'threads' \\(8\\)"),
+    # the lame duck (api/drain.py) must leave in-flight requests some of gunicorn's graceful time
+    ("drain_max = 30\n", "'drain_max' \\(30\\) must be below 'graceful_timeout' \\(30\\)"),
 ])
 def test_bad_settings_are_named(tmp_path: Path, content: str, words: str) -> None:
     config = tmp_path / "fractal.toml"
