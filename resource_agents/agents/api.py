@@ -41,6 +41,8 @@ from resource_agents.ocf.params import Parameter
 
 # How /readyz and /v1/selftest name the store as the cause (fractal_service/api/health.py).
 STORE_FIELD = b'"field":"store"'
+# A stop of an instance that fails /healthz: SIGTERM, this long for in-flight requests, SIGKILL.
+UNHEALTHY_STOP_GRACE_S = 2.0
 
 
 def _address(value: str) -> str | None:
@@ -243,13 +245,26 @@ always answers 7.
         if pid is None:
             self._reap_orphans()
             return Exit.SUCCESS
-        # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm.
+        # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm. A
+        # healthy instance gets all of it: it serves as a lame duck while the address may still
+        # be moving away (fractal_service/api/drain.py). One that fails its depth-0 check is
+        # being recovered in place: draining it would only delay its restart (up to drain_max).
         grace = max(self.remaining(margin=7.0), 1.0)
+        if not self._answers_health():
+            grace = min(grace, UNHEALTHY_STOP_GRACE_S)
         if process.terminate([pid], grace, kill_wait=5.0):
             raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} survived SIGKILL")
         process.remove(self.pidfile)
         self.log.info("stopped pid %d", pid)
         return Exit.SUCCESS
+
+    def _answers_health(self) -> bool:
+        try:
+            http.expect_ok(self.probe_host, self.params["port"], "GET", "/healthz",
+                           min(self.params["health_timeout"], 1.0))
+        except http.CheckFailed:
+            return False
+        return True
 
     def _reap_orphans(self) -> None:
         """The server died; its children may linger (a gunicorn worker holding the port).

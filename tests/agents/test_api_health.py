@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import requests
 from tests.support.faulty_api import write_program
 from tests.support.processes import wait_until
 
-OK, GENERIC = 0, 1
+OK, GENERIC, NOT_RUNNING = 0, 1, 7
 DEADLINE = 1.0  # the wedged API's request deadline: a stuck slot is overdue after 2 s
 
 
@@ -78,3 +79,31 @@ def test_requests_stuck_on_a_failing_store_do_not_fail_the_monitor(faulty_agent)
     health = requests.get(url(faulty_agent) + "/healthz", timeout=3)
     assert health.status_code == 200 and health.json()["status"] == "degraded"
     assert faulty_agent("monitor").rc == OK
+
+
+def test_a_failed_instance_is_stopped_without_the_lame_duck(faulty_agent) -> None:
+    """A healthy API drains after SIGTERM for as long as requests arrive (up to drain_max, 10 s:
+    the address may still be moving away); a wedged one, stopped by Pacemaker to restart it in
+    place, would only delay its own restart so."""
+    data_dir = Path(faulty_agent.params["data_dir"])
+    (data_dir / "store-wedge").touch()
+    claim_in_background(faulty_agent, 4)
+    wait_until(lambda: faulty_agent("monitor").rc == GENERIC, 20, "the monitor to fail")
+    arriving = threading.Event()
+
+    def keep_asking() -> None:  # clients keep coming through the address meanwhile
+        while not arriving.is_set():
+            with contextlib.suppress(requests.RequestException):
+                requests.get(url(faulty_agent) + "/v1/fractals", timeout=1)
+
+    threading.Thread(target=keep_asking, daemon=True).start()
+    try:
+        started = time.monotonic()
+        assert faulty_agent("stop").rc == OK
+        took = time.monotonic() - started
+    finally:
+        arriving.set()
+        (data_dir / "store-wedge").unlink()
+    print(f"the wedged API's stop took {took:.1f} s")
+    assert took < 6, f"the wedged API's stop took {took:.1f} s"
+    assert faulty_agent("monitor").rc == NOT_RUNNING
