@@ -42,7 +42,10 @@ LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every
 # Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, a 5 s
 # monitor; each probe is a curl in libvirt's namespace, each submission a POST a guest answers,
 # each look at a node's processes an ssh session the starved guest pays for (every 10 s).
-VMS = Pace(restart_bound_s=120, failover_bound_s=180, api_monitor_s=5, probe_every=0.25,
+# The takeover waits for fencing there (IPaddr2: requires=fencing), which may take up to the
+# VMs' stonith-timeout (60 s x4: a fence_openstack run takes ~30 s in a guest and a failed one
+# is run again), so the failover bound is that plus the token and the address's start.
+VMS = Pace(restart_bound_s=120, failover_bound_s=300, api_monitor_s=5, probe_every=0.25,
            submit_every=1.0, watch_every=10.0, clock_skew_s=1.0, slow=6)
 
 
