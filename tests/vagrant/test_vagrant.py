@@ -20,9 +20,11 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     state = cluster.wait_formed(timeout=60)
     assert state.online() == ["n1", "n2", "n3"]
     assert state.quorate and state.dc
-    # the workers' clone runs everywhere (its starts come after the API's in a busy guest)
+    # the workers' clone runs everywhere (its starts come after the API's in a busy guest) and
+    # the fence device has started (its start, ~75 s in a guest, runs beside the others')
     state = wait_until(lambda: (s := cluster.status()) and s.where("fractal-worker") == [
-        "n1", "n2", "n3"] and s, 300, "a worker on every node", interval=2)
+        "n1", "n2", "n3"] and s.where("fence-openstack") and s, 300,
+        "a worker on every node and the fence device started", interval=2)
     # the API clone limited to one instance (clone-max=1: the VMs' SQLite in a shared
     # directory has one writer), the address with it
     assert len(state.where("fractal-api")) == 1
