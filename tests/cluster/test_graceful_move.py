@@ -9,7 +9,9 @@ printed in ms."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,33 @@ def window(probes: Probes, since: float, until: float) -> tuple[int, int, float]
     answered = [ended for _, ended, answer in rows if http_ok(answer)]
     gaps = [b - a for a, b in itertools.pairwise(answered)]
     return len(rows), sum(not http_ok(a) for *_, a in rows), max(gaps, default=0.0) * 1000
+
+
+# What a handover did, for a failed window: the scheduler's plan (a Migrate, or a stop and a
+# start that leave the address with nobody in between), each fractal-ip action, and the NAT
+# the data plane applied, by wall clock.
+EVIDENCE = re.compile(r"Actions: |fractal-ip.*(migrate_|_start_|_stop_)|floating IPs now")
+
+
+def evidence(lab: Lab, since: float, until: float) -> str:
+    """The lines of EVIDENCE logged between wall-clock `since` and `until`, in time order."""
+    logs = [n.dir / "var-log-pacemaker" / "pacemaker.log" for n in lab.nodes]
+    logs.append(lab.cloud.dir("dataplane") / "server.log")
+    year = datetime.now().year
+    found = []
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if not EVIDENCE.search(line) or "cib_perform_op" in line:
+                continue
+            try:  # pacemaker: "Dec 02 13:48:25.564 n1 …"; the data plane: "2026-12-02 13:50:38,148"
+                at = (datetime.strptime(f"{year} {line[:19]}", "%Y %b %d %H:%M:%S.%f")
+                      if line[:1].isalpha()
+                      else datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"))
+            except ValueError:
+                continue
+            if since <= at.timestamp() <= until:
+                found.append((at, line[:220]))
+    return "\n".join(line for _, line in sorted(found))
 
 
 def handed_over(lab: Cluster, pace: Pace, source: str) -> str:
@@ -57,20 +86,24 @@ def test_planned_move_and_standby_fail_at_most_one_request(healthy: Cluster, pac
             wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
             start = api_node(lab, pace)
             target = next(n.name for n in lab.nodes if n.name != start)
-            began = time.monotonic()
+            began, wall = time.monotonic(), time.time()
             crm(["crm", "resource", "move", "fractal-ip", target])
             assert handed_over(lab, pace, start) == target
             results["move"] = window(probes, began, time.monotonic() + REQUEST_TIMEOUT_S)
+            if results["move"][1] > 1:
+                print(f"the move, {start} -> {target}:\n{evidence(lab, wall, time.time())}")
             crm(["crm", "resource", "clear", "fractal-ip"])
             lab.settle()
 
             standby = target
-            began = time.monotonic()
+            began, wall = time.monotonic(), time.time()
             crm(["crm", "node", "standby", standby])
             handed_over(lab, pace, standby)
             wait_until(lambda: standby not in lab.status().where("fractal-api"),
                        30 * pace.slow, f"the API on {standby} stopped (drained)")
             results["standby"] = window(probes, began, time.monotonic() + REQUEST_TIMEOUT_S)
+            if results["standby"][1] > 1:
+                print(f"the standby of {standby}:\n{evidence(lab, wall, time.time())}")
             crm(["crm", "node", "online", standby])
             standby = None
             lab.settle()
