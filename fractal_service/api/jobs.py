@@ -16,7 +16,7 @@ from fractal_service.api import bodies, results
 from fractal_service.api.admission import work_path
 from fractal_service.api.deps import json_body, now, settings, store
 from fractal_service.api.errors import ApiError
-from fractal_service.records import Lease, Result, State
+from fractal_service.records import Lease, Result
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 CLAIM_TOKEN = re.compile(lease.TOKEN_PATTERN)
@@ -82,12 +82,11 @@ def result(uuid: str):
     if not worker:
         raise ApiError(400, "X-Worker is required", "X-Worker")
     results.check_png(png, fractal.params)
-    if fractal.state is not State.DONE:
-        # The token must be the current claim's (LeaseLost: 409); proving it extends the
-        # lease, so no other claim can slip in before the result is stored. A job already
-        # done answers stored=false whoever asks: nothing is written.
-        store().heartbeat(uuid, token, settings().lease_seconds, now())
-    done = store().complete(uuid, Result(png, checksum, duration, worker), now())
+    # The token must be the current claim's (LeaseLost: 409), checked in the completion's own
+    # compare-and-swap: no claim can slip in between check and write, and no heartbeat (a
+    # read and a write of the store) is needed first. A job already done answers stored=false
+    # whoever asks: nothing is written.
+    done = store().complete(uuid, Result(png, checksum, duration, worker), now(), token)
     metrics = current_app.config["FRACTAL_METRICS"]
     metrics.results.labels(str(done.stored).lower()).inc()
     if done.stored:

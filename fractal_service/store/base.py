@@ -103,8 +103,13 @@ class Store(ABC):
         """Give a job back to the queue at once (a worker stopping); no-op if not ours."""
 
     @abstractmethod
-    def complete(self, uuid: str, result: Result, now: float) -> Completion:
-        """Store a result unless one is stored already (idempotent); NotFound if deleted."""
+    def complete(self, uuid: str, result: Result, now: float,
+                 token: str | None = None) -> Completion:
+        """Store a result unless one is stored already (idempotent); NotFound if deleted.
+
+        `token`: the uploader's lease token, checked in the same atomic step as the write
+        (LeaseLost unless the job is still leased under it; a done job answers stored=False
+        whoever asks). None: any worker's result is accepted."""
 
     @abstractmethod
     def fail(self, uuid: str, token: str, reason: str, now: float) -> Fractal:

@@ -247,11 +247,16 @@ class SqliteStore(Store):
                 (uuid, token),
             )
 
-    def complete(self, uuid: str, result: Result, now: float) -> Completion:
+    def complete(self, uuid: str, result: Result, now: float,
+                 token: str | None = None) -> Completion:
         with self._write() as db:
             current = _row_to_fractal(_fetch(db, uuid))
             if current.state is State.DONE:
                 return Completion(current, stored=False)
+            if token is not None and (current.state is not State.RUNNING or db.execute(
+                    "SELECT lease_token FROM fractals WHERE uuid = ?", (uuid,)
+            ).fetchone()[0] != token):
+                raise LeaseLost(uuid)
             # Any worker's result is accepted while the job is not done, even after its lease
             # expired: the work is valid, and accepting it ends the job sooner.
             db.execute("INSERT OR REPLACE INTO images (uuid, png) VALUES (?, ?)",

@@ -35,6 +35,9 @@ Consistency model.
   the API answers an error, yet the job is leased. A claimer that sends its own lease token
   and sends it again finds that job in its retry's listing (the token rides in the content
   type) and gets it back, so the lease does not run out and cost the job an attempt.
+* Claims through one API instance share a listing of the open jobs for a few seconds and each
+  takes a different job from it (claim_queue.py): the swap from a listed generation is as
+  safe as from a fresh one. A token that instance has seen before (a retry) lists afresh.
 * Swift has no replace-if-unchanged: `If-Match` on PUT, POST and DELETE is ignored (checked
   against Swift 2.38: a wrong ETag still gets 201/202/204), so nothing here ever overwrites an
   object that matters. Each write carries a random writer id; a 412 on a write whose first
@@ -92,6 +95,7 @@ from fractal_service.store.base import (
     Store,
     StoreError,
 )
+from fractal_service.store.claim_queue import ClaimQueue
 from fractal_service.store.replica import Replica
 from fractal_service.store.shared import SharedCall
 
@@ -119,6 +123,10 @@ CLOCK_MARGIN = 300.0  # seconds of clock lag between API instances that claims t
 # Open fractals a retried claim reads past the first claimable one, looking for the job its
 # first attempt leased (jobs whose leases ran out since sort before it; a few per worker).
 TOKEN_LOOKAHEAD = 200
+CLAIM_BATCH = 64  # open jobs one shared listing keeps for the claims that follow it
+# A transition may start from what `get` read of the fractal this recently (far below GC_AGE).
+SEEN_AGE = 5.0
+SEEN_MAX = 1024
 TEXT_BUDGET = 1000  # bytes of one percent-encoded text field (Swift allows 4096 in all)
 PARAM_TYPES: dict[str, type] = {"kind": str, **{f.name: f.type for f in FIELDS}}
 
@@ -210,8 +218,10 @@ class SwiftStore(Store):
         self.replica = replica
         self.gc_age = GC_AGE
         self.tombstone_age = TOMBSTONE_AGE
+        self._seen: dict[str, tuple[float, _Job]] = {}  # get's reads, for the next change
         self._open_from: str | None = None  # claims: every older fractal was finished
         self._full_scan_at = 0.0
+        self._claims = ClaimQueue(self._open_batch, lambda job: job.uuid)
         self.list_budget = LIST_BUDGET
         # Store calls of health checks and metrics, shared by concurrent callers (shared.py).
         self._counts = SharedCall(self._count_all, ttl=COUNTS_TTL, spread=COUNTS_SPREAD)
@@ -384,6 +394,7 @@ class SwiftStore(Store):
         """Read the current generation, let `step` decide, create the next one; on a lost
         race read again and let `step` decide again."""
         floor = 0
+        job = job or (None if body else self._recent(uuid))
         for _ in range(RACES):
             current = self._read(uuid, body=body, job=job, floor=floor)
             job = None
@@ -452,7 +463,22 @@ class SwiftStore(Store):
         return self._read(fractal.uuid, job=self._look_past(_Job(fractal.uuid), 0)).fractal
 
     def get(self, uuid: str) -> Fractal:
-        return self._read(uuid).fractal
+        current = self._read(uuid)
+        # The API reads a job before it changes it (an upload, a release): the change starts
+        # from this read instead of listing the fractal again.
+        if len(self._seen) >= SEEN_MAX:
+            self._seen.clear()
+        self._seen[uuid] = (time.monotonic(), current.job)
+        return current.fractal
+
+    def _recent(self, uuid: str) -> _Job | None:
+        """What `get` read of `uuid` less than SEEN_AGE ago (once), for a transition to start
+        from. Stale is safe: the compare-and-swap of g+1 fails if g is no longer current, and
+        so young a read cannot aim at a collected name (GC_AGE)."""
+        seen = self._seen.pop(uuid, None)
+        if seen is None or time.monotonic() - seen[0] > SEEN_AGE:
+            return None
+        return seen[1]
 
     def list(
         self,
@@ -493,6 +519,37 @@ class SwiftStore(Store):
     # -- the job queue --------------------------------------------------------------------
     def claim(self, worker: str, lease_seconds: float, now: float,
               token: str | None = None) -> Lease | None:
+        """From the shared listing (claim_queue.py); a retried token lists afresh."""
+        if token is not None and self._claims.retried(token):
+            return self._claim_listed(worker, lease_seconds, now, token)
+        token = token or secrets.token_hex(16)
+
+        def ours(job: _Job) -> bool:  # a retry sent to this instance's peer first
+            return job.current.state == State.RUNNING and _token(job.current) == token
+
+        job, listed = self._claims.take(ours, may_list=True, when_none=False)
+        while True:
+            if job is None:
+                job, fresh = self._claims.take(lambda j: _claimable(j.current, now),
+                                               may_list=not listed)
+                listed = listed or fresh
+                if job is None:
+                    return None
+            try:
+                lease = self._lease(job, worker, lease_seconds, now, token)
+            finally:
+                self._claims.done(job)
+            if lease is not None:
+                return lease
+            job = None  # claimed elsewhere since the listing, or failed: the next one
+
+    def _open_batch(self) -> list[_Job]:
+        return list(itertools.islice(self._open_jobs(), CLAIM_BATCH))
+
+    def _claim_listed(self, worker: str, lease_seconds: float, now: float,
+                      token: str | None = None) -> Lease | None:
+        """A claim from a listing of its own: the oldest claimable job, or the one a claim
+        under `token` leased before."""
         jobs: Iterator[_Job] = self._open_jobs()
         if token is not None:
             # A retried claim: its first attempt leased the oldest claimable job it saw, so
@@ -587,11 +644,14 @@ class SwiftStore(Store):
         with contextlib.suppress(NotFound):  # like SQLite: releasing a deleted job is a no-op
             self._transition(uuid, step)
 
-    def complete(self, uuid: str, result: Result, now: float) -> Completion:
+    def complete(self, uuid: str, result: Result, now: float,
+                 token: str | None = None) -> Completion:
         def step(current: _Current) -> _Write | _Keep:
             f = current.fractal
             if f.state is State.DONE:
                 return _Keep(Completion(f, stored=False))
+            if token is not None and (f.state is not State.RUNNING or current.token != token):
+                raise LeaseLost(uuid)
             # Any worker's result is accepted while the job is not done, even after its
             # lease expired: the work is valid, and accepting it ends the job sooner.
             done = f.evolve(state=State.DONE, finished_at=now, duration=result.duration,
