@@ -3,7 +3,11 @@ ocf:fractal:floating-ip in fractal.crm's layout vs Debian's ocf:heartbeat:openst
 on the same lab, in the layout its documentation gives (a group: the address then the API,
 default requires=fencing) and, for information, in fractal.crm's layout (stock-clone).
 
-Agents (--agents): ours, stock, stock-clone. For each a lab comes up (its own cloud, prefix
+Agents (--agents): ours, stock, stock-clone, and ours-restart (fractal.crm without the rule
+that moves the address off a node whose API failed, with the order it replaced: a failed API
+is restarted in place and the address waits for it; the layout before 2026-12-02 14:30 UTC).
+--scenarios picks some (e.g. "API SIGKILL"); with --merge the others keep their last trials.
+For each a lab comes up (its own cloud, prefix
 fhb<pid>, always taken down), then N rounds of each scenario:
   node crash   SIGKILL to the PID 1 of the node that holds the address (every process of the node
                dies at once); fence_openstack powers it off. Every other round the address is
@@ -11,7 +15,8 @@ fhb<pid>, always taken down), then N rounds of each scenario:
                election comes first). Between trials the node is booted again, the cluster
                re-forms and settles.
   API SIGKILL  SIGKILL to the API process on the address's node; Pacemaker's monitor (every
-               second) sees it and restarts it in place; failures cleaned up between trials.
+               second) sees it and restarts it in place, and (ours) moves the address to a
+               node whose API serves meanwhile; failures cleaned up between trials.
   planned move `crm resource move` of the address (the group) to another node, then clear:
                failed probes and the longest gap between two answers.
   standby      `crm node standby` of the address's node, then online: the same.
@@ -140,9 +145,26 @@ def group_layout(crm: str) -> str:
     (fencing first): fractal.crm's layout before issue 17."""
     crm = re.sub(r"(?m)^    meta requires=\w+ \\\n", "", crm)
     own = ("clone fractal-api-clone ", "colocation fractal-ip-with-api ",
-           "order fractal-api-before-ip ", "order fractal-api-before-workers ")
-    kept = [line for line in crm.splitlines() if not line.startswith(own)]
-    return "\n".join(kept) + "\ngroup fractal-service fractal-ip fractal-api\n"
+           "location fractal-ip-where-api-serves ", "order fractal-api-before-ip ",
+           "order fractal-api-before-workers ")
+    text = crm.replace("\\\n", "\0")  # a continued statement as one line
+    kept = [line for line in text.splitlines() if not line.startswith(own)]
+    return ("\n".join(kept).replace("\0", "\\\n")
+            + "\ngroup fractal-service fractal-ip fractal-api\n")
+
+
+def restart_in_place_layout(crm: str) -> str:
+    """fractal.crm as it was before the address followed the API's health: no location rule,
+    the address ordered after the API clone (Optional), so a failed API on the address's node
+    is restarted in place while the address waits there (ours-restart)."""
+    text = crm.replace("\\\n", "\0")
+    kept = [line for line in text.splitlines()
+            if not line.startswith("location fractal-ip-where-api-serves ")]
+    return ("\n".join(kept).replace("\0", "\\\n")
+            + "\norder fractal-api-before-ip Optional: fractal-api-clone fractal-ip\n")
+
+
+LAYOUTS = {"stock": group_layout, "ours-restart": restart_in_place_layout}
 
 
 def service_resource(agent: str) -> str:
@@ -205,7 +227,7 @@ def up(lab: Lab, agent: str, say) -> Metadata | None:
     if agent.startswith("stock"):
         metadata = Metadata(lab)
         stock_service(lab)
-    lab.configure(group_layout if agent == "stock" else lambda crm: crm)
+    lab.configure(LAYOUTS.get(agent, lambda crm: crm))
     if agent.startswith("stock"):
         load_stock_extras(lab, agent)
     wait_until(lambda: lab.client("GET", "/healthz"), 240, "the API at the service address", 1)
@@ -346,7 +368,7 @@ def service_config(lab: Lab) -> dict[str, str]:
     """What shapes the numbers in the configuration as loaded (fractal.crm changes over time)."""
     text = (lab.dir / "fractal.crm").read_text()
     lines = text.replace("\\\n", " ").splitlines()
-    layout = ("group ", "clone fractal-api", "colocation ", "order ")
+    layout = ("group ", "clone fractal-api", "colocation ", "location ", "order ")
     return {"layout": "; ".join(" ".join(ln.split()) for ln in lines if ln.startswith(layout)),
             "fractal-api": next((" ".join(ln.split()) for ln in lines
                                  if ln.startswith("primitive fractal-api ")), ""),
@@ -370,14 +392,15 @@ def keep_logs(lab: Lab, into: Path) -> None:
 
 
 def run_agent(agent: str, trials: int, say, logs: Path | None = None,
-              until: float = float("inf"), keystone_latency_ms: float = 0) -> dict:
+              until: float = float("inf"), keystone_latency_ms: float = 0,
+              scenarios: tuple[str, ...] = SCENARIOS) -> dict:
     """Up to `trials` rounds of every scenario; no new round starts after `until` (monotonic).
     `keystone_latency_ms`: Keystone answers that much later for the whole campaign (a slow
     identity service: every login, fence_openstack's included, and Neutron's token checks)."""
     lab_dir = Path(tempfile.mkdtemp(prefix=f"fhb-{agent}-"))
     lab = Lab(lab_dir, prefix=f"fhb{os.getpid()}")
     metadata = prober = None
-    results: dict[str, list[dict]] = {s: [] for s in SCENARIOS}
+    results: dict[str, list[dict]] = {s: [] for s in scenarios}
     config: dict[str, str] = {}
     try:
         started = time.monotonic()
@@ -459,14 +482,16 @@ def merged(raw: dict, config: dict) -> tuple[dict, dict]:
     except (OSError, ValueError):
         return raw, config
     keep = {a: r for a, r in last.get("raw", {}).items() if a not in raw}
+    # an agent measured in some scenarios only keeps its last trials of the others
+    raw = {a: {**last.get("raw", {}).get(a, {}), **r} for a, r in raw.items()}
     return {**keep, **raw}, {**{a: last["config"].get(a, {}) for a in keep}, **config}
 
 
 def report(raw: dict, configs: dict, trials: int, keystone_latency_ms: float) -> dict:
-    crashes = {a: {"node crash": by["node crash"], **by_dc(by["node crash"])}
+    crashes = {a: {"node crash": by.get("node crash", []), **by_dc(by.get("node crash", []))}
                for a, by in raw.items()}
     stats = {a: {**{s: summary(r) for s, r in crashes[a].items()},
-                 "API SIGKILL": summary(by["API SIGKILL"]),
+                 "API SIGKILL": summary(by.get("API SIGKILL", [])),
                  **{s: handover_summary(by.get(s, [])) for s in HANDOVERS}}
              for a, by in raw.items()}
     stats_phases = {a: {s: phase_medians(r) for s, r in crashes[a].items()} for a in raw}
@@ -514,6 +539,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keystone-latency-ms", type=float, default=0,
                         help="Keystone this much slower throughout (results: "
                              "failover-keystone-<ms>ms)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     parser.add_argument("--budget-min", type=float, default=0,
                         help="start no new round after this share of minutes per agent")
     args = parser.parse_args(argv if argv is not None else [])
@@ -525,11 +552,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"[{time.monotonic() - t0:7.1f}s] {message}", flush=True)
 
     agents = args.agents.split(",")
+    scenarios = tuple(s for s in SCENARIOS if s in args.scenarios.split(","))
     runs = {}
     for n, agent in enumerate(agents, start=1):
         until = t0 + args.budget_min * 60 * n / len(agents) if args.budget_min else float("inf")
         runs[agent] = run_agent(agent, args.trials, say, args.logs, until,
-                                args.keystone_latency_ms)
+                                args.keystone_latency_ms, scenarios)
     raw = {agent: run["trials"] for agent, run in runs.items()}
     configs = {agent: run["config"] for agent, run in runs.items()}
     if args.merge:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from resource_agents.agents.api import HEALTH_ATTRIBUTE
+
 TEMPLATE = Path(__file__).parent / "config" / "fractal.crm"
 FENCING = Path(__file__).parent / "config" / "fencing.crm"
 # Where ocf:fractal:api keeps the pid of fractal.crm's `fractal-api` on a node (its state
@@ -69,6 +71,17 @@ class ServiceConfig:
             meta += " allow-migrate=true"
         return meta
 
+    def _address_placement(self) -> str:
+        """With an API on every node (Object Storage) the address goes where one serves (the
+        agent's node attribute), with no order: it would hold a move behind the failed
+        instance's restart. With one instance (SQLite) there is nowhere to move: the address
+        starts after it (fractal.crm says more)."""
+        if not self.store_url:
+            return "order fractal-api-before-ip Optional: fractal-api-clone fractal-ip"
+        return (f"location fractal-ip-where-api-serves fractal-ip \\\n"
+                f"    rule -inf: not_defined {HEALTH_ATTRIBUTE} \\\n"
+                f"    rule 1000: {HEALTH_ATTRIBUTE} eq 1")
+
     def render(self, servers: dict[str, str] | None = None) -> str:
         """`servers`: cluster node name -> compute server id, for fencing."""
         fencing = ""
@@ -92,6 +105,7 @@ class ServiceConfig:
             # Object Storage: stateless APIs everywhere; SQLite: one writer, after fencing
             api_requires="quorum" if self.store_url else "fencing",
             api_clone_meta="" if self.store_url else " clone-max=1",
+            health_attribute=HEALTH_ATTRIBUTE, address_placement=self._address_placement(),
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
             fence_action=self.fence_action, token_file=self.token_file,
             etcd_params=etcd) + fencing

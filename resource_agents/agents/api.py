@@ -43,6 +43,9 @@ from resource_agents.ocf.params import Parameter
 STORE_FIELD = b'"field":"store"'
 # A stop of an instance that fails /healthz: SIGTERM, this long for in-flight requests, SIGKILL.
 UNHEALTHY_STOP_GRACE_S = 2.0
+# The transient node attribute saying whether this node's instance serves (1) or not (0):
+# cluster/config/fractal.crm keeps the service address on nodes where it is 1.
+HEALTH_ATTRIBUTE = "fractal-api-healthy"
 
 
 def _address(value: str) -> str | None:
@@ -137,6 +140,14 @@ always answers 7.
                            "empty = data_dir/api-token, made on first start."),
         Parameter("keystone_config", "keystonemiddleware settings file (auth=keystone)",
                   default="", check=lambda v: _absolute(v) if v else None),
+        Parameter("health_attribute", "Node attribute: does this node's instance serve",
+                  default=HEALTH_ATTRIBUTE,
+                  longdesc="A transient node attribute (attrd_updater) set to 1 after a "
+                           "successful start or monitor and to 0 when a monitor fails and on "
+                           "stop. A location rule on it moves the service address off a node "
+                           "whose instance failed, to one whose instance serves, while the "
+                           "failed one restarts in place. Only under a cluster; a failed "
+                           "update is logged, never a failed action."),
         *ETCD_PARAMETERS,
         USER,
         program("fractal-api"),
@@ -214,6 +225,7 @@ always answers 7.
                 time.sleep(0.1)
                 continue
             self.log.info("started (pid %d) on %s", pid, self.listen)
+            self._serving(True, force=True)
             return Exit.SUCCESS
         raise OcfError(Exit.ERR_GENERIC, f"fractal-api did not become healthy before the start "
                                          f"timeout ({self.ocf.timeout:g} s): {last}")
@@ -244,6 +256,7 @@ always answers 7.
         pid = self.pid()
         if pid is None:
             self._reap_orphans()
+            self._serving(False, force=True)
             return Exit.SUCCESS
         # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm. A
         # healthy instance gets all of it: it serves as a lame duck while the address may still
@@ -256,6 +269,9 @@ always answers 7.
             raise OcfError(Exit.ERR_GENERIC, f"fractal-api pid {pid} survived SIGKILL")
         process.remove(self.pidfile)
         self.log.info("stopped pid %d", pid)
+        # After the process is gone, not before: the change makes the DC plan again, and in a
+        # standby the address's handover is still running beside this (lame-duck) stop.
+        self._serving(False, force=True)
         return Exit.SUCCESS
 
     def _answers_health(self) -> bool:
@@ -277,7 +293,31 @@ always answers 7.
             raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
         process.remove(self.pidfile)
 
+    def _serving(self, healthy: bool, force: bool = False) -> None:
+        """This node's health attribute (HEALTH_ATTRIBUTE). `force`: send it even if this node
+        sent the same value lately (start, stop, probe); a recurring monitor sends only a
+        change. Outside a cluster there is no attrd to tell."""
+        name = self.params["health_attribute"]
+        if not _under_cluster(self.environ):
+            return
+        from resource_agents.ocf.attrd import NodeAttribute
+
+        NodeAttribute(name, os.path.join(self.home, "health-attribute"),
+                      lambda *args: self.log.warning(*args)).set(
+            "1" if healthy else "0", timeout=min(5.0, max(self.remaining(), 0.5)), force=force)
+
     def monitor(self) -> Exit:
+        """The checks below, and this node's health attribute set from their outcome: 0 before
+        a failure reaches the cluster, so the DC moves the address as it plans the recovery."""
+        try:
+            code = self._check()
+        except Exception:
+            self._serving(False)
+            raise
+        self._serving(code == Exit.SUCCESS, force=not self.ocf.interval)
+        return code
+
+    def _check(self) -> Exit:
         pid = self.pid()
         if pid is None:
             if process.read_pid(self.pidfile) is not None:

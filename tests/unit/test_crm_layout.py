@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from cluster.crm_config import ServiceConfig
+from resource_agents.agents.api import HEALTH_ATTRIBUTE
 
 
 def block(crm: str, head: str) -> str:
@@ -29,8 +30,12 @@ def test_the_lab_layout_runs_the_api_everywhere_and_moves_only_the_address() -> 
     assert "meta requires=quorum allow-migrate=true " in address
     assert block(crm, "colocation ") == (
         "colocation fractal-ip-with-api inf: fractal-ip fractal-api-clone")
-    assert block(crm, "order fractal-api-before-ip ") == (
-        "order fractal-api-before-ip Optional: fractal-api-clone fractal-ip")
+    # the address goes where an API serves (the agent's node attribute), with no order that
+    # would hold its move behind the failed instance's restart
+    assert block(crm, "location fractal-ip-where-api-serves ") == (
+        "location fractal-ip-where-api-serves fractal-ip "
+        f"rule -inf: not_defined {HEALTH_ATTRIBUTE} rule 1000: {HEALTH_ATTRIBUTE} eq 1")
+    assert "order fractal-api-before-ip " not in crm
     assert not re.search(r"(?m)^group ", crm)
     # what is not traded away
     options = block(crm, "property ")
@@ -47,6 +52,10 @@ def test_a_stateful_store_or_a_shared_network_address_waits_for_fencing() -> Non
     assert block(crm, "clone fractal-api-clone ").endswith("interleave=true clone-max=1")
     address = block(crm, "primitive fractal-ip ")
     assert "meta requires=fencing " in address and "allow-migrate" not in address
+    # one instance: nowhere to move, so no rule, and the address starts after it
+    assert block(crm, "order fractal-api-before-ip ") == (
+        "order fractal-api-before-ip Optional: fractal-api-clone fractal-ip")
+    assert not re.search(r"(?m)^location ", crm)
 
 
 def test_fencing_stays_configured_with_requires_quorum() -> None:
