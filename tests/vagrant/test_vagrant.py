@@ -22,9 +22,13 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     assert state.quorate and state.dc
     # the workers' clone runs everywhere (its starts come after the API's in a busy guest) and
     # the fence device has started (its start, ~75 s in a guest, runs beside the others')
-    state = wait_until(lambda: (s := cluster.status()) and s.where("fractal-worker") == [
-        "n1", "n2", "n3"] and s.where("fence-openstack") and s, 300,
-        "a worker on every node and the fence device started", interval=2)
+    try:
+        state = wait_until(lambda: (s := cluster.status()) and s.where("fractal-worker") == [
+            "n1", "n2", "n3"] and s.where("fence-openstack") and s, 300,
+            "a worker on every node and the fence device started", interval=2)
+    except AssertionError as exc:  # what was missing, and why (fail counts, failed actions)
+        seen = cluster.exec("n1", ["crm_mon", "-1", "-r", "-f"], timeout=60, check=False).stdout
+        raise AssertionError(f"{exc}\n{seen}") from None
     # the API clone limited to one instance (clone-max=1: the VMs' SQLite in a shared
     # directory has one writer), the address with it
     assert len(state.where("fractal-api")) == 1
