@@ -8,7 +8,9 @@ import time
 
 import pytest
 
+from cluster.crm_config import API_PIDFILE
 from cluster.lab.campaign.checkers import AddressWatch
+from cluster.lab.lab import Lab
 from cluster.openstack.faults import control
 from tests.cluster.conftest import (
     Cluster,
@@ -40,18 +42,55 @@ def api_node(lab: Cluster, pace: Pace) -> str:
     return state.serving("fractal-ip")[0]
 
 
+def answering_node(lab: Lab) -> str | None:
+    """Whose API answers the service address (it names its node in X-Fractal-Node)."""
+    answer = lab.request("GET", "/healthz", timeout=0.5)
+    return answer.headers.get("x-fractal-node") if answer and answer.status == 200 else None
+
+
+def api_restarted(lab: Cluster, node: str, old_pid: str) -> bool:
+    """`node`'s API instance runs again: a new pid that answers /healthz on the node."""
+    exec_ = lab.node(node).exec
+    pid = exec_(["cat", API_PIDFILE], check=False).stdout.strip()
+    return bool(pid) and pid != old_pid and exec_(
+        ["curl", "-sf", "-m", "1", f"http://127.0.0.1:{lab.service.api_port}/healthz"],
+        check=False).returncode == 0
+
+
 def test_api_process_killed(healthy: Cluster, pace: Pace) -> None:
+    """SIGKILL of the API on the address's node. With an API on every node (Object Storage)
+    the failed monitor sets the node's fractal-api-healthy to 0 and the address moves to a node
+    whose API serves while the killed instance restarts in place; the address stays where it
+    went. With one instance (SQLite: the VMs) it waits for the restart where it is.
+    (Which comes first for a client, the move or the restart, is a race here: the lab's
+    association takes 1-1.6 s, the restart 1-1.5 s; benchmarks/results/failover.md.)"""
     lab = healthy
     before = api_node(lab, pace)
+    elsewhere = bool(lab.service.store_url) and isinstance(lab, Lab)
+    old_pid = lab.node(before).exec(["cat", API_PIDFILE]).stdout.strip()
     with Observer(lab, pace) as seen:
         wait_until(lambda: seen.accepted, 10 * pace.slow, "submissions to flow")
         seen.fault()
         lab.kill_api(before)
+        if elsewhere:
+            other = wait_until(lambda: (n := answering_node(lab)) not in (None, before) and n,
+                               pace.restart_bound_s,
+                               f"another node's API to answer the service address ({before}'s "
+                               "was killed)", interval=0.05)
+            moved = time.monotonic() - seen.fault_at
         wait_until(lambda: seen.recovered, pace.restart_bound_s, "the API back")
         accepting_again(seen, pace)
-    print(f"API SIGKILL: service back after {seen.downtime:.2f} s")
+    print(f"API SIGKILL: service back after {seen.downtime:.2f} s"
+          + (f", served by {other}'s API after {moved:.2f} s" if elsewhere else ""))
     assert seen.downtime < pace.restart_bound_s
-    assert api_node(lab, pace) == before  # recovered in place: one failure is below the threshold
+    wait_until(lambda: api_restarted(lab, before, old_pid), pace.restart_bound_s,
+               f"the killed instance restarted on {before}")
+    lab.settle()
+    assert before in lab.status().where("fractal-api")
+    if elsewhere:  # and no fail-back once the restarted instance serves again
+        assert api_node(lab, pace) == other and answering_node(lab) == other
+    else:  # recovered in place: one failure is below the threshold, and nowhere else serves
+        assert api_node(lab, pace) == before
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=120 * pace.slow)
 
