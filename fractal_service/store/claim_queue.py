@@ -72,6 +72,12 @@ class ClaimQueue(Generic[J]):
         finally:
             self._lock.release()
 
+    def stale(self) -> None:
+        """The next claim lists again: a job went back to the queue (a release) and is older
+        than what the listing still offers."""
+        with self._lock:
+            self._listed_at = -float("inf")
+
     def done(self, job: J) -> None:
         with self._lock:
             self._in_flight.discard(self.key(job))

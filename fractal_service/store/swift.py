@@ -643,6 +643,7 @@ class SwiftStore(Store):
 
         with contextlib.suppress(NotFound):  # like SQLite: releasing a deleted job is a no-op
             self._transition(uuid, step)
+        self._claims.stale()  # the oldest open job is claimed first again, as in SQLite
 
     def complete(self, uuid: str, result: Result, now: float,
                  token: str | None = None) -> Completion:

@@ -130,3 +130,18 @@ def test_an_upload_reads_the_job_once_and_writes_only_its_result() -> None:
     assert store.get(second).state is State.RUNNING
     again = _upload(client, jobs[0], "x" * 32)
     assert again.status_code == 200 and again.get_json()["stored"] is False
+
+
+def test_a_released_job_is_claimed_first_again() -> None:
+    """The shared listing no longer holds a job it handed out: a release makes the next claim
+    list again, so the oldest open job goes first, as on SQLite."""
+    fake = FakeSwift()
+    store = SwiftStore(fake, "fractals", settle=0.0)
+    now = time.time()
+    oldest = add(store, now - 3)
+    for i in range(2):
+        add(store, now - 2 + i)
+    for _ in range(2):
+        lease = store.claim("w", 30, now)
+        assert lease.fractal.uuid == oldest
+        store.release(oldest, lease.token)
