@@ -59,8 +59,7 @@ class NodeAttribute:
                 f.write(f"{value} {time.time():.3f}\n")
             os.replace(temporary, self.record)
         except OSError as exc:  # only costs an attrd_updater run at the next monitor
-            self.warn("node attribute %s: cannot record the value sent: %s",
-                             self.name, exc)
+            self.warn("node attribute %s: cannot record the value sent: %s", self.name, exc)
 
     def _update(self, value: str, timeout: float) -> bool:
         import subprocess  # only when the value changes: not on a steady monitor's path
@@ -70,12 +69,12 @@ class NodeAttribute:
             done = subprocess.run(argv, capture_output=True, text=True,
                                   timeout=max(timeout, 0.5), check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            self.warn("node attribute %s=%s not set (%s): %s", self.name, value,
-                             self.program, exc)
+            self.warn("node attribute %s=%s not set (%s): %s", self.name, value, self.program,
+                      exc)
             return False
         if done.returncode != 0:
             why = (done.stderr or done.stdout).strip().splitlines()
-            self.warn("node attribute %s=%s not set: %s exited %d: %s", self.name,
-                             value, self.program, done.returncode, why[-1] if why else "")
+            self.warn("node attribute %s=%s not set: %s exited %d: %s", self.name, value,
+                      self.program, done.returncode, why[-1] if why else "")
             return False
         return True
