@@ -303,7 +303,7 @@ always answers 7.
         from resource_agents.ocf.attrd import NodeAttribute
 
         NodeAttribute(name, os.path.join(self.home, "health-attribute"),
-                      lambda *args: self.log.warning(*args)).set(
+                      self.log.warning).set(
             "1" if healthy else "0", timeout=min(5.0, max(self.remaining(), 0.5)), force=force)
 
     def monitor(self) -> Exit:
