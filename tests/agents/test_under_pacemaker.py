@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.pacemaker
 API = "http://127.0.0.1:8080"
+API_LINE = re.compile(r"\bapi_|fractal-api|ocf:fractal:api|\(api\)|'api'")
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,27 @@ def fail_count(node: Node, resource: str) -> int:
     for word in done.stdout.split():
         if word.startswith("value="):
             value = word.removeprefix("value=")
+            if value == "INFINITY":  # a failed start (or stop): the history below says which
+                return 1_000_000
             return 0 if value in ("(null)", "") else int(value)
     return 0
+
+
+@pytest.fixture(autouse=True)
+def api_history(node: Node) -> Iterator[None]:
+    """The API's lines of the node's pacemaker.log written during the test (operations and the
+    agent's own messages; not the CIB's): printed at teardown, shown by pytest on a failure."""
+    log = node.dir / "var-log-pacemaker" / "pacemaker.log"
+    start = log.stat().st_size if log.exists() else 0
+    yield
+    try:
+        with log.open(errors="replace") as fh:
+            fh.seek(start)
+            lines = [line.rstrip() for line in fh
+                     if API_LINE.search(line) and "pacemaker-based" not in line]
+    except OSError as exc:
+        lines = [f"(no pacemaker.log: {exc})"]
+    print("\n".join(["the API in pacemaker.log during the test:", *lines[-60:]]))
 
 
 def test_pacemaker_starts_the_api(node: Node) -> None:
