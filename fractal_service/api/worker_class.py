@@ -11,6 +11,12 @@ and handed to a thread with its headers and body complete, so a thread never wai
 client. A request must arrive in time: its headers within `header_timeout`, its body at
 `body_min_rate` at least (settings); a sender past that gets 408 and is disconnected.
 
+A connection closed after its answer lingers on the event loop too (RFC 9112 9.6: half-close,
+then read until the client's FIN, 2 s at most). gunicorn does that with blocking reads on the
+event loop's own thread, so one client that went silent after its answer (gone, or its last
+packets lost when the service address moved and the router's connection tracking was flushed)
+froze every request for 2 s: a planned move lost ~20 requests at 20/s to it.
+
 Built on gthread's internals (TConn, the parser's unreader, keepalived_conns, nr_conns), hence
 the pin on gunicorn's major version in pyproject.toml.
 """
@@ -21,7 +27,9 @@ import contextlib
 import errno
 import selectors
 import socket
+import threading
 import time
+from collections.abc import Callable
 from functools import partial
 
 from gunicorn import http
@@ -35,6 +43,22 @@ READ_SIZE = 256 * 1024
 SWEEP_EVERY = 0.25  # seconds between checks of arriving requests' deadlines
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TOO_SLOW = wire_errors.render(408, "Request Timeout", "request not received in time")
+LINGER_S = 2.0  # gunicorn's own bounds for a lingering close (util.close_graceful)
+LINGER_MAX_BYTES = 65536
+
+
+class LingeringConn(TConn):
+    """A connection whose graceful close, asked on the event loop's thread, lingers on the
+    poller instead of blocking that thread (`linger`, set by the worker)."""
+
+    linger: Callable[[socket.socket], None] | None = None
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful and self.linger is not None \
+                and threading.current_thread() is threading.main_thread():
+            self.linger(self.sock)
+        else:  # a request thread's close may block it: it blocks nobody else
+            super().close(graceful)
 
 
 class PollingThreadWorker(ThreadWorker):
@@ -43,6 +67,7 @@ class PollingThreadWorker(ThreadWorker):
         self._arriving: dict[TConn, Arrival] = {}
         self._next_sweep = 0.0
         self._last_arrival = 0.0  # monotonic: the lame duck ends once requests stop coming
+        self._lingering: dict[socket.socket, list[float]] = {}  # sock -> [deadline, bytes read]
 
     # -- lame duck (api/drain.py) -------------------------------------------------------------
     def handle_exit(self, sig: int, frame: object) -> None:
@@ -74,7 +99,8 @@ class PollingThreadWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        conn = TConn(self.cfg, sock, address, listener.getsockname())  # non-blocking
+        conn = LingeringConn(self.cfg, sock, address, listener.getsockname())  # non-blocking
+        conn.linger = self._linger
         self._await_request(conn)
 
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
@@ -130,13 +156,49 @@ class PollingThreadWorker(ThreadWorker):
         self.nr_conns -= 1
         conn.close()
 
+    # -- lingering closes (RFC 9112 9.6) on the poller --------------------------------------
+    def _linger(self, sock: socket.socket) -> None:
+        """Half-close now; read what the client still sends until its FIN, within LINGER_S and
+        LINGER_MAX_BYTES; then close. Nothing waits for it."""
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            self.poller.register(sock, selectors.EVENT_READ, self._on_lingering_bytes)
+        except (OSError, ValueError, KeyError):
+            sock.close()
+            return
+        self._lingering[sock] = [time.monotonic() + LINGER_S, 0]
+
+    def _on_lingering_bytes(self, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        state = self._lingering.get(sock)
+        if state is not None:
+            state[1] += len(data)
+        if not data or state is None or state[1] >= LINGER_MAX_BYTES:
+            self._end_linger(sock)
+
+    def _end_linger(self, sock: socket.socket) -> None:
+        self._lingering.pop(sock, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
+
     def murder_pending(self) -> None:
-        """gthread's sweep, plus requests not arrived in time (and idle ones when stopping)."""
+        """gthread's sweep, plus requests not arrived in time (and idle ones when stopping),
+        and lingering closes past their time."""
         super().murder_pending()
         now = time.monotonic()
         if now < self._next_sweep:
             return
         self._next_sweep = now + SWEEP_EVERY
+        for sock in [s for s, (deadline, _) in self._lingering.items() if now > deadline]:
+            self._end_linger(sock)
         for conn, arrival in list(self._arriving.items()):
             if now > arrival.deadline:
                 self._drop(conn, TOO_SLOW if arrival.buf else b"")
