@@ -28,6 +28,18 @@ class WorkerTuning:
 
 
 @dataclass(frozen=True)
+class RegionCheck:
+    """`[region_check]`: what fractal-region-check (booth's before-acquire handler,
+    resource_agents/geo/) reads besides `store` and `data_dir`, in whole seconds."""
+
+    # The ticket's holder gives it up only once its region's Object Storage has failed this
+    # long in a row: a blip must not move the service (a move is an outage of its own).
+    grace_seconds: int = 15
+    # All of one check's cloud calls: well inside booth's renewal period.
+    budget_seconds: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     bind: str = "127.0.0.1:8080"
     data_dir: Path = Path("/var/lib/fractal")
@@ -70,6 +82,7 @@ class Settings:
     log_level: str = "info"
     limits: Limits = field(default_factory=Limits)
     worker: WorkerTuning = field(default_factory=WorkerTuning)
+    region_check: RegionCheck = field(default_factory=RegionCheck)
 
     @classmethod
     def load(cls, config_file: Path | None = None, overrides: dict[str, Any] | None = None,
@@ -116,7 +129,7 @@ class Settings:
 
 
 def _convert(name: str, raw: Any, current: Any) -> Any:
-    if is_dataclass(current):  # a table: [limits], [worker]
+    if is_dataclass(current):  # a table: [limits], [worker], [region_check]
         return _table(name, raw, current)
     try:
         if name == "log_level" and str(raw).lower() not in LOG_LEVELS:

@@ -76,7 +76,7 @@ def _warm_up(store: Store) -> None:
 # What a change in etcd changes in a running API (app.py applies it); the rest waits for a
 # restart. spare_threads: the store slots (threads are gunicorn's, fixed at start).
 LIVE = frozenset({"limits", "lease_seconds", "log_level", "spare_threads"})
-UNUSED = frozenset({"worker"})  # the workers' alone: no restart of the API takes it
+UNUSED = frozenset({"worker", "region_check"})  # not the API's: no restart of it takes them
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

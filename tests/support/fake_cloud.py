@@ -10,6 +10,7 @@ import http.server
 import json
 import re
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -19,9 +20,11 @@ OBJECT_PATH = "/object/v1/AUTH_p1"
 
 
 class FakeCloud:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, region: str = "RegionOne") -> None:
+        self.region = region
         self.tokens: set[str] = set()
         self.failing: set[str] = set()  # services answering 503
+        self.delays: dict[str, float] = {}  # service -> seconds before it answers
         self.calls: collections.Counter[str] = collections.Counter()  # by service
         self.log: list[str] = []
         self.networks = [{"id": "net-1", "name": "private"}, {"id": "net-2", "name": "other"}]
@@ -32,8 +35,8 @@ class FakeCloud:
         self.fip = {"id": "fip-1", "floating_ip_address": FIP_ADDRESS, "port_id": None,
                     "revision_number": 1}
         self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = http.server.ThreadingHTTPServer((host, port), self._handler())
+        self.url = f"http://{host}:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
 
@@ -51,8 +54,9 @@ class FakeCloud:
     def catalog(self) -> list[dict]:
         def service(kind: str, path: str) -> dict:
             return {"type": kind, "endpoints": [
-                {"interface": "public", "region_id": "RegionOne", "url": self.url + path},
-                {"interface": "internal", "region_id": "RegionOne", "url": self.url + "/nowhere"}]}
+                {"interface": "public", "region_id": self.region, "url": self.url + path},
+                {"interface": "internal", "region_id": self.region,
+                 "url": self.url + "/nowhere"}]}
 
         return [service("identity", "/identity/v3"), service("network", "/network"),
                 service("compute", "/compute/v2.1"), service("object-store", OBJECT_PATH)]
@@ -60,8 +64,13 @@ class FakeCloud:
     # -- the three services ------------------------------------------------------------------
     def answer(self, method: str, path: str, query: dict, headers, body: dict | None):
         service = path.split("/")[1]
+        if service == "_fake" and method == "PUT":  # faults set from another process
+            self.failing = set(body.get("failing", ()))
+            self.delays = dict(body.get("delays", {}))
+            return 204, None, {}
         self.calls[service] += 1
         self.log.append(f"{method} {path}")
+        time.sleep(self.delays.get(service, 0.0))
         if service in self.failing:
             return 503, {"error": "unavailable"}, {}
         if service == "identity":
@@ -165,6 +174,26 @@ class FakeCloud:
         return Handler
 
 
+def set_faults(url: str, failing: tuple[str, ...] = (), **delays: float) -> None:
+    """Faults of a fake cloud served by another process (`main`), e.g. in a namespace."""
+    import urllib.request
+
+    body = json.dumps({"failing": list(failing), "delays": delays}).encode()
+    request = urllib.request.Request(url + "/_fake/faults", body, method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m tests.support.fake_cloud HOST PORT REGION`: serve until killed."""
+    import sys
+
+    host, port, region = (argv if argv is not None else sys.argv[1:])[:3]
+    cloud = FakeCloud(host, int(port), region)
+    print(f"fake cloud {region} at {cloud.url}", flush=True)
+    threading.Event().wait()
+
+
 def clouds_yaml(cloud: FakeCloud, **extra) -> dict:
     return {"clouds": {"fake": {
         "auth": {"auth_url": cloud.url + "/identity", "username": "fractal",
@@ -172,3 +201,7 @@ def clouds_yaml(cloud: FakeCloud, **extra) -> dict:
                  "user_domain_name": "Default", "project_domain_name": "Default"},
         "region_name": "RegionOne", "identity_api_version": 3, "interface": "public",
         **extra}}}
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,7 @@ PRODUCT = ("fractal_service", "resource_agents")
 LAB = ("cluster", "benchmarks", "tests")
 # The toolkit under resource_agents/ocf: records, metrics and cloud calls plug in from outside.
 TOOLKIT = "resource_agents/ocf"
-NOT_IN_TOOLKIT = ("resource_agents.agents", "resource_agents.metrics",
+NOT_IN_TOOLKIT = ("resource_agents.agents", "resource_agents.geo", "resource_agents.metrics",
                   "resource_agents.openstack", "fractal_service")
 
 

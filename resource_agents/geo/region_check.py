@@ -1,0 +1,203 @@
+"""fractal-region-check: booth's before-acquire-handler for the Fractal service's ticket.
+
+boothd runs it before its site acquires the ticket and again at every renewal while the site
+holds it (booth(8): before-acquire-handler); a non-zero exit refuses the ticket, or gives it
+up. It asks the site's own region whether it can serve: Object Storage (a HEAD of the container
+the site's API writes, read from the API's own settings) and Neutron (one GET: a site taking
+over moves its floating IP). The rules keep the check from causing the outage it guards against:
+
+- not holding: take the ticket only if both answer within the budget;
+- holding: give it up only once Object Storage has failed for `grace_seconds` in a row (a blip
+  moves nothing: a move is an outage of its own), never for Neutron alone (the floating IP in
+  place keeps forwarding without Neutron's API);
+- Keystone unreachable and no cached token: nothing is known of the region, so take or keep,
+  with a warning (one Keystone serves every region: its loss is not this region's);
+- bad configuration: refuse, with the reason, when not holding; a holder keeps the ticket and
+  logs the error (a typo in one file must not stop a serving site).
+
+Exit codes: 0 take or keep the ticket, 1 this region cannot serve, 2 bad configuration.
+Run by hand (no BOOTH_* environment) it answers as a site about to acquire: would it take it?
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fractal_service import json_record
+from fractal_service.config import Settings
+from fractal_service.store import swift_url
+from fractal_service.store.swift_url import Target
+from resource_agents.geo import region_probe
+from resource_agents.geo.region_probe import BadConfig, Login, NoLogin
+from resource_agents.ocf import log
+from resource_agents.openstack.neutron import CloudError, Unauthorized
+
+TAKE, REFUSE, BAD_CONFIG = 0, 1, 2
+DEFAULT_CONFIG = "/etc/fractal/api.toml"  # the API's settings, as the package installs them
+STATE_FILE = "region-check.json"  # in the API's data_dir: when Object Storage began failing
+LOGIN_FILE = "region-check-login.json"  # the cached token (a secret: 0600)
+_STATE_TYPES = {"store": str, "failing_since": (int, float, type(None))}
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the region answered. Each field: why it did not (None: it did, or was not asked)."""
+
+    login: str | None = None  # no token: nothing else was asked
+    object_store: str | None = None
+    network: str | None = None
+
+
+def verdict(holder: bool, found: Findings, failing_for: float, grace: float) -> tuple[int, str]:
+    """(exit code, one line why). `failing_for`: seconds Object Storage has failed in a row."""
+    if found.login is not None:
+        return TAKE, (f"no token from Keystone ({found.login}): nothing is known of this "
+                      f"region, {'keeping' if holder else 'taking'} the ticket")
+    if holder:
+        if found.object_store is None:
+            return TAKE, "Object Storage answers: keeping the ticket"
+        if failing_for >= grace:
+            return REFUSE, (f"Object Storage failing for {failing_for:.0f} s (grace "
+                            f"{grace:g} s): {found.object_store}: giving the ticket up")
+        return TAKE, (f"Object Storage failing for {failing_for:.0f} s of a {grace:g} s grace "
+                      f"({found.object_store}): keeping the ticket")
+    problems = [f"{name}: {why}" for name, why in (("Object Storage", found.object_store),
+                                                   ("Neutron", found.network)) if why]
+    if problems:
+        return REFUSE, f"this region cannot serve ({'; '.join(problems)}): refusing the ticket"
+    return TAKE, "Object Storage and Neutron answer: taking the ticket"
+
+
+def target_of(settings: Settings) -> Target:
+    if not settings.store or not settings.store.startswith("swift:"):
+        raise BadConfig("the API's store is not Object Storage (swift://…): no region to check")
+    try:
+        target = swift_url.parse(settings.store)
+    except ValueError as exc:
+        raise BadConfig(str(exc)) from None
+    if not target.region:
+        raise BadConfig(f"store URL {target.url!r} names no region (…?region=NAME)")
+    return target
+
+
+def probe(target: Target, holder: bool, budget: float, login_file: str,
+          logger: logging.Logger) -> Findings:
+    """Ask the region, within `budget` seconds in all. A holder does not ask Neutron: its
+    answer would not change the verdict."""
+    deadline = time.monotonic() + budget
+
+    def left(share: float) -> float:
+        return max(0.1, (deadline - time.monotonic()) * share)
+
+    _, _, key = region_probe.where(target)
+    found, why = region_probe.cached(login_file, key)
+    if why:
+        logger.warning("login record %s discarded: %s", login_file, why)
+        region_probe.forget(login_file)
+    object_store = None
+    for attempt in (1, 2):  # a refused cached token: one fresh login
+        if found is None:
+            try:
+                found = region_probe.login(target, left(1 / 3))
+            except NoLogin as exc:
+                return Findings(login=str(exc))
+            _save(login_file, found, logger)
+        try:
+            region_probe.head_container(found, target.container, left(1 if holder else 1 / 2))
+        except Unauthorized as exc:
+            region_probe.forget(login_file)
+            if attempt == 1:
+                found = None
+                continue
+            object_store = f"a fresh token refused ({exc})"
+        except CloudError as exc:
+            object_store = str(exc)
+        break
+    network = None
+    if not holder and found is not None:
+        try:
+            region_probe.list_networks(found, left(1))
+        except CloudError as exc:
+            network = str(exc)
+    return Findings(object_store=object_store, network=network)
+
+
+def _save(path: str, found: Login, logger: logging.Logger) -> None:
+    try:
+        region_probe.save(path, found)
+    except OSError as exc:  # the next run logs in again
+        logger.warning("login record %s not written: %s", path, exc)
+
+
+def failing_for(path: str, store: str, failing: bool, logger: logging.Logger) -> float:
+    """Seconds Object Storage has failed in a row, this run included (0 when it answered),
+    from the state file, which this run updates. A damaged or foreign file starts afresh:
+    the grace begins again, never ends early."""
+    data, why = json_record.load(path, _STATE_TYPES, "region check state")
+    if why:
+        logger.warning("state file %s discarded: %s", path, why)
+    since = data["failing_since"] if data is not None and data["store"] == store else None
+    now = time.time()
+    since = (since if since is not None and since <= now else now) if failing else None
+    try:
+        json_record.save(path, {"store": store, "failing_since": since})
+    except OSError as exc:
+        logger.warning("state file %s not written: %s", path, exc)
+    return now - since if since is not None else 0.0
+
+
+def holding(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """booth gives the lease's end: still ahead, this run is the holder's renewal (a site
+    acquires only once the previous lease has lapsed)."""
+    try:
+        return float(environ.get("BOOTH_TICKET_EXPIRES", "0")) > time.time()
+    except ValueError:
+        return False
+
+
+def check(config: str, holder: bool, logger: logging.Logger) -> int:
+    try:
+        settings = Settings.load(Path(config))
+        target = target_of(settings)
+        data = str(settings.data_dir)
+        found = probe(target, holder, settings.region_check.budget_seconds,
+                      os.path.join(data, LOGIN_FILE), logger)
+    except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
+        reason = f"bad configuration ({config}): {exc}"
+        if holder:
+            logger.error("%s: keeping the ticket", reason)
+            return TAKE
+        logger.error("%s: refusing the ticket", reason)
+        return BAD_CONFIG
+    seconds = 0.0
+    if found.login is None:
+        seconds = failing_for(os.path.join(data, STATE_FILE), target.url,
+                              found.object_store is not None, logger)
+    code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds)
+    (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
+        "region %s: %s", target.region, why)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="fractal-region-check", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?",
+                   default=os.environ.get("FRACTAL_CONFIG") or DEFAULT_CONFIG,
+                   help=f"the site API's settings (TOML; default FRACTAL_CONFIG, else "
+                        f"{DEFAULT_CONFIG})")
+    args = p.parse_args(argv)
+    environ = dict(os.environ)
+    environ.setdefault("HA_LOGFACILITY", "daemon")  # booth's handlers: the cluster's syslog
+    logger = log.setup("fractal-region-check", environ.get("BOOTH_TICKET", "by-hand"), environ)
+    return check(args.config, holding(os.environ), logger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
