@@ -72,12 +72,22 @@ def test_gaps_remember_the_longest_pause() -> None:
     assert round(gaps.longest, 2) == 0.9
 
 
-def test_outage_runs_to_the_first_answer_after_the_last_failure() -> None:
+def test_outage_is_the_longest_stretch_without_an_answer() -> None:
     rows = [(0.1, 0.2, True), (0.2, 1.2, False), (0.3, 1.3, False), (1.4, 1.5, True),
             (1.5, 2.5, False), (2.6, 2.7, True), (2.7, 2.8, True)]
-    assert outage(rows, 0.0, 10.0) == 2.7
+    assert round(outage(rows, 0.0, 10.0), 2) == 1.3  # 0.2 (last answer) to 1.5 (next one)
     assert outage([(0.1, 0.2, True)], 0.0, 10.0) == 0.0
-    assert outage([(0.1, 0.2, False)], 0.0, 10.0) == 10.0
+    assert outage([(0.1, 0.2, False)], 0.0, 10.0) == 10.0  # never answered again
+    # Service lost at the fault: counted from the fault.
+    assert round(outage([(0.0, 1.0, False), (1.1, 1.2, True)], 0.0, 10.0), 2) == 1.2
+
+
+def test_a_lone_failed_probe_late_in_a_fault_is_a_short_gap() -> None:
+    """The 30-fault campaign's #30: one probe of 187 failed 8.7 s into the fault; the old
+    definition (fault to the first answer after the last failure) made it 8.8 s of outage."""
+    rows = [(t / 10, t / 10 + 0.01, True) for t in range(87)]
+    rows += [(8.7, 9.7, False), (8.8, 8.81, True), (8.9, 8.91, True)]
+    assert round(outage(rows, 0.0, 20.0), 2) == 0.2  # from 8.61 to 8.81
 
 
 def test_a_short_campaign_covers_distinct_kinds_and_is_reproducible() -> None:

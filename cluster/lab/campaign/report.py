@@ -100,9 +100,10 @@ def markdown(outcome: Outcome, command: str) -> str:
     return "\n".join([
         f"# Random fault campaign: seed {outcome.seed}, {len(outcome.records)} faults, "
         f"{verdict}", "",
-        f"`{command}` — {outcome.took_s:.0f} s. Outage: from the fault to the answer of the "
-        "first `GET /healthz` (every 0.1 s through the floating IP) after the last failed one, "
-        "until settled; answering: until `GET /v1/fractals` answered; settle: from the heal "
+        f"`{command}` — {outcome.took_s:.0f} s. Outage: the longest stretch without an answer "
+        "to `GET /healthz` (every 0.1 s through the floating IP) from the fault until settled, "
+        "from the last answer before failed probes (or the fault) to the next answer; "
+        "answering: until `GET /v1/fractals` answered; settle: from the heal "
         "(boot, links, cloud cleared, cleanup) to a whole, quiet cluster answering.", "",
         "## Per fault kind", "", *by_kind(outcome.records), "",
         "## Sequence", "", *sequence(outcome.records), "",

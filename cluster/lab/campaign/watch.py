@@ -49,10 +49,21 @@ class Watch:
 
 
 def outage(rows: list[tuple[float, float, bool]], since: float, until: float) -> float:
-    """From `since` to the answer of the first probe (started, ended, ok) that started after
-    the last failed one; `until` if none answered after it; 0 if no probe failed."""
-    failed = [r for r in rows if not r[2]]
-    if not failed:
-        return 0.0
-    after = [r for r in rows if r[0] > failed[-1][0] and r[2]]
-    return (after[0][1] if after else until) - since
+    """The longest stretch users got no answer, from `since` (the fault) to `until`: for each
+    run of failed probes (started, ended, ok), from the end of the last answer before it (or
+    `since`) to the answer of the first probe started after it (or `until`); 0 if no probe
+    failed. A lone failure among answers is the gap it left, not the time since the fault
+    (a probe lost 8.7 s into a 30-fault campaign's fault read as 8.7 s without service)."""
+    longest, answered_until, run_from = 0.0, since, None
+    for _started, ended, ok in sorted(rows):
+        if not ok:
+            if run_from is None:
+                run_from = answered_until
+        elif run_from is not None:
+            longest = max(longest, ended - run_from)
+            run_from, answered_until = None, ended
+        else:
+            answered_until = max(answered_until, ended)
+    if run_from is not None:
+        longest = max(longest, until - run_from)
+    return longest
