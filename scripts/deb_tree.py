@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the product's modules below, from this tree
 
 from fractal_service.config import Settings  # noqa: E402
+from resource_agents.agents.api import SYSCTL_FILE as API_SYSCTL  # noqa: E402
 from resource_agents.install import AGENTS, PROVIDER, launcher  # noqa: E402
 
 VENV = "/opt/fractal-ha"
@@ -111,6 +112,13 @@ def agents(root: Path) -> None:
     for name, module in AGENTS.items():
         (target / name).write_text(launcher(module, python=PYTHON, paths=[SITE]))
         (target / name).chmod(0o755)
+
+
+def sysctl(root: Path) -> None:
+    """The nodes' kernel settings the agents rely on, applied at boot (systemd-sysctl)."""
+    target = root / "usr/lib/sysctl.d"
+    target.mkdir(parents=True)
+    shutil.copy(API_SYSCTL, target / os.path.basename(API_SYSCTL))
 
 
 def example_config(root: Path) -> None:
@@ -211,6 +219,7 @@ def main(root: Path) -> None:
     copy_product(site)
     commands(root)
     agents(root)
+    sysctl(root)
     example_config(root)
     shared(root)
     lintian_overrides(root)

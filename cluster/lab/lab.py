@@ -40,6 +40,7 @@ from cluster.openstack.topology import (
     TENANT_GATEWAY,
     Topology,
 )
+from resource_agents.agents.api import SYSCTL_FILE as API_SYSCTL
 from resource_agents.metrics import crm_mon
 
 PREFIX = "fha"
@@ -152,6 +153,8 @@ class Lab:
         prefix_len = TENANT_CIDR.split("/")[1]
         for node in self.nodes:
             netns.add(node.spec.netns)
+            # The node's kernel settings as the package installs them (sysctl.d).
+            netns.run(["ip", "netns", "exec", node.spec.netns, "sysctl", "-qp", str(API_SYSCTL)])
             netns.plug(node.spec.netns, self.net.tenant_switch, "eth0", f"{node.name}-port",
                        [f"{node.spec.address}/{prefix_len}"])
             netns.ip("route", "replace", "default", "via", TENANT_GATEWAY,

@@ -14,6 +14,7 @@ Health means service, and a restart is the cure only for what a restart cures:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -41,7 +42,9 @@ def healthz():
     # deadline longer is held by something no timeout reaches.
     stuck = current_app.extensions["fractal_admission"].overdue(settings().request_deadline)
     if not stuck:
-        return jsonify(status="ok")
+        # `server`: which server answered (its gunicorn master), for the agent's start: the
+        # port is shared with a killed server's worker until the new one answers.
+        return jsonify(status="ok", server=os.getppid())
     trouble = _store_trouble(store())
     if trouble:
         # The store is slow or down: the stuck requests wait on it, and a restart cures nothing.

@@ -278,9 +278,13 @@ def _service_paths() -> Schema:
     status = _json({"type": "object", "required": ["status"],
                     "properties": {"status": {"type": "string"}}}, "status")
     error = _json(_ref("Error"), "error")
+    alive = _json({"type": "object", "required": ["status"], "properties": {
+        "status": {"type": "string"},
+        "server": {"type": "integer", "description": "the answering server's process id"}}},
+        "status")
     return {
         "/healthz": {"get": _op("Liveness: the server answers", {
-            "200": status, "503": _json(_ref("Error"), "wedged: a restart would cure it")})},
+            "200": alive, "503": _json(_ref("Error"), "wedged: a restart would cure it")})},
         "/readyz": {"get": _op("Readiness: the store answers", {"200": status, "503": error})},
         "/v1/selftest": {"post": _op(
             "Deep check: render a tiny fractal and round-trip a store write", {

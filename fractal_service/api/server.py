@@ -35,6 +35,10 @@ class _Gunicorn(BaseApplication):
             # One process: the store and metrics live in it; threads give the concurrency.
             # Rendering happens in workers, so requests are short and I/O-bound.
             "workers": 1,
+            # A killed server's worker keeps the port while its successor binds beside it
+            # (worker_class.py): no gap between the two. The agent's pidfile, not a failing
+            # bind, keeps a second server from starting by mistake.
+            "reuse_port": True,
             # gthread, but idle connections wait on the poller, not in threads (worker_class.py)
             "worker_class": "fractal_service.api.worker_class.PollingThreadWorker",
             "threads": s.threads,

@@ -17,6 +17,12 @@ event loop's own thread, so one client that went silent after its answer (gone, 
 packets lost when the service address moved and the router's connection tracking was flushed)
 froze every request for 2 s: a planned move lost ~20 requests at 20/s to it.
 
+A worker whose master is killed keeps serving, as a lame duck (api/drain.py), where stock
+gthread exits within a second: the port is shared (SO_REUSEPORT, server.py), so its successor
+starts beside it, and ocf:fractal:api retires it (SIGTERM: stop accepting now, finish what is
+in flight) once the successor answers; while the address moves to another node instead, it
+serves until the traffic has gone. Its exit before then was the outage of an API kill.
+
 Built on gthread's internals (TConn, the parser's unreader, keepalived_conns, nr_conns), hence
 the pin on gunicorn's major version in pyproject.toml.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import selectors
 import socket
 import threading
@@ -68,11 +75,25 @@ class PollingThreadWorker(ThreadWorker):
         self._next_sweep = 0.0
         self._last_arrival = 0.0  # monotonic: the lame duck ends once requests stop coming
         self._lingering: dict[socket.socket, list[float]] = {}  # sock -> [deadline, bytes read]
+        self._orphaned = False  # the master is gone: a lame duck until retired or idle
 
     # -- lame duck (api/drain.py) -------------------------------------------------------------
     def handle_exit(self, sig: int, frame: object) -> None:
-        """SIGTERM: keep serving (alive stays True) until the lame duck is over."""
+        """SIGTERM: keep serving (alive stays True) until the lame duck is over. An orphan's
+        SIGTERM comes from the agent once the successor answers: stop accepting now."""
+        if self._orphaned:
+            self.alive = False
+            return
         drain.begin()
+
+    def is_parent_alive(self) -> bool:
+        """gthread exits as soon as its master is gone; this worker becomes a lame duck."""
+        if not self._orphaned and self.ppid != os.getppid():
+            self._orphaned = True
+            self.log.warning("master %s gone: serving on as a lame duck until retired or idle",
+                             self.ppid)
+            drain.begin()
+        return True  # the lame duck's end, or the agent's SIGTERM, clears `alive`
 
     def handle_request(self, req: object, conn: TConn) -> bool:
         if drain.draining():

@@ -43,6 +43,12 @@ from resource_agents.ocf.params import Parameter
 STORE_FIELD = b'"field":"store"'
 # A stop of an instance that fails /healthz: SIGTERM, this long for in-flight requests, SIGKILL.
 UNHEALTHY_STOP_GRACE_S = 2.0
+# A killed server's workers, retired once the new server answers: this long to finish their
+# requests (the new server already serves), then SIGKILL.
+RETIRE_GRACE_S = 2.0
+# The node setting that hands a retiring socket's queued connections on (60-fractal-api.conf).
+MIGRATE_SYSCTL = "/proc/sys/net/ipv4/tcp_migrate_req"
+SYSCTL_FILE = os.path.join(os.path.dirname(__file__), "60-fractal-api.conf")
 # The transient node attribute saying whether this node's instance serves (1) or not (0):
 # cluster/config/fractal.crm keeps the service address on nodes where it is 1.
 HEALTH_ATTRIBUTE = "fractal-api-healthy"
@@ -60,6 +66,16 @@ def _address(value: str) -> str | None:
 
 def _absolute(value: str) -> str | None:
     return None if value.startswith("/") else "must be an absolute path"
+
+
+def _answered_by(answer: bytes, server: int) -> bool:
+    """/healthz's answer names the server that gave it (fractal_service/api/health.py)."""
+    import json
+
+    try:
+        return json.loads(answer).get("server") == server
+    except (ValueError, AttributeError):
+        return False
 
 
 def _under_cluster(environ: dict[str, str]) -> bool:
@@ -205,11 +221,11 @@ always answers 7.
                 "keystone_config": p["keystone_config"] or None}
 
     def start(self) -> Exit:
+        strays: list[int] = []
         if self.pid() is None:
-            # A start with no stop before it (a restart by hand after a crash): the dead
-            # server's worker still holds the port and answers /healthz for a moment, so the
-            # new server would fail to bind after this start had reported success.
-            self._reap_orphans()
+            # A killed server's worker still serves, as a lame duck (api/worker_class.py), on
+            # the port the new server shares (SO_REUSEPORT): retired once the new one answers.
+            strays = process.working_in(self.home)
             self._spawn()
         last = "no answer yet"
         while self.remaining() > 0:
@@ -218,17 +234,36 @@ always answers 7.
                 tail = process.last_lines(self.params["log_file"])
                 raise OcfError(Exit.ERR_GENERIC, f"fractal-api exited during start: {tail}")
             try:
-                http.expect_ok(self.probe_host, self.params["port"], "GET", "/healthz",
-                               min(self.params["health_timeout"], max(self.remaining(), 0.1)))
+                answer = http.expect_ok(self.probe_host, self.params["port"], "GET", "/healthz",
+                                        min(self.params["health_timeout"],
+                                            max(self.remaining(), 0.1)))
             except http.CheckFailed as exc:
                 last = str(exc)
                 time.sleep(0.1)
                 continue
+            if strays and not _answered_by(answer, pid):
+                last = "answered by the killed server's worker"
+                time.sleep(0.02)
+                continue  # the port is shared: ask until the new server answers
             self.log.info("started (pid %d) on %s", pid, self.listen)
             self._serving(True, force=True)
+            self._retire(strays)
             return Exit.SUCCESS
         raise OcfError(Exit.ERR_GENERIC, f"fractal-api did not become healthy before the start "
                                          f"timeout ({self.ocf.timeout:g} s): {last}")
+
+    def _retire(self, strays: list[int]) -> None:
+        """SIGTERM to a killed server's workers: they stop accepting and finish their requests
+        (connections queued on their socket pass to the new server with tcp_migrate_req)."""
+        if not strays:
+            return
+        if process.read_text(MIGRATE_SYSCTL).strip() == "0":
+            self.log.warning("net.ipv4.tcp_migrate_req is 0: connections queued on the retired "
+                             "workers' socket are reset (install 60-fractal-api.conf)")
+        survivors = process.terminate(strays, grace=min(RETIRE_GRACE_S,
+                                                        max(self.remaining(margin=2.0), 0.1)))
+        self.log.info("retired the killed server's workers %s%s", strays,
+                      f" ({survivors} survived SIGKILL)" if survivors else "")
 
     def _spawn(self) -> None:
         p = self.params
@@ -255,7 +290,12 @@ always answers 7.
     def stop(self) -> Exit:
         pid = self.pid()
         if pid is None:
-            self._reap_orphans()
+            # Killed: its worker serves on as a lame duck until the next start retires it, or
+            # for as long as requests still reach it (drain_quiet after the last, drain_max
+            # at most: the address may be moving away). Killing it here was the outage.
+            if strays := process.working_in(self.home):
+                self.log.info("the killed server's workers %s serve on as lame ducks", strays)
+            process.remove(self.pidfile)
             self._serving(False, force=True)
             return Exit.SUCCESS
         # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm. A
@@ -281,17 +321,6 @@ always answers 7.
         except http.CheckFailed:
             return False
         return True
-
-    def _reap_orphans(self) -> None:
-        """The server died; its children may linger (a gunicorn worker holding the port).
-        No grace for them: their master is gone, and a graceful exit takes up to a second
-        (gthread polls once a second) that the recovery, waiting on this, would add to the
-        outage of an API kill."""
-        recorded = process.read_pid(self.pidfile)
-        orphans = process.leftovers(recorded, self.home) if recorded else []
-        if process.terminate(orphans, grace=0.0):
-            raise OcfError(Exit.ERR_GENERIC, f"fractal-api orphans {orphans} survived")
-        process.remove(self.pidfile)
 
     def _serving(self, healthy: bool, force: bool = False) -> None:
         """This node's health attribute (HEALTH_ATTRIBUTE). `force`: send it even if this node

@@ -86,6 +86,12 @@ def leftovers(pgid: int, home: str) -> list[int]:
     return found
 
 
+def working_in(home: str) -> list[int]:
+    """Live processes working in `home` (spawn's identity for a daemon and its children)."""
+    return [int(name) for name in os.listdir("/proc")
+            if name.isdigit() and is_alive(int(name)) and works_in(int(name), home)]
+
+
 def spawn(argv: list[str], pidfile: str, logfile: str, *, home: str,
           user: str | None = None, env: dict[str, str] | None = None) -> int:
     """Start a daemon in its own session, working in `home` (its identity: see works_in),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
-from resource_agents.ocf import process
+from resource_agents.ocf import http, process
 from tests.support.processes import wait_until
 
 OK, GENERIC, UNIMPLEMENTED, ARGS, INSTALLED, CONFIGURED, NOT_RUNNING = 0, 1, 3, 2, 5, 6, 7
@@ -119,26 +120,55 @@ def test_usage_and_unknown_actions(api_agent) -> None:
     assert api_agent("reload-agent").rc == OK
 
 
-def test_stop_after_a_crash_reaps_the_orphaned_children(api_agent) -> None:
+def test_stop_after_a_crash_leaves_the_worker_to_end_as_a_lame_duck(api_agent) -> None:
+    """A killed master's worker is not killed by the stop (it may be all that serves while the
+    address moves); with no request reaching it, it ends by itself after drain_quiet."""
     assert api_agent("start").rc == OK
     master = api_pid(api_agent)
     home = str(api_agent.rsctmp / "fractal-api-fractal-api")
-    children = [p for p in process.leftovers(master, home) if p != master]
+    children = [p for p in process.working_in(home) if p != master]
     assert children  # gunicorn's worker
     os.kill(master, signal.SIGKILL)  # the master only, as a crash would
     wait_until(lambda: not process.is_alive(master), 5, "the master to die")
     assert api_agent("stop").rc == OK
-    assert not any(process.is_alive(p) for p in children)
+    assert api_agent("monitor").rc == NOT_RUNNING
+    wait_until(lambda: not any(process.is_alive(p) for p in children), 10,
+               "the idle lame duck to end by itself")
 
 
-def test_start_after_a_crash_reaps_the_orphans_holding_the_port(api_agent) -> None:
-    # An operator's restart by hand (`crm_resource --force-start` in maintenance mode) comes
-    # with no stop before it: the dead master's worker still holds the port for its graceful
-    # timeout, and the new server would exit with "Address already in use".
+def test_a_killed_server_is_replaced_with_no_failed_request(api_agent) -> None:
+    """Pacemaker's recovery of a SIGKILLed API (monitor, stop, start) while a client asks
+    20 times a second on new connections: the killed server's worker serves until the new
+    server answers beside it on the shared port, then is retired. Before, the stop killed the
+    worker and every request failed until the new server was up (~1 s here)."""
     assert api_agent("start").rc == OK
     master = api_pid(api_agent)
     home = str(api_agent.rsctmp / "fractal-api-fractal-api")
-    children = [p for p in process.leftovers(master, home) if p != master]
+    children = [p for p in process.working_in(home) if p != master]
+    port = int(api_agent.params["port"])
+    with Prober("127.0.0.1", port) as seen:
+        time.sleep(0.5)
+        os.kill(master, signal.SIGKILL)
+        wait_until(lambda: not process.is_alive(master), 5, "the master to die")
+        assert api_agent("monitor").rc == NOT_RUNNING
+        assert api_agent("stop").rc == OK
+        result = api_agent("start")
+        assert result.rc == OK, result.reason
+        time.sleep(0.5)
+    print(f"{seen.answered} answered, failed: {seen.failed}")
+    assert seen.answered > 20 and not seen.failed
+    assert not any(process.is_alive(p) for p in children)  # retired by the start
+    assert api_agent("monitor").rc == OK
+
+
+def test_start_after_a_crash_retires_the_workers_holding_the_port(api_agent) -> None:
+    # An operator's restart by hand (`crm_resource --force-start` in maintenance mode) comes
+    # with no stop before it: the dead master's worker still holds the port; the new server
+    # binds beside it (SO_REUSEPORT) and the start retires it once the new one answers.
+    assert api_agent("start").rc == OK
+    master = api_pid(api_agent)
+    home = str(api_agent.rsctmp / "fractal-api-fractal-api")
+    children = [p for p in process.working_in(home) if p != master]
     os.kill(master, signal.SIGKILL)
     wait_until(lambda: not process.is_alive(master), 5, "the master to die")
     result = api_agent("start")
@@ -146,3 +176,30 @@ def test_start_after_a_crash_reaps_the_orphans_holding_the_port(api_agent) -> No
     assert not any(process.is_alive(p) for p in children)
     assert api_agent("monitor").rc == OK
     assert api_agent("stop").rc == OK
+
+
+class Prober:
+    """/healthz on a new connection every 50 ms (0.5 s timeout) in a thread, counting."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.answered, self.failed = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(0.05):
+            try:
+                http.expect_ok(self.host, self.port, "GET", "/healthz", 0.5)
+                self.answered += 1
+            except http.CheckFailed as exc:
+                self.failed.append(f"{time.monotonic() - started:.2f} s: {exc}")
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)

@@ -58,7 +58,7 @@ def test_a_wedged_api_is_restarted_by_the_cluster(wedgeable: tuple[Node, Path]) 
     finally:
         (data_dir / "store-wedge").unlink()
     wait_until(lambda: api_pid(node) not in (None, wedged)
-               and http(node, "GET", "/healthz") == {"status": "ok"}, 60,
+               and (http(node, "GET", "/healthz") or {}).get("status") == "ok", 60,
                "Pacemaker to restart the API")
     assert http(node, "POST", "/v1/fractals", {"width": 8, "height": 8})["state"] == "pending"
     node.exec(["crm", "resource", "cleanup", "api"])
@@ -76,6 +76,6 @@ def test_a_store_outage_neither_fails_nor_restarts_the_api(
         time.sleep(10)
         assert api_pid(node) == serving
         assert fail_count(node, "api") == failures
-        assert http(node, "GET", "/healthz") == {"status": "ok"}
+        assert (http(node, "GET", "/healthz") or {}).get("status") == "ok"
     finally:
         (data_dir / "store-down").unlink()

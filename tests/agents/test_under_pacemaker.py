@@ -83,7 +83,7 @@ def api_history(node: Node) -> Iterator[None]:
 def test_pacemaker_starts_the_api(node: Node) -> None:
     wait_until(lambda: where(node, "api") == [node.name], 60, "api to be started")
     # a start returns only once /healthz answers, so the op's completion means service
-    wait_until(lambda: http(node, "GET", "/healthz") == {"status": "ok"}, 10, "/healthz")
+    wait_until(lambda: (http(node, "GET", "/healthz") or {}).get("status") == "ok", 10, "/healthz")
 
 
 def test_a_reloadable_parameter_changes_without_a_restart(node: Node) -> None:
@@ -95,7 +95,7 @@ def test_a_reloadable_parameter_changes_without_a_restart(node: Node) -> None:
     # Pacemaker runs reload-agent (OCF 1.1) for a reloadable parameter, not stop + start
     wait_until(lambda: _reloaded(node), 30, "the reload")
     assert api_pid(node) == pid
-    assert http(node, "GET", "/healthz") == {"status": "ok"}
+    assert (http(node, "GET", "/healthz") or {}).get("status") == "ok"
     assert fail_count(node, "api") == 0
 
 

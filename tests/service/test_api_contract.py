@@ -71,7 +71,8 @@ def test_delete_removes_the_fractal(api: ApiServer) -> None:
 
 
 def test_health_endpoints(api: ApiServer) -> None:
-    assert requests.get(f"{api.url}/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{api.url}/healthz", timeout=5).json() == {"status": "ok",
+                                                                      "server": api.pid}
     assert requests.get(f"{api.url}/readyz", timeout=5).json() == {"status": "ready"}
     deep = requests.post(f"{api.url}/v1/selftest", timeout=10)
     assert deep.status_code == 200 and deep.json()["ok"] is True
