@@ -37,6 +37,11 @@ class RegionCheck:
     grace_seconds: int = 15
     # All of one check's cloud calls: well inside booth's renewal period.
     budget_seconds: int = 3
+    # booth runs the check as its own user (hacluster): a directory that user may write (the
+    # failure's start and the cached token) and a clouds.yaml it may read ("" = the store
+    # URL's; a reader's credentials in a 0640 root:haclient file suit it best).
+    state_dir: str = "/var/lib/fractal-ha/region-check"
+    clouds_yaml: str = ""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,11 @@ def _table(name: str, raw: Any, current: Any) -> Any:
     for key, value in dict(raw).items():
         if key not in known:
             raise ValueError(f"unknown setting '{name}.{key}'")
+        if isinstance(getattr(current, key), str):
+            if not isinstance(value, str):
+                raise ValueError(f"setting '{name}.{key}': must be a string")
+            current = replace(current, **{key: value})
+            continue
         try:
             number = int(value)
             if isinstance(value, float) and not value.is_integer():

@@ -83,11 +83,17 @@ rsc_ticket name-needs-ticket {TICKET}: service-name loss-policy=stop
 
 
 @contextmanager
-def running(prefix: str = "fhg", times: TicketTimes | None = None) -> Iterator[TicketLab]:
-    """A rig up in a temporary directory short enough for booth's path limit, down after."""
+def running(prefix: str = "fhg", times: TicketTimes | None = None,
+            before_acquire: Callable[[TicketLab], None] | None = None) -> Iterator[TicketLab]:
+    """A rig up in a temporary directory short enough for booth's path limit, down after.
+    `before_acquire` installs the rig's handler (TicketLab.handler) before booth starts: booth
+    1.0 denies every grant ("before-acquire-handler failed") if it was missing then."""
     with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as name:
-        lab = TicketLab(Path(name), prefix=prefix, times=times)
+        lab = TicketLab(Path(name), prefix=prefix, times=times,
+                        before_acquire=before_acquire is not None)
         try:
+            if before_acquire is not None:
+                before_acquire(lab)
             lab.up()
             yield lab
         finally:
@@ -95,13 +101,17 @@ def running(prefix: str = "fhg", times: TicketTimes | None = None) -> Iterator[T
 
 
 class TicketLab:
+    """`before_acquire`: booth runs DIR/before-acquire (the caller installs it) before a site
+    acquires the ticket and at each renewal; BOOTH_CONF_NAME tells it which site it runs in."""
+
     def __init__(self, directory: Path, *, prefix: str = "fhg",
-                 times: TicketTimes | None = None) -> None:
+                 times: TicketTimes | None = None, before_acquire: bool = False) -> None:
         if len(str(directory)) > 40:  # booth reads at most 63 characters per value
             raise ValueError(f"{directory}: use a shorter directory (booth's path limit)")
         self.dir = directory
         self.names = Names(prefix)
         self.times = times or TicketTimes()
+        self.handler = directory / "before-acquire" if before_acquire else None
         if self.times.acquire_after <= NAME_OP_TIMEOUT_S + 1:
             raise ValueError(f"acquire-after={self.times.acquire_after:g} s leaves the old site "
                              f"no time to stop (its actions in flight take up to "
@@ -116,7 +126,8 @@ class TicketLab:
 
     def config(self) -> BoothConfig:
         return BoothConfig(tuple(SITES.values()), (ARBITRATOR,),
-                           make_authfile(self.dir / "booth.key"), self.times)
+                           make_authfile(self.dir / "booth.key"), self.times,
+                           str(self.handler) if self.handler else None)
 
     # -- up and down ---------------------------------------------------------------------
     def up(self) -> None:

@@ -3,13 +3,15 @@
 boothd runs it before its site acquires the ticket and again at every renewal while the site
 holds it (booth(8): before-acquire-handler); a non-zero exit refuses the ticket, or gives it
 up. It asks the site's own region whether it can serve: Object Storage (a HEAD of the container
-the site's API writes, read from the API's own settings) and Neutron (one GET: a site taking
+the site's API writes, named by the API's own settings) and Neutron (one GET: a site taking
 over moves its floating IP). The rules keep the check from causing the outage it guards against:
 
-- not holding: take the ticket only if both answer within the budget;
-- holding: give it up only once Object Storage has failed for `grace_seconds` in a row (a blip
-  moves nothing: a move is an outage of its own), never for Neutron alone (the floating IP in
-  place keeps forwarding without Neutron's API);
+- acquiring, or the first check of a lease (booth 1.0 runs no handler before a site wins the
+  election that follows a lost holder): take or keep the ticket only if both answer within
+  the budget;
+- renewing a lease it held after a check: give it up only once Object Storage has failed for
+  `grace_seconds` in a row (a blip moves nothing: a move is an outage of its own), never for
+  Neutron alone (the floating IP in place keeps forwarding without Neutron's API);
 - Keystone unreachable and no cached token: nothing is known of the region, so take or keep,
   with a warning (one Keystone serves every region: its loss is not this region's);
 - bad configuration: refuse, with the reason, when not holding; a holder keeps the ticket and
@@ -22,6 +24,7 @@ Run by hand (no BOOTH_* environment) it answers as a site about to acquire: woul
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -40,9 +43,10 @@ from resource_agents.openstack.neutron import CloudError, Unauthorized
 
 TAKE, REFUSE, BAD_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = "/etc/fractal/api.toml"  # the API's settings, as the package installs them
-STATE_FILE = "region-check.json"  # in the API's data_dir: when Object Storage began failing
-LOGIN_FILE = "region-check-login.json"  # the cached token (a secret: 0600)
-_STATE_TYPES = {"store": str, "failing_since": (int, float, type(None))}
+STATE_FILE = "state.json"  # in [region_check] state_dir: when Object Storage began failing
+LOGIN_FILE = "login.json"  # the cached token (a secret: 0600)
+_STATE_TYPES = {"store": str, "failing_since": (int, float, type(None)),
+                "grant": (str, type(None))}
 
 
 @dataclass(frozen=True)
@@ -135,51 +139,98 @@ def _save(path: str, found: Login, logger: logging.Logger) -> None:
         logger.warning("login record %s not written: %s", path, exc)
 
 
-def failing_for(path: str, store: str, failing: bool, logger: logging.Logger) -> float:
-    """Seconds Object Storage has failed in a row, this run included (0 when it answered),
-    from the state file, which this run updates. A damaged or foreign file starts afresh:
-    the grace begins again, never ends early."""
-    data, why = json_record.load(path, _STATE_TYPES, "region check state")
-    if why:
-        logger.warning("state file %s discarded: %s", path, why)
-    since = data["failing_since"] if data is not None and data["store"] == store else None
-    now = time.time()
-    since = (since if since is not None and since <= now else now) if failing else None
-    try:
-        json_record.save(path, {"store": store, "failing_since": since})
-    except OSError as exc:
-        logger.warning("state file %s not written: %s", path, exc)
-    return now - since if since is not None else 0.0
+@dataclass
+class State:
+    """What the last run saw, in `state_dir`: since when Object Storage has failed, and the
+    grant (Pacemaker's `last-granted` of the ticket) whose lease this site renewed after a
+    check."""
+
+    store: str
+    failing_since: float | None = None
+    grant: str | None = None
+
+    @classmethod
+    def load(cls, path: str, store: str, logger: logging.Logger) -> State:
+        """A damaged or foreign file starts afresh: a grace begins again, never ends early."""
+        data, why = json_record.load(path, _STATE_TYPES, "region check state")
+        if why:
+            logger.warning("state file %s discarded: %s", path, why)
+        if data is None or data["store"] != store:
+            return cls(store)
+        return cls(**data)
+
+    def save(self, path: str, logger: logging.Logger) -> None:
+        try:
+            json_record.save(path, dataclasses.asdict(self))
+        except OSError as exc:
+            logger.warning("state file %s not written: %s", path, exc)
+
+    def failing_for(self, failing: bool, now: float) -> float:
+        """Seconds Object Storage has failed in a row, this run included (0: it answered)."""
+        since = self.failing_since
+        self.failing_since = (since if since is not None and since <= now else now) \
+            if failing else None
+        return now - self.failing_since if self.failing_since is not None else 0.0
+
+    def renewing(self, grant: str | None) -> bool:
+        """A renewal of a lease this site already held after a check, within the same grant.
+        booth 1.0 runs the handler before a grant and at every renewal, not before a site wins
+        the election that follows a lost holder: a new grant's first check is as strict as an
+        acquire's. (booth's own `term` attribute stays 0 in the CIB: no use here.)"""
+        return grant is not None and self.grant == grant
 
 
-def holding(environ: dict[str, str] | os._Environ[str]) -> bool:
-    """booth gives the lease's end: still ahead, this run is the holder's renewal (a site
-    acquires only once the previous lease has lapsed)."""
+def pacemaker_grant(ticket: str, lease: float | None) -> str | None:
+    """When Pacemaker last granted the ticket to this site (constant while booth renews it),
+    if this site holds a lease; None if not, or if the CIB cannot tell (then: strict)."""
+    if lease is None or not ticket:
+        return None
+    import subprocess
+
     try:
-        return float(environ.get("BOOTH_TICKET_EXPIRES", "0")) > time.time()
+        done = subprocess.run(["crm_ticket", "--ticket", ticket, "--get-attr", "last-granted"],
+                              capture_output=True, text=True, timeout=2)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    grant = done.stdout.strip()
+    return grant if done.returncode == 0 and grant else None
+
+
+def lease_end(environ: dict[str, str] | os._Environ[str]) -> float | None:
+    """booth's BOOTH_TICKET_EXPIRES when still ahead (this site holds the ticket), else None
+    (a site acquires only once the previous lease has lapsed; 0 when none)."""
+    try:
+        end = float(environ.get("BOOTH_TICKET_EXPIRES", "0"))
     except ValueError:
-        return False
+        return None
+    return end if end > time.time() else None
 
 
-def check(config: str, holder: bool, logger: logging.Logger) -> int:
+def check(config: str, lease: float | None, logger: logging.Logger, ticket: str = "") -> int:
     try:
         settings = Settings.load(Path(config))
         target = target_of(settings)
-        data = str(settings.data_dir)
+        data = settings.region_check.state_dir
+        if settings.region_check.clouds_yaml:
+            target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
+        state = State.load(os.path.join(data, STATE_FILE), target.url, logger)
+        grant = pacemaker_grant(ticket, lease)
+        holder = state.renewing(grant)
         found = probe(target, holder, settings.region_check.budget_seconds,
                       os.path.join(data, LOGIN_FILE), logger)
     except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
         reason = f"bad configuration ({config}): {exc}"
-        if holder:
+        if lease is not None:
             logger.error("%s: keeping the ticket", reason)
             return TAKE
         logger.error("%s: refusing the ticket", reason)
         return BAD_CONFIG
     seconds = 0.0
     if found.login is None:
-        seconds = failing_for(os.path.join(data, STATE_FILE), target.url,
-                              found.object_store is not None, logger)
+        seconds = state.failing_for(found.object_store is not None, time.time())
     code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds)
+    state.grant = grant if code == TAKE else None
+    state.save(os.path.join(data, STATE_FILE), logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
     return code
@@ -195,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     environ = dict(os.environ)
     environ.setdefault("HA_LOGFACILITY", "daemon")  # booth's handlers: the cluster's syslog
-    logger = log.setup("fractal-region-check", environ.get("BOOTH_TICKET", "by-hand"), environ)
-    return check(args.config, holding(os.environ), logger)
+    ticket = environ.get("BOOTH_TICKET", "")
+    logger = log.setup("fractal-region-check", ticket or "by-hand", environ)
+    return check(args.config, lease_end(os.environ), logger, ticket)
 
 
 if __name__ == "__main__":

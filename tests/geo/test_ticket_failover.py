@@ -1,6 +1,9 @@
 """booth with real Pacemaker: two one-node sites and an arbitrator (cluster/geo/ticket_lab.py).
 The ticket moves when its site is lost, and only then; the two sites never run the guarded
-service at the same time (each site asked itself, the cut-off one too); the name follows."""
+service at the same time (each site asked itself, the cut-off one too); the name follows.
+booth runs fractal-region-check before each acquire and renewal, each site's region a fake
+cloud (tests/support/fake_regions.py): the ticket leaves a holder whose Object Storage stays
+down, not one whose Neutron is down, and a site whose region cannot serve does not take it."""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ import pytest
 
 from cluster.geo.ticket_lab import TICKET, TicketLab, Timeline, running
 from tests.metrics.support import samples, value
+from tests.support import fake_regions
+from tests.support.fake_regions import GRACE_S, REGIONS, faults, handler_log
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.geo
 
@@ -25,14 +31,18 @@ EXPOSITION = ("from prometheus_client import generate_latest\n"
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[TicketLab]:
-    with running() as lab:
+    with running(before_acquire=fake_regions.install) as lab, fake_regions.serving(lab):
         yield lab
 
 
 @pytest.fixture
-def site_a_holds(rig: TicketLab) -> TicketLab:
+def site_a_holds(rig: TicketLab) -> Iterator[TicketLab]:
+    for site in REGIONS:
+        faults(rig, site)
     rig.reset("site-a")
-    return rig
+    yield rig
+    for site in REGIONS:
+        faults(rig, site)
 
 
 def test_a_cut_off_site_stops_at_expiry_and_the_other_takes_over(site_a_holds: TicketLab
@@ -103,3 +113,85 @@ def test_each_site_exports_its_own_view_of_the_ticket(site_a_holds: TicketLab) -
         assert now - 1 < expires <= now + rig.times.expire + 1, (site, expires - now)
         assert value(found, "fractal_ha_exporter_command_failures_total",
                      command="cibadmin-tickets") == 0
+
+
+# -- the before-acquire handler: the site's own region -------------------------------------
+def test_a_holder_whose_object_storage_stays_down_hands_the_ticket_over(
+        site_a_holds: TicketLab) -> None:
+    rig = site_a_holds
+    wait_until(lambda: fake_regions.renewed(rig, "site-a"), 3 * rig.times.renewal,
+               "A's first renewal checked")
+    faults(rig, "site-a", "object")
+    seen = Timeline(rig)
+    assert seen.sample() == AT_A, "A lost the ticket before the fault:\n" + \
+        handler_log(rig, "site-a")[-1500:]
+    stopped = seen.until(BOTH_STOPPED, GRACE_S + 2 * rig.times.renewal + 10)
+    taken = seen.until(AT_B, stopped + rig.times.expire + rig.times.acquire_after + 20)
+    print(f"site A's Object Storage down: A let go after {stopped:.1f} s, B serves after "
+          f"{taken:.1f} s")
+    assert seen.overlaps == 0, seen.samples
+    assert stopped >= GRACE_S  # not at the first failed check: the grace held
+    assert "giving the ticket up" in handler_log(rig, "site-a")
+
+
+def test_a_holder_keeps_the_ticket_through_a_neutron_outage(site_a_holds: TicketLab) -> None:
+    rig = site_a_holds
+    wait_until(lambda: fake_regions.renewed(rig, "site-a"), 3 * rig.times.renewal,
+               "A's first renewal checked")
+    faults(rig, "site-a", "network")
+    # Three renewals: each ran the handler, none let go.
+    assert Timeline(rig).hold(AT_A, 3 * rig.times.renewal), "A let go for Neutron alone"
+    assert rig.granted("site-a") and not rig.granted("site-b")
+
+
+def test_a_site_whose_region_cannot_serve_gives_up_a_ticket_it_won(
+        site_a_holds: TicketLab) -> None:
+    """booth 1.0 runs no handler before a site wins the election that follows a lost holder:
+    B, whose Object Storage is down, is elected when A crashes; its first renewal's check is
+    strict and gives the ticket up. Measured: how long B served a ticket it could not serve.
+    booth does not try again by itself once B's region serves: the ticket waits for an
+    operator's grant (README: the region check's limits)."""
+    rig = site_a_holds
+    times = rig.times
+    faults(rig, "site-b", "object")
+    rig.sites["site-a"].crash()
+    seen = Timeline(rig)
+    end = time.monotonic() + times.expire + times.acquire_after + 3 * times.renewal + 5
+    while time.monotonic() < end:
+        seen.sample()
+        time.sleep(0.2)
+    stretches = _serving_stretches(seen.samples, site=2)
+    print(f"B's region down after A's crash: B served {len(stretches)} times, the longest "
+          f"{max(stretches, default=0):.1f} s")
+    assert max(stretches, default=0) <= times.renewal + 2 + 2  # renewal + budget + sampling
+    assert "refusing the ticket" in handler_log(rig, "site-b")
+    # Its region serving again: booth leaves the ticket where it is (nowhere) ...
+    faults(rig, "site-b")
+    assert seen.hold(BOTH_STOPPED, 2 * times.renewal)
+    # ... until an operator grants it; B's check passes, B serves (once booth has waited out
+    # a lease and acquire-after: the grant cannot know A's state) and keeps it.
+    rig.grant("site-b")
+    seen.until(AT_B, seen.samples[-1][0] + times.expire + times.acquire_after + 15)
+    assert seen.hold(AT_B, 2 * times.renewal) and seen.overlaps == 0
+
+
+def _serving_stretches(samples: list[tuple[float, bool, bool]], site: int) -> list[float]:
+    """Lengths of the stretches in which the site (1: A, 2: B) served, in seconds."""
+    stretches, began = [], None
+    for at, *serving in samples:
+        if serving[site - 1] and began is None:
+            began = at
+        elif not serving[site - 1] and began is not None:
+            stretches.append(at - began)
+            began = None
+    if began is not None:
+        stretches.append(samples[-1][0] - began)
+    return stretches
+
+
+def test_the_handler_gets_booths_environment(site_a_holds: TicketLab) -> None:
+    """What the holder's renewals logged: the ticket's name in the tag, the holder's verdict."""
+    rig = site_a_holds
+    wait_until(lambda: "keeping the ticket" in handler_log(rig, "site-a"),
+               4 * rig.times.renewal, "a renewal's check at A")
+    assert "fractal-region-check(fractal-service)" in handler_log(rig, "site-a")

@@ -24,10 +24,26 @@ from tests.support.fake_cloud import FakeCloud, clouds_yaml
 def site(cloud: FakeCloud, clouds: Path, tmp_path: Path) -> Path:
     """The site API's settings: its store in RegionOne of the fake cloud, a 1 s grace."""
     config = tmp_path / "api.toml"
-    config.write_text(f'data_dir = "{tmp_path / "data"}"\n'
-                      f'store = "swift://fake/fractal?region=RegionOne&config={clouds}"\n'
-                      "[region_check]\ngrace_seconds = 1\nbudget_seconds = 2\n")
+    config.write_text(f'store = "swift://fake/fractal?region=RegionOne&config={clouds}"\n'
+                      "[region_check]\ngrace_seconds = 1\nbudget_seconds = 2\n"
+                      f'state_dir = "{tmp_path / "data"}"\n')
     return config
+
+
+@pytest.fixture(autouse=True)
+def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The ticket's last grant as the CIB would give it (a crm_ticket of our own on PATH):
+    write another to this file for a new election."""
+    current = tmp_path / "last-granted"
+    current.write_text("1796282045\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "crm_ticket"
+    fake.write_text(f"#!/bin/sh\n[ \"$*\" = '--ticket fractal-service --get-attr last-granted' ] "
+                    f"&& exec cat {current}\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    return current
 
 
 def run(config: Path, monkeypatch: pytest.MonkeyPatch, *, holder: bool) -> int:
@@ -58,7 +74,13 @@ def test_a_site_whose_region_fails_refuses_the_ticket(site, cloud, monkeypatch, 
     assert "refusing the ticket" in err and "answered 503" in err
 
 
+def held(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lease's first check, the region answering: later runs renew a checked lease."""
+    assert run(site, monkeypatch, holder=True) == TAKE
+
+
 def test_a_holder_lets_go_only_after_the_grace(site, cloud, monkeypatch, capsys) -> None:
+    held(site, monkeypatch)
     cloud.failing.add("object")
     assert run(site, monkeypatch, holder=True) == TAKE  # a blip moves nothing
     assert "of a 1 s grace" in capsys.readouterr().err
@@ -66,12 +88,29 @@ def test_a_holder_lets_go_only_after_the_grace(site, cloud, monkeypatch, capsys)
     assert run(site, monkeypatch, holder=True) == REFUSE
     assert "giving the ticket up" in capsys.readouterr().err
     cloud.failing.clear()  # answering again: the count starts afresh
-    assert run(site, monkeypatch, holder=True) == TAKE
+    held(site, monkeypatch)
     cloud.failing.add("object")
     assert run(site, monkeypatch, holder=True) == TAKE
 
 
+def test_the_first_check_of_a_grant_is_as_strict_as_an_acquire(site, cloud, monkeypatch,
+                                                              term) -> None:
+    """booth 1.0 runs no handler before a site wins the election after a lost holder: the
+    new holder's first check (at its first renewal) refuses a region that cannot serve."""
+    cloud.failing.add("object")
+    assert run(site, monkeypatch, holder=True) == REFUSE
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == REFUSE
+    cloud.failing.clear()
+    held(site, monkeypatch)
+    term.write_text("1796282099\n")  # lost, then won again: a new grant
+    cloud.failing.add("object")
+    assert run(site, monkeypatch, holder=True) == REFUSE
+
+
 def test_a_holder_never_lets_go_for_neutron_alone(site, cloud, monkeypatch) -> None:
+    held(site, monkeypatch)
+    cloud.reset()
     cloud.failing.add("network")
     for _ in range(2):
         assert run(site, monkeypatch, holder=True) == TAKE
@@ -121,20 +160,23 @@ def test_damaged_records_are_discarded_never_trusted(site, cloud, monkeypatch, c
     data.mkdir()
     for name in (LOGIN_FILE, STATE_FILE):
         (data / name).write_text(damage)
-    cloud.failing.add("object")
-    assert run(site, monkeypatch, holder=True) == TAKE  # the grace begins now, not before
+    assert run(site, monkeypatch, holder=True) == TAKE  # checked afresh: the region serves
     err = capsys.readouterr().err
     assert "login record" in err and "state file" in err and "discarded" in err
-    assert json.loads((data / STATE_FILE).read_text())["failing_since"] is not None
+    assert json.loads((data / STATE_FILE).read_text())["grant"] == "1796282045"
+    cloud.failing.add("object")
+    assert run(site, monkeypatch, holder=True) == TAKE  # the grace begins now, not before
 
 
-def test_an_old_failure_of_another_store_does_not_count(site, cloud, monkeypatch) -> None:
-    data = site.parent / "data"
-    data.mkdir()
-    (data / STATE_FILE).write_text(json.dumps({"store": "swift://other/x?region=R",
-                                               "failing_since": time.time() - 600}))
+def test_a_failure_dated_in_the_future_starts_the_grace_now(site, cloud, monkeypatch) -> None:
+    """A clock stepped back must not make the grace end early (or never)."""
+    held(site, monkeypatch)
+    state = site.parent / "data" / STATE_FILE
+    record = json.loads(state.read_text())
+    state.write_text(json.dumps({**record, "failing_since": time.time() + 600}))
     cloud.failing.add("object")
     assert run(site, monkeypatch, holder=True) == TAKE
+    assert abs(json.loads(state.read_text())["failing_since"] - time.time()) < 5
 
 
 @pytest.mark.parametrize(("settings", "reason"), [
@@ -148,7 +190,8 @@ def test_an_old_failure_of_another_store_does_not_count(site, cloud, monkeypatch
 def test_bad_configuration_refuses_with_one_line_why(tmp_path, monkeypatch, capsys, settings,
                                                      reason) -> None:
     config = tmp_path / "api.toml"
-    config.write_text(f'data_dir = "{tmp_path}"\n{settings}')
+    config.write_text(f'{settings}[region_check]\nstate_dir = "{tmp_path}"\n'
+                      if "[region_check]" not in settings else settings)
     assert run(config, monkeypatch, holder=False) == BAD_CONFIG
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and reason in err[0] and "refusing the ticket" in err[0]
@@ -174,3 +217,20 @@ def test_the_command_never_prints_a_secret(site, cloud, tmp_path) -> None:
     token = json.loads((tmp_path / "data" / LOGIN_FILE).read_text())["token"]
     assert token not in done.stderr + done.stdout and "secret" not in done.stderr
     assert "fractal-region-check(fractal-service)" in done.stderr
+
+
+def test_its_own_clouds_yaml_overrides_the_store_urls(clouds, tmp_path, monkeypatch) -> None:
+    """booth's user (hacluster) may not read the API's clouds.yaml: [region_check] names one."""
+    config = tmp_path / "api.toml"
+    config.write_text('store = "swift://fake/fractal?region=RegionOne&config=/nonexistent"\n'
+                      f'[region_check]\nclouds_yaml = "{clouds}"\nstate_dir = "{tmp_path}"\n')
+    assert run(config, monkeypatch, holder=False) == TAKE
+
+
+def test_an_unwritable_state_dir_is_a_warning_not_a_verdict(site, cloud, monkeypatch,
+                                                            capsys) -> None:
+    blocked = site.parent / "blocked"
+    blocked.write_text("a file where the directory should be")
+    site.write_text(site.read_text().replace(str(site.parent / "data"), str(blocked / "x")))
+    assert run(site, monkeypatch, holder=False) == TAKE
+    assert "not written" in capsys.readouterr().err
