@@ -111,12 +111,12 @@ class Prober(Probes):
                 for started, ended, answer in self.attempts(since)]
 
     def recovered(self, since: float, stable: float = 2.0) -> bool:
-        """A probe failed after `since`, and every probe over the last `stable` s answered."""
+        """Every probe over the last `stable` s answered, after the last failed one (if any:
+        a killed API's worker serves until its successor answers, so none may fail); the
+        cluster's settling that follows counts its probes too."""
         rows = self.outcomes(since)
         failed = [r for r in rows if not r[2]]
-        if not failed:
-            return False
-        after = [r for r in rows if r[0] > failed[-1][0]]
+        after = [r for r in rows if not failed or r[0] > failed[-1][0]]
         return bool(after) and after[-1][0] - after[0][0] >= stable
 
 

@@ -293,10 +293,13 @@ always answers 7.
             # Killed: its worker serves on as a lame duck until the next start retires it, or
             # for as long as requests still reach it (drain_quiet after the last, drain_max
             # at most: the address may be moving away). Killing it here was the outage.
-            if strays := process.working_in(self.home):
-                self.log.info("the killed server's workers %s serve on as lame ducks", strays)
+            if self._killed_server_serves():
+                # Still serving here: the address need not move for the restart that follows
+                # (if none does, the colocation with an active instance moves it anyway).
+                self.log.info("the killed server's workers serve on as lame ducks")
+            else:
+                self._serving(False, force=True)
             process.remove(self.pidfile)
-            self._serving(False, force=True)
             return Exit.SUCCESS
         # Graceful first (in-flight requests finish), leaving time to SIGKILL and confirm. A
         # healthy instance gets all of it: it serves as a lame duck while the address may still
@@ -313,6 +316,10 @@ always answers 7.
         # standby the address's handover is still running beside this (lame-duck) stop.
         self._serving(False, force=True)
         return Exit.SUCCESS
+
+    def _killed_server_serves(self) -> bool:
+        """No server of ours, yet a worker of a killed one still answers /healthz."""
+        return bool(process.working_in(self.home)) and self._answers_health()
 
     def _answers_health(self) -> bool:
         try:
@@ -340,6 +347,11 @@ always answers 7.
         a failure reaches the cluster, so the DC moves the address as it plans the recovery."""
         try:
             code = self._check()
+        except OcfError as exc:
+            # Killed, but its worker still answers: this node serves on while Pacemaker
+            # restarts it in place; moving the address would be the only gap.
+            self._serving(exc.code == Exit.NOT_RUNNING and self._killed_server_serves())
+            raise
         except Exception:
             self._serving(False)
             raise

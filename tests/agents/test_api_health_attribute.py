@@ -117,3 +117,17 @@ def test_outside_a_cluster_or_without_the_program_nothing_fails(api_agent, attrd
     assert run(api_agent, "monitor", PROBE).rc == OK
     assert run(api_agent, "stop", STOP).rc == OK
 
+
+
+def test_a_killed_master_whose_worker_serves_keeps_the_address_here(api_agent, attrd) -> None:
+    """The master alone SIGKILLed: its worker still answers, so the monitor fails (Pacemaker
+    restarts the server in place) without saying 0, and the stop leaves the 1: moving the
+    address would be the clients' only gap (a NAT flip, ~1 s of timeouts on the lab)."""
+    assert run(api_agent, "start", START).rc == OK
+    master = api_pid(api_agent)
+    os.kill(master, signal.SIGKILL)
+    wait_until(lambda: not process.is_alive(master), 5, "the master to die")
+    assert run(api_agent, "monitor", MONITOR).rc == NOT_RUNNING
+    assert run(api_agent, "stop", STOP).rc == OK
+    assert run(api_agent, "start", START).rc == OK
+    assert "0" not in sent(attrd)
