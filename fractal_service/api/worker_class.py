@@ -86,6 +86,16 @@ class PollingThreadWorker(ThreadWorker):
             return
         drain.begin()
 
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive and self._orphaned:
+            # The killed master's socket is this worker's alone: closed now, the kernel stops
+            # handing it connections that nobody would accept (those already queued pass to
+            # the successor's socket with net.ipv4.tcp_migrate_req).
+            for listener in self.sockets:
+                with contextlib.suppress(OSError):
+                    listener.close()
+
     def is_parent_alive(self) -> bool:
         """gthread exits as soon as its master is gone; this worker becomes a lame duck."""
         if not self._orphaned and self.ppid != os.getppid():
