@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from resource_agents.ocf import http, process
+from tests.support import netns
+from tests.support.netns import private_network
 from tests.support.processes import wait_until
 
 OK, GENERIC, UNIMPLEMENTED, ARGS, INSTALLED, CONFIGURED, NOT_RUNNING = 0, 1, 3, 2, 5, 6, 7
@@ -140,13 +142,22 @@ def test_a_killed_server_is_replaced_with_no_failed_request(api_agent) -> None:
     """Pacemaker's recovery of a SIGKILLed API (monitor, stop, start) while a client asks
     20 times a second on new connections: the killed server's worker serves until the new
     server answers beside it on the shared port, then is retired. Before, the stop killed the
-    worker and every request failed until the new server was up (~1 s here)."""
+    worker and every request failed until the new server was up (~1 s here).
+
+    With net.ipv4.tcp_migrate_req as the package ships it (60-fractal-api.conf), in a network
+    namespace of the test's own: at the host's default (0) a connection queued on the retired
+    worker's socket when it closes is reset (seen once in CI, 1 of 31 requests)."""
+    with private_network({"ipv4/tcp_migrate_req": "1"}) as ns:
+        _replace_a_killed_server(api_agent, ns)
+
+
+def _replace_a_killed_server(api_agent, ns: int) -> None:
     assert api_agent("start").rc == OK
     master = api_pid(api_agent)
     home = str(api_agent.rsctmp / "fractal-api-fractal-api")
     children = [p for p in process.working_in(home) if p != master]
     port = int(api_agent.params["port"])
-    with Prober("127.0.0.1", port) as seen:
+    with Prober("127.0.0.1", port, ns) as seen:
         time.sleep(0.5)
         os.kill(master, signal.SIGKILL)
         wait_until(lambda: not process.is_alive(master), 5, "the master to die")
@@ -179,15 +190,18 @@ def test_start_after_a_crash_retires_the_workers_holding_the_port(api_agent) -> 
 
 
 class Prober:
-    """/healthz on a new connection every 50 ms (0.5 s timeout) in a thread, counting."""
+    """/healthz on a new connection every 50 ms (0.5 s timeout) in a thread, counting; in the
+    network namespace `ns` if given."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, ns: int | None = None) -> None:
+        self.host, self.port, self.ns = host, port, ns
         self.answered, self.failed = 0, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        if self.ns is not None:
+            netns.join(self.ns)
         started = time.monotonic()
         while not self._stop.wait(0.05):
             try:
