@@ -7,9 +7,10 @@ created in: we setns in, create, setns back) and relays each connection to the s
 host's loopback. Nothing is routed, no address is added, the host's firewall is untouched; a
 crashed node loses its relay sockets' peers only, and the cloud stays one set of processes.
 
-The Vagrant cluster uses the same relay twice: in libvirt's namespace, listening on every
-address there (the VMs reach it at their management network's gateway), and inside each VM,
-listening on the VM's loopback and relaying to that gateway.
+The Vagrant cluster uses it in libvirt's namespace, listening on every address there (the VMs
+reach it at their management network's gateway); inside each VM, socat relays the VM's
+loopback to that gateway (cluster/vagrant/build-box.sh: the VMs run the product's package,
+not the lab).
 
 Run: python -m cluster.lab.cloud_relay PORTS [NETNS...] [--listen ADDR] [--to ADDR]
      (PORTS comma-separated; no NETNS = this process's own namespace; as a daemon)

@@ -1,5 +1,6 @@
-"""The Vagrant box: built once from Debian's packages by build-box.sh, cached by a hash of its
-inputs, added to Vagrant under a name that carries that hash.
+"""The Vagrant box: built once from Debian's packages and the product's own package
+(cluster/package.py) by build-box.sh, cached by a hash of its inputs, added to Vagrant under a
+name that carries that hash.
 
 The name carries the hash because vagrant-libvirt keeps the box's disk in the libvirt pool
 under the box's name: a rebuilt box under an old name would boot the old disk.
@@ -8,17 +9,15 @@ under the box's name: a rebuilt box under an old name would boot the old disk.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as md
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
+
+from cluster import package
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -28,32 +27,6 @@ CACHE = Path(os.environ.get("FRACTAL_HA_VAGRANT_CACHE", "/var/cache/fractal-ha/v
 INSECURE_PUBKEY = Path("/usr/share/rubygems-integration/all/gems/vagrant-2.3.4/keys/vagrant.pub")
 
 Progress = Callable[[str], None]
-
-
-def _runtime_pins() -> list[str]:
-    """`name==version` for the project's runtime dependencies and theirs, as installed in this
-    environment: the VMs run exactly what the host's tests run."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    todo = [_name(r) for r in project["dependencies"]]
-    pins: dict[str, str] = {}
-    while todo:
-        name = todo.pop()
-        key = name.lower().replace("_", "-")
-        if key in pins:
-            continue
-        try:
-            dist = md.distribution(name)
-        except md.PackageNotFoundError:
-            continue  # a dependency behind a marker that does not apply here
-        pins[key] = dist.version
-        todo += [_name(r) for r in dist.requires or () if "extra ==" not in r]
-    return sorted(f"{k}=={v}" for k, v in pins.items())
-
-
-def _name(requirement: str) -> str:
-    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
-    assert match, requirement
-    return match.group(0)
 
 
 def pubkey() -> Path:
@@ -66,9 +39,9 @@ def pubkey() -> Path:
     return INSECURE_PUBKEY
 
 
-def key(pins: list[str]) -> str:
+def key() -> str:
     digest = hashlib.sha256()
-    for part in (BUILD_SCRIPT.read_bytes(), "\n".join(pins).encode(), pubkey().read_bytes()):
+    for part in (BUILD_SCRIPT.read_bytes(), package.key().encode(), pubkey().read_bytes()):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()[:12]
 
@@ -91,22 +64,16 @@ def ensure(progress: Progress = print, *, rebuild: bool = False) -> str:
     name. Cold: ~215 s on 2 busy cores (debootstrap ~150 s of it); cached: a second (or ~10 s
     to add)."""
     start = time.monotonic()
-    pins = _runtime_pins()
-    box_key = key(pins)
+    box_key = key()
     name = box_name(box_key)
     slot = CACHE / f"box-{box_key}"
     box = slot / "fractal-ha.box"
     if rebuild or not box.exists():
         slot.mkdir(parents=True, exist_ok=True)
-        wheels = slot / "wheels"
-        wheels.mkdir(exist_ok=True)
-        (wheels / "requirements.txt").write_text("\n".join(pins) + "\n")
-        progress(f"box {name}: wheelhouse of {len(pins)} runtime packages")
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(wheels),
-                        "-r", str(wheels / "requirements.txt")], check=True, timeout=900)
-        progress(f"box {name}: building from Debian packages (~3.5 min)")
+        deb = package.build(progress)
+        progress(f"box {name}: building from Debian packages and {deb.name} (~4 min)")
         with open(slot / "build.log", "w") as log:
-            proc = subprocess.Popen(["bash", str(BUILD_SCRIPT), str(slot), str(wheels),
+            proc = subprocess.Popen(["bash", str(BUILD_SCRIPT), str(slot), str(deb),
                                      str(pubkey())], stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             assert proc.stdout is not None
@@ -115,7 +82,8 @@ def ensure(progress: Progress = print, *, rebuild: bool = False) -> str:
                 progress(line.rstrip())
             if proc.wait(timeout=1800) != 0:
                 raise RuntimeError(f"box build failed, see {slot / 'build.log'}")
-        (slot / "inputs.json").write_text(json.dumps({"pins": pins}, indent=1))
+        (slot / "inputs.json").write_text(json.dumps({"package": deb.name,
+                                                      "package_key": package.key()}, indent=1))
     if rebuild or not added(name):
         progress(f"box {name}: vagrant box add")
         done = _vagrant("box", "add", "--force", "--name", name, str(box))

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Build a vagrant-libvirt box (Debian 12) from Debian's packages, offline-ready for the cluster:
-# Pacemaker, Corosync, crmsh, resource-agents, fence-agents and a virtualenv at /opt/fractal-ha
-# holding the project's runtime dependencies (from a wheelhouse built on the host).
+# Pacemaker, Corosync, crmsh, resource-agents, fence-agents and the product's own package
+# (scripts/build-deb.sh: the agents, the commands, its private virtualenv /opt/fractal-ha),
+# installed by dpkg as on an operator's node.
 #
-#   build-box.sh OUT_DIR WHEELHOUSE PUBKEY      -> OUT_DIR/fractal-ha.box
+#   build-box.sh OUT_DIR FRACTAL_HA_DEB PUBKEY      -> OUT_DIR/fractal-ha.box
 #
 # Called by `python -m cluster.vagrant box` (which caches the result by a hash of the inputs).
 # Needs root, debootstrap, qemu-system-x86, qemu-utils, fdisk, e2fsprogs.
 set -euo pipefail
-out=$(realpath "$1"); wheels=$(realpath "$2"); pubkey=$(realpath "$3")
+out=$(realpath "$1"); deb=$(realpath "$2"); pubkey=$(realpath "$3")
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 DISK_SIZE_MIB=${DISK_SIZE_MIB:-8192}
 work=$out/work
@@ -21,7 +22,8 @@ PACKAGES=(
   openssh-server sudo iproute2 iputils-ping ca-certificates less procps curl e2fsprogs
   pacemaker pacemaker-cli-utils corosync crmsh resource-agents fence-agents
   python3-novaclient python3-keystoneauth1 python3-yaml  # fence_openstack's (Suggests only)
-  python3 python3-venv
+  python3
+  socat  # the VMs' relay to the host's cloud (below)
   python3-cffi-backend  # provides the virtual python3-cffi-backend-api-*, which debootstrap cannot resolve
 )
 t0=$SECONDS
@@ -70,19 +72,31 @@ in_root systemctl disable logd >/dev/null 2>&1 || true
 mkdir -p "$rootfs/etc/systemd/system-preset"
 printf 'disable corosync.service\ndisable pacemaker.service\ndisable logd.service\n' \
   >"$rootfs/etc/systemd/system-preset/10-fractal-ha.preset"
-# The VMs' way to the host's cloud (fencing through its compute API): the lab's relay
-# (cluster/lab/cloud_relay.py), from the endpoints' URLs on the VM's loopback to the management
-# network's gateway. Provisioning writes its configuration; without one it does not start.
+# The VMs' way to the host's cloud (fencing through its compute API): socat, one listener per
+# endpoint port on the VM's loopback (the URLs of the catalog and clouds.yaml), each relayed to
+# the same port at the management network's gateway, where the host relays on to its cloud.
+# Provisioning writes the ports and the gateway; without them the unit does not start.
+cat >"$rootfs/usr/local/sbin/fha-cloud-relay" <<'EOF'
+#!/bin/bash
+set -eu
+IFS=, read -ra ports <<<"$PORTS"
+for port in "${ports[@]}"; do
+  socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:$UPSTREAM:$port" &
+done
+wait -n  # one relay gone: exit, systemd restarts them all
+exit 1
+EOF
+chmod 755 "$rootfs/usr/local/sbin/fha-cloud-relay"
 cat >"$rootfs/etc/systemd/system/fractal-cloud-relay.service" <<'EOF'
 [Unit]
-Description=Relay to the cloud's endpoints on the host (fractal-ha)
+Description=Relay to the cloud's endpoints on the host (fractal-ha lab)
 ConditionPathExists=/etc/fractal-ha/cloud-relay.env
 After=network.target
 Before=pacemaker.service
 
 [Service]
 EnvironmentFile=/etc/fractal-ha/cloud-relay.env
-ExecStart=/opt/fractal-ha/bin/python -m cluster.lab.cloud_relay ${PORTS} --to ${UPSTREAM}
+ExecStart=/usr/local/sbin/fha-cloud-relay
 Restart=always
 RestartSec=1
 
@@ -131,8 +145,7 @@ GRUB_CMDLINE_LINUX="net.ifnames=0 biosdevname=0 console=tty0 console=ttyS0,11520
 GRUB_TERMINAL="console serial"
 EOF
 
-mkdir -p "$rootfs/tmp/wheels"
-cp "$wheels"/* "$rootfs/tmp/wheels/"
+cp "$deb" "$rootfs/tmp/fractal-ha.deb"
 mount -t proc proc "$rootfs/proc"
 trap 'umount "$rootfs/proc" 2>/dev/null || true' EXIT
 say "a kernel for a VM (modules, initramfs)"
@@ -151,13 +164,12 @@ echo MODULES=list >"$rootfs/etc/initramfs-tools/conf.d/fha-vm"
 printf '%s\n' virtio_pci virtio_blk ext4 crc32c_generic >>"$rootfs/etc/initramfs-tools/modules"
 in_root update-initramfs -u -k "$kver" >/dev/null
 
-say "project runtime dependencies into /opt/fractal-ha"
-in_root python3 -m venv /opt/fractal-ha
-in_root /opt/fractal-ha/bin/pip install -q --no-index --find-links /tmp/wheels \
-  -r /tmp/wheels/requirements.txt
+say "the product: dpkg -i $(basename "$deb")"
+# Its Depends (python3, pacemaker, corosync, resource-agents, ...) are in the box already.
+in_root dpkg -i /tmp/fractal-ha.deb >"$work/dpkg.log" 2>&1 || { tail -20 "$work/dpkg.log"; exit 1; }
 umount "$rootfs/proc"
 trap - EXIT
-rm -rf "$rootfs/tmp/wheels"
+rm -f "$rootfs/tmp/fractal-ha.deb"
 in_root apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
   "$rootfs"/var/cache/debconf/*-old "$rootfs"/root/.cache

@@ -38,10 +38,7 @@ from cluster.vagrant import box, host
 from resource_agents.metrics import crm_mon
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-GUEST_VENV = "/opt/fractal-ha"  # the box's virtualenv (runtime dependencies pre-installed)
 SHARED_DATA = "/srv/fractal"  # inside every VM: the 9p-shared directory (the lab's too)
-PACKAGES = ("fractal_service", "resource_agents", "fractal_ha", "cluster")  # the project's
 Progress = Callable[[str], None]
 
 
@@ -107,8 +104,9 @@ class Settings:
 def stage(directory: Path, settings: Settings, access: CloudAccess | None = None
           ) -> ServiceConfig:
     """Write everything the Vagrantfile and the provisioner need: settings.json and files/
-    (corosync.conf from the lab's template, authkey, the crmsh configuration, the wheel; with
-    `access` to a cloud on the host: clouds.yaml, the VMs' relay to it, fencing)."""
+    (corosync.conf from the lab's template, authkey, the crmsh configuration; with `access` to
+    a cloud on the host: clouds.yaml, the VMs' relay to it, fencing). The product is the box's
+    (its fractal-ha package, built from this tree: box.key)."""
     files = directory / "files"
     shutil.rmtree(files, ignore_errors=True)
     files.mkdir(parents=True)
@@ -128,10 +126,9 @@ def stage(directory: Path, settings: Settings, access: CloudAccess | None = None
     xml = crm_to_xml(files / "fractal.crm")
     if xml is not None:
         (files / "fractal-config.xml").write_bytes(xml)
-    _build_project(files)
     Path(settings.shared_dir).mkdir(parents=True, exist_ok=True)
     if not settings.box:
-        name = box.box_name(box.key(box._runtime_pins()))
+        name = box.box_name(box.key())
         settings = Settings(**{**asdict(settings), "box": name})
     (directory / "settings.json").write_text(settings.to_json())
     return service
@@ -208,67 +205,6 @@ def service_config(settings: Settings, fencing: bool = False) -> ServiceConfig:
                          allow_local_store=True,  # SQLite in a data_dir every VM mounts
                          address_params=f"ip={settings.service_address} cidr_netmask={prefix}",
                          fencing=fencing, cloud=MEMBER_CLOUD)
-
-
-def _build_project(dest: Path) -> None:
-    """The project installed on the host into a tree laid out as the VMs' virtualenv
-    (/opt/fractal-ha), as a tarball: unpacking it is instant in a guest, where `pip install`
-    of even one wheel takes a minute under emulation. Its dependencies are in the box."""
-    python = os.environ.get("FRACTAL_HA_PYTHON", _python())
-    with tempfile.TemporaryDirectory(prefix="fha-project-") as tmp:
-        # Built from a copy of the sources: an in-tree build would leave build/ in the tree.
-        src = Path(tmp) / "src"
-        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".stage", ".vagrant")
-        src.mkdir()
-        for name in PACKAGES:
-            shutil.copytree(REPO / name, src / name, ignore=ignore)
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy(REPO / name, src / name)
-        root = Path(tmp) / "root"
-        wheels = Path(tmp) / "wheel"
-        _pip(python, "wheel", "-q", "--no-deps", "--wheel-dir", str(wheels), str(src))
-        # The wheel's path, not the name: by name pip finds the host's own installation.
-        # --ignore-installed: else pip first uninstalls the host's own (editable) fractal-ha
-        # from the interpreter's environment — the console scripts vanished from .venv.
-        _pip(python, "install", "-q", "--no-deps", "--no-compile", "--ignore-installed",
-             "--root", str(root),
-             "--prefix", GUEST_VENV, str(next(wheels.glob("*.whl"))))
-        venv = root / GUEST_VENV.lstrip("/")
-        # Package data the wheel leaves out (pyproject declares none, and a build from a copy
-        # without .git finds none), e.g. the API's static/index.html: the API does not start
-        # without it. An editable install on the host reads it from the tree.
-        site = next(venv.glob("lib/python3*/site-packages"))
-        for name in PACKAGES:
-            for path in (src / name).rglob("*"):
-                target = site / path.relative_to(src)
-                # The lab's modules too: the VMs run cluster.lab.cloud_relay, and the wheel
-                # holds the product only.
-                wanted = path.suffix != ".pyc" and (path.suffix != ".py" or name == "cluster")
-                if path.is_file() and wanted and not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(path, target)
-        for script in (venv / "bin").iterdir():  # pip wrote the host's interpreter there
-            text = script.read_text()
-            if text.startswith("#!"):
-                script.write_text(f"#!{GUEST_VENV}/bin/python\n" + text.split("\n", 1)[1])
-        # Same interpreter version as the guest's (Debian 12's 3.11): byte-code made here is
-        # valid there, and saves compiling it in a slow guest.
-        subprocess.run([python, "-m", "compileall", "-q", str(venv)], check=True, timeout=300)
-        subprocess.run(["tar", "-C", str(root), "-czf", str(dest / "project.tar.gz"),
-                        GUEST_VENV.lstrip("/")],
-                       check=True, timeout=120)
-
-
-def _pip(python: str, *args: str) -> None:
-    done = subprocess.run([python, "-m", "pip", *args], capture_output=True, text=True,
-                          timeout=300)
-    if done.returncode != 0:
-        raise VagrantError(f"pip {args[0]}: {done.stderr.strip()[-800:]}")
-
-
-def _python() -> str:
-    venv = REPO / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else "python3"
 
 
 class VagrantNode:

@@ -1,9 +1,8 @@
 #!/bin/bash
 # Provision one node (as root, no network needed beyond the cluster's own):
 #   provision.sh NAME join|configure PRIVATE_ADDRESS PREFIXLEN
-# Sets the hostname and the private (ring0) address; unpacks the project into the box's
-# virtualenv (its dependencies are there already); installs
-# the ocf:fractal agents, the shared data directory, corosync.conf + authkey from the stage;
+# Sets the hostname and the private (ring0) address; the shared data directory, corosync.conf
+# + authkey from the stage (the product, agents included, is the box's fractal-ha package);
 # starts Corosync and Pacemaker (enabled at boot, so a crashed VM rejoins when started).
 # "configure" (the last node) waits for every node, then loads the service's crmsh configuration.
 set -euo pipefail
@@ -22,14 +21,9 @@ printf '[Match]\nName=eth1\n[Network]\nAddress=%s/%s\n' "$address" "$prefixlen" 
 networkctl reload
 for _ in $(seq 60); do ip -br addr show eth1 | grep -q "$address/" && break; sleep 1; done
 
-# The project, installed on the host into the virtualenv's layout (the box has its
-# dependencies); `pip install` in a guest takes a minute.
-tar --no-overwrite-dir -C / -xzf "$files/project.tar.gz"
-for cmd in fractal fractal-api fractal-worker fractal-ha; do
-  ln -sf "/opt/fractal-ha/bin/$cmd" "/usr/local/bin/$cmd"
-done
-fractal-ha agents install >/dev/null
-say "hostname, private address $address, project and agents installed"
+# The product is the box's fractal-ha package (cluster/package.py), as on an operator's node.
+[[ -x /usr/lib/ocf/resource.d/fractal/api ]] || { say "the box lacks the fractal-ha package"; exit 1; }
+say "hostname, private address $address; $(dpkg-query -W -f '${Package} ${Version}' fractal-ha)"
 
 # The shared data directory: the host's directory through 9p (the VM definition carries the
 # device). cache=mmap: SQLite's WAL index is mmap-ed. Mounted before Pacemaker starts.

@@ -13,21 +13,19 @@ from pathlib import Path
 
 import pytest
 
+from cluster import package as deb_package
 from tests.support import debian_root
 from tests.support.processes import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 AGENTS = "/usr/lib/ocf/resource.d/fractal"
 VENV = "/opt/fractal-ha"
 
 
 @pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("deb")
-    done = subprocess.run(["bash", str(ROOT / "scripts/build-deb.sh"), str(out)],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr
-    return Path(done.stdout.strip())
+def deb() -> Path:
+    """scripts/build-deb.sh's package for this tree, built once (cluster/package.py caches it
+    for the Vagrant box too)."""
+    return deb_package.build()
 
 
 @pytest.fixture(scope="module")

@@ -53,3 +53,18 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     conf = cluster.exec("n2", ["cat", "/etc/corosync/corosync.conf"]).stdout
     assert "token: 10000" in conf and "ring0_addr: 203.0.113.132" in conf
     assert cluster.client("GET", "/healthz") is not None
+
+
+def test_every_node_runs_the_product_from_its_debian_package(
+        vagrant_cluster: VagrantCluster) -> None:
+    """The box carries the fractal-ha package built from this tree (cluster/package.py), as an
+    operator's node would: agents, commands and sysctl owned by dpkg, nothing unpacked by hand."""
+    for node in ("n1", "n2", "n3"):
+        owners = vagrant_cluster.exec(node, [
+            "dpkg", "-S", "/usr/lib/ocf/resource.d/fractal/api", "/usr/bin/fractal-api",
+            "/usr/lib/sysctl.d/60-fractal-api.conf"]).stdout
+        assert owners.count("fractal-ha: ") == 3, owners
+        migrate = vagrant_cluster.exec(node, ["sysctl", "-n", "net.ipv4.tcp_migrate_req"])
+        assert migrate.stdout.strip() == "1", node
+        assert vagrant_cluster.exec(node, ["test", "!", "-e", "/usr/local/bin/fractal-api"],
+                                    check=False).returncode == 0, node
