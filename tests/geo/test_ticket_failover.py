@@ -125,13 +125,23 @@ def test_a_holder_whose_object_storage_stays_down_hands_the_ticket_over(
     seen = Timeline(rig)
     assert seen.sample() == AT_A, "A lost the ticket before the fault:\n" + \
         handler_log(rig, "site-a")[-1500:]
-    stopped = seen.until(BOTH_STOPPED, GRACE_S + 2 * rig.times.renewal + 10)
+    # A's stop, not both stopped: B may serve within one sample of A's stop (seen in CI).
+    stopped = until_a_stops(seen, GRACE_S + 2 * rig.times.renewal + 10)
     taken = seen.until(AT_B, stopped + rig.times.expire + rig.times.acquire_after + 20)
     print(f"site A's Object Storage down: A let go after {stopped:.1f} s, B serves after "
           f"{taken:.1f} s")
     assert seen.overlaps == 0, seen.samples
     assert stopped >= GRACE_S  # not at the first failed check: the grace held
     assert "giving the ticket up" in handler_log(rig, "site-a")
+
+
+def until_a_stops(seen: Timeline, timeout: float) -> float:
+    """Seconds from the fault until a sample shows site A not serving."""
+    while seen.sample()[0]:
+        if seen.samples[-1][0] > timeout:
+            raise TimeoutError(f"A still serving after {timeout:.0f} s: {seen.samples[-5:]}")
+        time.sleep(0.2)
+    return seen.samples[-1][0]
 
 
 def test_a_holder_keeps_the_ticket_through_a_neutron_outage(site_a_holds: TicketLab) -> None:
