@@ -20,7 +20,6 @@ from pathlib import Path
 from cluster import package
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 BUILD_SCRIPT = HERE / "build-box.sh"
 CACHE = Path(os.environ.get("FRACTAL_HA_VAGRANT_CACHE", "/var/cache/fractal-ha/vagrant"))
 # Vagrant's well-known insecure key: the box accepts it, Vagrant replaces it on first `up`.
@@ -82,8 +81,9 @@ def ensure(progress: Progress = print, *, rebuild: bool = False) -> str:
                 progress(line.rstrip())
             if proc.wait(timeout=1800) != 0:
                 raise RuntimeError(f"box build failed, see {slot / 'build.log'}")
+        # (the package's cache slot is named by its key: not hashed a third time)
         (slot / "inputs.json").write_text(json.dumps({"package": deb.name,
-                                                      "package_key": package.key()}, indent=1))
+                                                      "package_key": deb.parent.name}, indent=1))
     if rebuild or not added(name):
         progress(f"box {name}: vagrant box add")
         done = _vagrant("box", "add", "--force", "--name", name, str(box))
