@@ -42,6 +42,9 @@ class RegionCheck:
     # URL's; a reader's credentials in a 0640 root:haclient file suit it best).
     state_dir: str = "/var/lib/fractal-ha/region-check"
     clouds_yaml: str = ""
+    # fractal-ticket-claim asks booth for the ticket again once it has been held nowhere this
+    # long after this site's check refused it: booth itself never retries a refused acquire.
+    claim_after_seconds: int = 10
 
 
 @dataclass(frozen=True)

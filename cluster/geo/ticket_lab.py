@@ -61,6 +61,17 @@ class Names:
 NAME_OP_TIMEOUT_S = 3
 
 
+def _claim_cib(claim: Path, site: str) -> str:
+    """The site's ticket claimer (the caller's script, run by ocf:heartbeat:anything with the
+    site's name): beside boothd, started after it, never guarded by the ticket it asks for."""
+    return f"""\
+primitive ticket-claim ocf:heartbeat:anything params binfile={claim} \\
+    cmdline_options={site} op monitor interval=10s
+colocation claim-with-booth inf: ticket-claim booth
+order booth-then-claim Mandatory: booth ticket-claim
+"""
+
+
 def _cib(config: Path, address: str, dns: DnsServer) -> str:
     """The site's resources, in crm shell syntax: booth, the stand-in service and the name
     pointed at the site (Debian's dnsupdate), both guarded by the ticket. The name follows the
@@ -84,13 +95,15 @@ rsc_ticket name-needs-ticket {TICKET}: service-name loss-policy=stop
 
 @contextmanager
 def running(prefix: str = "fhg", times: TicketTimes | None = None,
-            before_acquire: Callable[[TicketLab], None] | None = None) -> Iterator[TicketLab]:
+            before_acquire: Callable[[TicketLab], None] | None = None,
+            claim: bool = False) -> Iterator[TicketLab]:
     """A rig up in a temporary directory short enough for booth's path limit, down after.
-    `before_acquire` installs the rig's handler (TicketLab.handler) before booth starts: booth
-    1.0 denies every grant ("before-acquire-handler failed") if it was missing then."""
+    `before_acquire` installs the rig's handler (TicketLab.handler) and, with `claim`, the
+    ticket claimer (TicketLab.claim) before booth starts: booth 1.0 denies every grant
+    ("before-acquire-handler failed") if the handler was missing then."""
     with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as name:
         lab = TicketLab(Path(name), prefix=prefix, times=times,
-                        before_acquire=before_acquire is not None)
+                        before_acquire=before_acquire is not None, claim=claim)
         try:
             if before_acquire is not None:
                 before_acquire(lab)
@@ -102,16 +115,19 @@ def running(prefix: str = "fhg", times: TicketTimes | None = None,
 
 class TicketLab:
     """`before_acquire`: booth runs DIR/before-acquire (the caller installs it) before a site
-    acquires the ticket and at each renewal; BOOTH_CONF_NAME tells it which site it runs in."""
+    acquires the ticket and at each renewal; BOOTH_CONF_NAME tells it which site it runs in.
+    `claim`: each site runs DIR/ticket-claim SITE (the caller installs it) beside boothd."""
 
     def __init__(self, directory: Path, *, prefix: str = "fhg",
-                 times: TicketTimes | None = None, before_acquire: bool = False) -> None:
+                 times: TicketTimes | None = None, before_acquire: bool = False,
+                 claim: bool = False) -> None:
         if len(str(directory)) > 40:  # booth reads at most 63 characters per value
             raise ValueError(f"{directory}: use a shorter directory (booth's path limit)")
         self.dir = directory
         self.names = Names(prefix)
         self.times = times or TicketTimes()
         self.handler = directory / "before-acquire" if before_acquire else None
+        self.claim = directory / "ticket-claim" if claim else None
         if self.times.acquire_after <= NAME_OP_TIMEOUT_S + 1:
             raise ValueError(f"acquire-after={self.times.acquire_after:g} s leaves the old site "
                              f"no time to stop (its actions in flight take up to "
@@ -151,8 +167,10 @@ class TicketLab:
         self.dns.start()
         for name, node in self.sites.items():
             self._wait_for_pacemaker(node)
-            node.exec(["crm", "configure", "load", "update", "-"],
-                      input=_cib(self.dir / f"{name}.conf", node.spec.address, self.dns))
+            cib = _cib(self.dir / f"{name}.conf", node.spec.address, self.dns)
+            if self.claim is not None:
+                cib += _claim_cib(self.claim, name)
+            node.exec(["crm", "configure", "load", "update", "-"], input=cib)
 
     def _wait_for_pacemaker(self, node: Node, timeout: float = 120.0) -> None:
         _wait(lambda: (state := node.cluster_state()) is not None and bool(state.dc), timeout,

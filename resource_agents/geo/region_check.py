@@ -24,6 +24,7 @@ Run by hand (no BOOTH_* environment) it answers as a site about to acquire: woul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
@@ -45,6 +46,10 @@ TAKE, REFUSE, BAD_CONFIG = 0, 1, 2
 DEFAULT_CONFIG = "/etc/fractal/api.toml"  # the API's settings, as the package installs them
 STATE_FILE = "state.json"  # in [region_check] state_dir: when Object Storage began failing
 LOGIN_FILE = "login.json"  # the cached token (a secret: 0600)
+# This site's last refusal, for fractal-ticket-claim (booth never retries a refused acquire);
+# removed when a check takes or keeps the ticket.
+REFUSED_FILE = "refused.json"
+REFUSED_TYPES = {"at": (int, float), "why": str}
 _STATE_TYPES = {"store": str, "failing_since": (int, float, type(None)),
                 "grant": (str, type(None))}
 
@@ -180,6 +185,17 @@ class State:
         return grant is not None and self.grant == grant
 
 
+def _remember_refusal(path: str, why: str | None, logger: logging.Logger) -> None:
+    try:
+        if why is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        else:
+            json_record.save(path, {"at": time.time(), "why": why})
+    except OSError as exc:  # the claimer then leaves the ticket to the operator
+        logger.warning("refusal record %s not updated: %s", path, exc)
+
+
 def pacemaker_grant(ticket: str, lease: float | None) -> str | None:
     """When Pacemaker last granted the ticket to this site (constant while booth renews it),
     if this site holds a lease; None if not, or if the CIB cannot tell (then: strict)."""
@@ -231,6 +247,7 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds)
     state.grant = grant if code == TAKE else None
     state.save(os.path.join(data, STATE_FILE), logger)
+    _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
     return code

@@ -57,7 +57,8 @@ def test_the_package_declares_what_a_cluster_node_needs(deb: Path) -> None:
     files = run(["dpkg-deb", "-c", str(deb)]).stdout
     for path in (f"{AGENTS}/api", f"{AGENTS}/worker", f"{AGENTS}/floating-ip",
                  f"{AGENTS}/exporter", "/usr/bin/fractal-api", "/etc/fractal/api.toml",
-                 "/usr/bin/fractal-region-check", "/usr/lib/sysctl.d/60-fractal-api.conf",
+                 "/usr/bin/fractal-region-check", "/usr/bin/fractal-ticket-claim",
+                 "/usr/lib/sysctl.d/60-fractal-api.conf",
                  "/lib/systemd/system/fractal-ha-exporter.service",
                  "/usr/share/fractal-ha/crm/fractal.crm",
                  "/usr/share/fractal-ha/prometheus/alerts.yml",
@@ -69,7 +70,7 @@ def test_the_package_declares_what_a_cluster_node_needs(deb: Path) -> None:
 def test_commands_and_metadata_run_in_a_clean_root(installed: debian_root.Root) -> None:
     status = installed.run(["dpkg-query", "-W", "-f", "${Status}", "fractal-ha"])
     assert status.stdout == "install ok installed", status.stdout + status.stderr
-    for command in ("fractal-api", "fractal-region-check"):
+    for command in ("fractal-api", "fractal-region-check", "fractal-ticket-claim"):
         where = installed.run([command, "--help"])
         assert where.returncode == 0 and f"usage: {command}" in where.stdout, where.stderr
     # Pacemaker's own tool finds the agent and runs it (crm_resource: pacemaker-cli-utils,

@@ -18,10 +18,12 @@ from pathlib import Path
 import yaml
 
 from cluster.geo.ticket_lab import ARBITRATOR, TICKET, TicketLab
+from resource_agents.geo.region_check import REFUSED_FILE
 from tests.support.processes import Process, wait_until
 
 REGIONS = {"site-a": ("RegionOne", 5001), "site-b": ("RegionTwo", 5002)}
 GRACE_S = 3  # the holder's grace before Object Storage failing gives the ticket up
+CLAIM_AFTER_S = 5  # held nowhere this long after a refusal: the site's claimer asks again
 REPO = Path(__file__).resolve().parents[2]
 BOOTH_USER, BOOTH_GROUP = "hacluster", "haclient"  # booth's defaults on a site
 
@@ -34,6 +36,8 @@ def install(lab: TicketLab) -> None:
     for site in REGIONS:
         _site_files(lab, site)
     _install_handler(lab)
+    if lab.claim is not None:
+        _install_claim(lab)
 
 
 def _booths(path: Path, mode: int) -> None:
@@ -81,6 +85,17 @@ def handler_log(lab: TicketLab, site: str) -> str:
     return logged + (path.read_text() if path.exists() else "")
 
 
+def claim_log(lab: TicketLab, site: str) -> str:
+    path = lab.dir / f"{site}-claim.log"
+    return path.read_text() if path.exists() else ""
+
+
+def forget_refusals(lab: TicketLab) -> None:
+    """No site's earlier refusal carried into the next test (its claimer would act on it)."""
+    for site in REGIONS:
+        (lab.dir / f"{site}-state" / REFUSED_FILE).unlink(missing_ok=True)
+
+
 def renewed(lab: TicketLab, site: str) -> bool:
     """The site's handler has checked a renewal of the site's current grant (its state names
     the CIB's last-granted): from then on it is lenient, until the grace."""
@@ -120,6 +135,7 @@ def _site_files(lab: TicketLab, site: str) -> None:
     (lab.dir / f"{site}.toml").write_text(
         f'store = "swift://fractal/fractal?region={region}&config={clouds}"\n'
         f"[region_check]\ngrace_seconds = {GRACE_S}\nbudget_seconds = 3\n"
+        f"claim_after_seconds = {CLAIM_AFTER_S}\n"
         f'state_dir = "{state}"\n')
 
 
@@ -132,3 +148,15 @@ def _install_handler(lab: TicketLab) -> None:
         f'exec {sys.executable} -m resource_agents.geo.region_check "{lab.dir}/'
         f'$BOOTH_CONF_NAME.toml" 2>>"{lab.dir}/$BOOTH_CONF_NAME-handler.log"\n')
     lab.handler.chmod(0o755)
+
+
+def _install_claim(lab: TicketLab) -> None:
+    """The product's fractal-ticket-claim for the site named by its argument: the site's API
+    settings and booth configuration, its log (stderr) in a file of the rig's."""
+    assert lab.claim is not None
+    lab.claim.write_text(
+        "#!/bin/sh\n# the site's ticket claimer: SITE as the only argument\n"
+        f"export PYTHONPATH={REPO} HA_LOGFACILITY=none\nunset HA_LOGFILE HA_DEBUGLOG\n"
+        f'exec {sys.executable} -m resource_agents.geo.ticket_claim "{lab.dir}/$1.toml" '
+        f'--booth-config "{lab.dir}/$1.conf" 2>>"{lab.dir}/$1-claim.log"\n')
+    lab.claim.chmod(0o755)

@@ -16,7 +16,14 @@ import pytest
 import yaml
 
 from resource_agents.geo import region_check
-from resource_agents.geo.region_check import BAD_CONFIG, LOGIN_FILE, REFUSE, STATE_FILE, TAKE
+from resource_agents.geo.region_check import (
+    BAD_CONFIG,
+    LOGIN_FILE,
+    REFUSE,
+    REFUSED_FILE,
+    STATE_FILE,
+    TAKE,
+)
 from tests.support.fake_cloud import FakeCloud, clouds_yaml
 
 
@@ -72,6 +79,20 @@ def test_a_site_whose_region_fails_refuses_the_ticket(site, cloud, monkeypatch, 
     assert run(site, monkeypatch, holder=False) == REFUSE
     err = capsys.readouterr().err
     assert "refusing the ticket" in err and "answered 503" in err
+
+
+def test_a_refusal_is_recorded_for_the_claimer_and_forgotten_on_a_take(site, cloud,
+                                                                        monkeypatch) -> None:
+    """fractal-ticket-claim asks for the ticket again only where a check refused it."""
+    refused = site.parent / "data" / REFUSED_FILE
+    cloud.failing.add("object")
+    assert run(site, monkeypatch, holder=False) == REFUSE
+    record = json.loads(refused.read_text())
+    assert "Object Storage" in record["why"] and record["at"] <= time.time()
+    assert refused.stat().st_mode & 0o777 == 0o600
+    cloud.failing.clear()
+    assert run(site, monkeypatch, holder=False) == TAKE
+    assert not refused.exists()
 
 
 def held(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

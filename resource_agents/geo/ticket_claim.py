@@ -1,0 +1,164 @@
+"""fractal-ticket-claim: asks booth for the Fractal service's ticket again once this site's
+region can serve, after its check (fractal-region-check) refused the ticket.
+
+booth 1.0 never retries an acquire that its before-acquire-handler refused, nor a ticket that a
+holder gave up: the ticket then stays held nowhere — the service down in every site — until an
+operator runs `booth grant`. This daemon, run beside the site's boothd (Pacemaker starts it with
+booth-site, e.g. through ocf:heartbeat:anything), does what that operator would:
+
+- the ticket held by any site: nothing to do (this site's old refusal is forgotten);
+- held nowhere and this site's check refused it: once it has been held nowhere for
+  `[region_check] claim_after_seconds`, `booth grant` at this site; booth runs the check again
+  before granting, so a region that still cannot serve is refused again (and tried later), and
+  booth still waits out the last lease and acquire-after before the site acts on the ticket;
+- held nowhere with no refusal here (an operator's revoke, or the ticket never granted):
+  left alone — a ticket an operator took away is not given back by a daemon.
+
+Every round is one `booth list`, so it stays cheap. Exit codes of `--once`: 0 done (or nothing
+to do), 1 booth did not answer or refused the grant, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fractal_service import json_record
+from fractal_service.config import Settings
+from resource_agents.geo.region_check import DEFAULT_CONFIG, REFUSED_FILE, REFUSED_TYPES
+from resource_agents.ocf import log
+
+DONE, FAILED, BAD_CONFIG = 0, 1, 2
+DEFAULT_TICKET = "fractal-service"  # cluster/config's rsc_ticket names this one
+DEFAULT_BOOTH_CONFIG = "/etc/booth/booth.conf"
+ROUND_SECONDS = 2.0
+BOOTH_TIMEOUT_S = 20.0  # a grant waits for the handler (its budget is a few seconds)
+
+# booth list: "ticket: NAME, leader: NONE" or "ticket: NAME, leader: ADDRESS, expires: ..."
+_LIST_LINE = re.compile(r"ticket:\s*(?P<ticket>[^,\s]+),\s*leader:\s*(?P<leader>[^,\s]+)")
+
+Run = Callable[[Sequence[str]], subprocess.CompletedProcess]
+
+
+class BoothError(Exception):
+    """booth did not answer, or answered something unexpected."""
+
+
+def leader(listing: str, ticket: str) -> str | None:
+    """The site or arbitrator address that holds `ticket` in `booth list` output, None when it
+    is held nowhere; BoothError when the ticket is not listed."""
+    for match in _LIST_LINE.finditer(listing):
+        if match["ticket"] == ticket:
+            return None if match["leader"].upper() == "NONE" else match["leader"]
+    raise BoothError(f"ticket {ticket!r} not in booth's list: {listing.strip()[:200]!r}")
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=BOOTH_TIMEOUT_S)
+
+
+@dataclass
+class Claimer:
+    ticket: str
+    booth_config: str
+    refused_file: str
+    claim_after: float
+    logger: logging.Logger
+    run: Run = _run
+    clock: Callable[[], float] = time.monotonic
+    nowhere_since: float | None = None
+
+    def _booth(self, *args: str) -> subprocess.CompletedProcess:
+        argv = ["booth", *args[:1], "-c", self.booth_config, *args[1:]]
+        try:
+            return self.run(argv)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BoothError(f"{' '.join(argv)}: {exc}") from None
+
+    def round(self) -> int:
+        try:
+            listed = self._booth("list")
+            if listed.returncode != 0:
+                raise BoothError(f"booth list exited {listed.returncode}: "
+                                 f"{(listed.stderr or listed.stdout).strip()[:200]}")
+            holder = leader(listed.stdout, self.ticket)
+        except BoothError as exc:
+            self.logger.warning("%s", exc)
+            return FAILED
+        now = self.clock()
+        if holder is not None:
+            self.nowhere_since = None
+            self._forget()
+            return DONE
+        if self.nowhere_since is None:
+            self.nowhere_since = now
+        refusal = self._refusal()
+        if refusal is None or now - self.nowhere_since < self.claim_after:
+            return DONE
+        self.nowhere_since = now  # the next attempt, if any, after another claim_after
+        self.logger.warning("ticket %s held nowhere for %.0f s since this site refused it "
+                            "(%s): asking booth to grant it here", self.ticket,
+                            self.claim_after, refusal["why"])
+        try:
+            done = self._booth("grant", self.ticket)
+        except BoothError as exc:
+            self.logger.warning("%s", exc)
+            return FAILED
+        if done.returncode != 0:
+            self.logger.warning("booth refused the grant (exit %d): %s", done.returncode,
+                                (done.stderr or done.stdout).strip()[:200])
+            return FAILED
+        self.logger.info("booth granted ticket %s here", self.ticket)
+        return DONE
+
+    def _refusal(self) -> dict | None:
+        found, why = json_record.load(self.refused_file, REFUSED_TYPES, "refusal record")
+        if why:
+            self.logger.warning("refusal record %s ignored: %s", self.refused_file, why)
+        return found
+
+    def _forget(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.refused_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="fractal-ticket-claim", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?",
+                   default=os.environ.get("FRACTAL_CONFIG") or DEFAULT_CONFIG,
+                   help=f"the site API's settings, whose [region_check] the check uses "
+                        f"(default FRACTAL_CONFIG, else {DEFAULT_CONFIG})")
+    p.add_argument("--booth-config", default=DEFAULT_BOOTH_CONFIG,
+                   help=f"this site's booth configuration (default {DEFAULT_BOOTH_CONFIG})")
+    p.add_argument("--ticket", default=DEFAULT_TICKET, help=f"default {DEFAULT_TICKET}")
+    p.add_argument("--once", action="store_true", help="one round, then exit with its code")
+    args = p.parse_args(argv)
+    logger = log.setup("fractal-ticket-claim", args.ticket,
+                       {"HA_LOGFACILITY": "daemon", **os.environ})
+    try:
+        checks = Settings.load(Path(args.config)).region_check
+    except (OSError, ValueError) as exc:
+        logger.error("bad configuration (%s): %s", args.config, exc)
+        return BAD_CONFIG
+    claimer = Claimer(args.ticket, args.booth_config,
+                      os.path.join(checks.state_dir, REFUSED_FILE),
+                      checks.claim_after_seconds, logger)
+    if args.once:
+        return claimer.round()
+    while True:
+        claimer.round()
+        time.sleep(ROUND_SECONDS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

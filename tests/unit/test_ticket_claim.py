@@ -1,0 +1,174 @@
+"""fractal-ticket-claim (resource_agents/geo/): asks booth for the ticket again only when it is
+held nowhere, this site's check refused it, and it has been held nowhere for the settle time;
+never after an operator's revoke; a booth that does not answer or a corrupt refusal record is
+reported, not acted on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from resource_agents.geo import ticket_claim
+from resource_agents.geo.region_check import REFUSED_FILE
+from resource_agents.geo.ticket_claim import DONE, FAILED, BoothError, Claimer, leader
+
+NOWHERE = "ticket: fractal-service, leader: NONE\n"
+AT_A = "ticket: fractal-service, leader: 203.0.113.11, expires: 2026-12-03 10:00:00\n"
+
+
+class FakeBooth:
+    def __init__(self, listing: str = NOWHERE, grant_code: int = 0) -> None:
+        self.listing, self.grant_code = listing, grant_code
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess:
+        self.calls.append(list(argv))
+        if argv[1] == "list":
+            return subprocess.CompletedProcess(argv, 0, self.listing, "")
+        return subprocess.CompletedProcess(argv, self.grant_code, "", "grant failed!")
+
+    @property
+    def grants(self) -> int:
+        return sum(call[1] == "grant" for call in self.calls)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def refused(tmp_path: Path) -> Path:
+    return tmp_path / REFUSED_FILE
+
+
+def claimer(booth: FakeBooth, refused: Path, clock: Clock) -> Claimer:
+    return Claimer("fractal-service", "/etc/booth/site-b.conf", str(refused), 10,
+                   logging.getLogger("test"), run=booth, clock=clock)
+
+
+def refuse(path: Path) -> None:
+    path.write_text(json.dumps({"at": 1.0, "why": "Object Storage: 503"}))
+
+
+def test_the_leader_is_read_from_booths_list() -> None:
+    assert leader(NOWHERE, "fractal-service") is None
+    assert leader(AT_A, "fractal-service") == "203.0.113.11"
+    with pytest.raises(BoothError, match="not in booth's list"):
+        leader("ticket: other, leader: NONE\n", "fractal-service")
+
+
+def test_a_refused_ticket_held_nowhere_is_asked_for_after_the_settle_time(refused) -> None:
+    booth, clock = FakeBooth(), Clock()
+    refuse(refused)
+    claim = claimer(booth, refused, clock)
+    assert claim.round() == DONE and booth.grants == 0  # first seen held nowhere
+    clock.now += 9
+    assert claim.round() == DONE and booth.grants == 0
+    clock.now += 1
+    assert claim.round() == DONE and booth.grants == 1
+    assert booth.calls[-1] == ["booth", "grant", "-c", "/etc/booth/site-b.conf",
+                               "fractal-service"]
+    clock.now += 1  # the next attempt waits another settle time
+    assert claim.round() == DONE and booth.grants == 1
+
+
+def test_a_grant_that_the_check_refuses_again_is_retried_later(refused) -> None:
+    booth, clock = FakeBooth(grant_code=1), Clock()
+    refuse(refused)
+    claim = claimer(booth, refused, clock)
+    claim.round()
+    clock.now += 10
+    assert claim.round() == FAILED and booth.grants == 1
+    clock.now += 10
+    assert claim.round() == FAILED and booth.grants == 2
+
+
+def test_a_ticket_revoked_by_an_operator_is_left_alone(refused) -> None:
+    booth, clock = FakeBooth(), Clock()
+    claim = claimer(booth, refused, clock)  # no refusal recorded here
+    for _ in range(5):
+        assert claim.round() == DONE
+        clock.now += 10
+    assert booth.grants == 0
+
+
+def test_a_held_ticket_is_never_claimed_and_the_old_refusal_is_forgotten(refused) -> None:
+    booth, clock = FakeBooth(AT_A), Clock()
+    refuse(refused)
+    claim = claimer(booth, refused, clock)
+    for _ in range(3):
+        assert claim.round() == DONE
+        clock.now += 10
+    assert booth.grants == 0 and not refused.exists()
+    booth.listing = NOWHERE  # a later loss without a refusal here: left alone
+    clock.now += 60
+    claim.round()
+    assert booth.grants == 0
+
+
+def test_held_nowhere_counts_afresh_after_a_holder(refused) -> None:
+    booth, clock = FakeBooth(), Clock()
+    claim = claimer(booth, refused, clock)
+    claim.round()
+    booth.listing = AT_A
+    clock.now += 30
+    claim.round()
+    booth.listing = NOWHERE
+    refuse(refused)
+    clock.now += 1
+    claim.round()
+    clock.now += 5
+    assert claim.round() == DONE and booth.grants == 0  # 5 s held nowhere, not 36
+
+
+@pytest.mark.parametrize("answer", [
+    subprocess.CompletedProcess([], 1, "", "connect to 203.0.113.21: refused"),
+    subprocess.CompletedProcess([], 0, "garbage\n", ""),
+    subprocess.TimeoutExpired(["booth"], 20),
+    FileNotFoundError("booth"),
+])
+def test_booth_not_answering_is_reported_and_nothing_granted(refused, answer, caplog) -> None:
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    refuse(refused)
+    claim = Claimer("fractal-service", "/etc/booth/site-b.conf", str(refused), 0,
+                    logging.getLogger("test"), run=run, clock=Clock())
+    with caplog.at_level(logging.WARNING):
+        assert claim.round() == FAILED
+    assert all(argv[1] == "list" for argv in calls)
+    assert caplog.records
+
+
+def test_a_corrupt_refusal_record_is_not_acted_on(refused, caplog) -> None:
+    booth, clock = FakeBooth(), Clock()
+    refused.write_text("{not json")
+    claim = claimer(booth, refused, clock)
+    with caplog.at_level(logging.WARNING):
+        claim.round()
+        clock.now += 20
+        claim.round()
+    assert booth.grants == 0
+    assert "refusal record" in caplog.text and "ignored" in caplog.text
+
+
+def test_bad_configuration_is_exit_2_with_the_reason(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HA_LOGFACILITY", "none")
+    config = tmp_path / "api.toml"
+    config.write_text("[region_check]\nclaim_after_seconds = -3\n")
+    assert ticket_claim.main([str(config), "--once"]) == ticket_claim.BAD_CONFIG
+    assert "claim_after_seconds" in capsys.readouterr().err
