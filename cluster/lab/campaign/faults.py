@@ -5,6 +5,7 @@ when it is made, from the campaign's seeded random generator."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -80,13 +81,27 @@ def kill_api(scene: Scene) -> Plan:
 def kill_workers(scene: Scene) -> Plan:
     victim = scene.rng.choice(scene.names)
 
-    def inject() -> None:
-        node = scene.lab.node(victim)
-        pids = node.exec(["pgrep", "-x", "fractal-worker"], check=False).stdout.split()
-        if pids:
-            node.exec(["kill", "-KILL", *pids], check=False)
+    def workers() -> list[str]:
+        return scene.lab.node(victim).exec(["pgrep", "-x", "fractal-worker"],
+                                           check=False).stdout.split()
 
-    return Plan("worker SIGKILL", victim, inject, RESTART_BOUND_S, interrupts=False)
+    killed: set[str] = set()
+
+    def inject() -> None:
+        killed.update(workers())
+        if killed:
+            scene.lab.node(victim).exec(["kill", "-KILL", *killed], check=False)
+
+    def restarted() -> None:
+        """Until Pacemaker has noticed (a 10 s monitor) and started new workers: healed
+        sooner, the monitor's failure was counted against the next fault."""
+        deadline = time.monotonic() + RESTART_BOUND_S
+        while not set(workers()) - killed and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    plan = Plan("worker SIGKILL", victim, inject, RESTART_BOUND_S, interrupts=False)
+    plan.heal_steps.append(restarted)
+    return plan
 
 
 def isolate(scene: Scene, victim: str, kind: str) -> Plan:
