@@ -253,14 +253,19 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fractal-region-check", description=__doc__,
+def parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The site's commands (this check, fractal-ticket-claim) read the site API's settings."""
+    p = argparse.ArgumentParser(prog=prog, description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?",
                    default=os.environ.get("FRACTAL_CONFIG") or DEFAULT_CONFIG,
                    help=f"the site API's settings (TOML; default FRACTAL_CONFIG, else "
                         f"{DEFAULT_CONFIG})")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser("fractal-region-check", __doc__).parse_args(argv)
     environ = dict(os.environ)
     environ.setdefault("HA_LOGFACILITY", "daemon")  # booth's handlers: the cluster's syslog
     ticket = environ.get("BOOTH_TICKET", "")

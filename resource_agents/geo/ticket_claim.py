@@ -20,7 +20,6 @@ to do), 1 booth did not answer or refused the grant, 2 bad configuration.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -34,7 +33,8 @@ from pathlib import Path
 
 from fractal_service import json_record
 from fractal_service.config import Settings
-from resource_agents.geo.region_check import DEFAULT_CONFIG, REFUSED_FILE, REFUSED_TYPES
+from resource_agents.geo import region_check
+from resource_agents.geo.region_check import REFUSED_FILE, REFUSED_TYPES
 from resource_agents.ocf import log
 
 DONE, FAILED, BAD_CONFIG = 0, 1, 2
@@ -132,12 +132,7 @@ class Claimer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fractal-ticket-claim", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("config", nargs="?",
-                   default=os.environ.get("FRACTAL_CONFIG") or DEFAULT_CONFIG,
-                   help=f"the site API's settings, whose [region_check] the check uses "
-                        f"(default FRACTAL_CONFIG, else {DEFAULT_CONFIG})")
+    p = region_check.parser("fractal-ticket-claim", __doc__)
     p.add_argument("--booth-config", default=DEFAULT_BOOTH_CONFIG,
                    help=f"this site's booth configuration (default {DEFAULT_BOOTH_CONFIG})")
     p.add_argument("--ticket", default=DEFAULT_TICKET, help=f"default {DEFAULT_TICKET}")
