@@ -111,7 +111,7 @@ def test_the_report_renders_stats_and_anomalies() -> None:
     watch = SimpleNamespace(apis=SimpleNamespace(samples=10, gaps=gaps),
                             fip=SimpleNamespace(samples=[1], gaps=gaps, errors=[]))
     ledger = Ledger(markers=[0.0] * 50, backlog=262, drained_s=166.4)
-    load = SimpleNamespace(ledger=ledger, started=100.0, stopped=125.0)
+    load = SimpleNamespace(ledger=ledger, started=100.0, stopped=125.0, max_backlog=100)
     outcome = Outcome(5, records, load, watch,  # type: ignore[arg-type]
                       ["1 submissions stored more than once"], [], 12.0)
     text = markdown(outcome, "fractal-ha lab campaign --seed 5")

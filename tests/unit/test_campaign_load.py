@@ -62,3 +62,40 @@ def test_a_report_appended_to_the_results_file_becomes_a_section() -> None:
 
     assert as_section("# Random fault campaign: seed 5\n\ntext\n\n## Per fault kind\n") == (
         "## Random fault campaign: seed 5\n\ntext\n\n### Per fault kind\n")
+
+
+class Workers(SlowApi):
+    """Creations answered at once; the listing shows them done only while `working`."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.working = False
+        self.created: list[str] = []
+
+    def request(self, method, path, body=None, timeout=3.0, headers=None):
+        if method == "GET" and path.startswith("/v1/fractals?"):
+            state = "done" if self.working else "pending"
+            marker = path.partition("marker=")[2]
+            page = [{"uuid": u, "state": state} for u in sorted(self.created) if u > marker]
+            return Answer(200, {}, json.dumps({"fractals": page, "next_marker": None}).encode())
+        answer = super().request(method, path, body, timeout, headers)
+        if method == "POST":
+            self.created.append((headers or {})["Idempotency-Key"])
+        return answer
+
+
+def test_submissions_wait_while_the_backlog_is_full_and_resume_when_it_is_worked_off() -> None:
+    # A 100-fault run at a fixed 2/s left 3398 accepted fractals not done: the load offered
+    # more than the host's workers do through faults, and no drain bound could hold.
+    api = Workers()
+    load = Load(api, submit_every=0.05, max_backlog=4, track_every=0.05)  # type: ignore[arg-type]
+    load.start()
+    time.sleep(1.0)
+    held = len(load.ledger.markers)
+    assert 4 <= held <= 5, f"{held} sent with a backlog of 4 allowed"
+    api.working = True
+    time.sleep(1.0)
+    load.stop()
+    assert len(load.ledger.markers) >= held + 8, "submissions did not resume"
+    assert load.ledger.held_s > 0.5
+    assert load.backlog.floor, "the listings did not move on from the oldest done"

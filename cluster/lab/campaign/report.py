@@ -58,7 +58,9 @@ def ledger(outcome: Outcome) -> list[str]:
                           if (p := led.latency(what)) for p50, p95 in [p])
     return [f"- submissions: {len(led.markers)} sent in {seconds:.0f} s "
             f"({len(led.markers) / seconds:.2f}/s), {len(led.accepted)} accepted "
-            "(each retried with its Idempotency-Key until answered)",
+            "(each retried with its Idempotency-Key until answered); held back "
+            f"{led.held_s:.0f} s in all by {outcome.load.max_backlog} accepted fractals "
+            "not done yet",
             f"- requests: {counts}",
             f"- answered in (p50 / p95): {latencies or 'nothing answered'}; at most "
             f"{led.most_in_flight} submissions awaiting their answer at once",

@@ -24,6 +24,8 @@ FORM_BOUND_S = 120.0  # healed nodes rejoin and the cluster settles within this
 DONE_BOUND_S = 180.0  # after the last fault, every accepted fractal is done within this
 STOP_BOUND_S = 30.0  # a survivor without quorum stops the API within this
 ANSWER_AFTER_HEAL_S = 120.0  # healed and settled, the service answers /v1 within this
+AGREE_AGAIN_S = 5.0  # a disagreement is looked at again this much later
+ADDRESS_LOG = "fractal-ip"  # what the log excerpt of a disagreement is about
 FENCE_BOUND_S = 90.0  # a lost node is fenced within this (stonith-timeout 60 s, and a slow cloud)
 Say = Callable[[str], None]
 
@@ -100,8 +102,9 @@ def wait_answering(lab: Lab, bound_s: float) -> float | None:
     return None
 
 
-def excerpt(lab: Lab) -> str:
-    """What an operator would look at first: crm_mon, and the DC's last complaints."""
+def excerpt(lab: Lab, about: str = "") -> str:
+    """What an operator would look at first: crm_mon, and the DC's last complaints; with
+    `about`, every running node's last log lines that mention it too."""
     running = [n for n in lab.nodes if n.running]
     if not running:
         return "no node running"
@@ -114,7 +117,15 @@ def excerpt(lab: Lab) -> str:
     except OSError:
         lines = []
     loud = [ln for ln in lines if " error: " in ln or " warning: " in ln][-6:]
-    return "\n".join([*view.strip().splitlines()[:20], f"-- {dc} pacemaker.log --", *loud])
+    shown = [*view.strip().splitlines()[:20], f"-- {dc} pacemaker.log --", *loud]
+    for node in running if about else []:
+        log = lab.dir / "nodes" / node.name / "var-log-pacemaker" / "pacemaker.log"
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        shown += [f"-- {node.name}: {about} --", *[ln for ln in lines if about in ln][-12:]]
+    return "\n".join(shown)
 
 
 def await_fenced(lab: Lab, record: FaultRecord, victims: list[str]) -> None:
@@ -190,8 +201,16 @@ def check_agreement(lab: Lab, watch: Watch, record: FaultRecord) -> None:
     answered = node_behind_address(lab)
     record.serving_after = ip[0] if len(ip) == 1 else None
     if not (len(ip) == 1 and ip[0] in api and neutron == ip[0] and answered == ip[0]):
-        record.violations.append(f"settled, yet they disagree: address on {ip}, API on {api}, "
-                                 f"Neutron associates {neutron}, {answered} answered")
+        seen = f"address on {ip}, API on {api}, Neutron associates {neutron}, {answered} answered"
+        # Once more a little later: a moment of a move, or a lasting disagreement.
+        time.sleep(AGREE_AGAIN_S)
+        state = lab.status()
+        ip = state.serving("fractal-ip") if state else []
+        watch.fip.sample()
+        later = (f"address on {ip}, Neutron associates {watch.fip.at(time.time())}, "
+                 f"{node_behind_address(lab)} answered")
+        record.violations.append(f"settled, yet they disagree: {seen}; {AGREE_AGAIN_S:.0f} s "
+                                 f"later: {later}\n{excerpt(lab, ADDRESS_LOG)}")
 
 
 def play(lab: Lab, rng: random.Random, kind: str, number: int, watch: Watch) -> FaultRecord:
