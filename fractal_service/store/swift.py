@@ -263,6 +263,8 @@ class SwiftStore(Store):
         try:
             response = self.http.request(path, method, headers=headers or {}, data=data,
                                          params=params, timeout=timeout, raise_exc=False)
+        except deadline.DeadlineExceeded:  # waiting for a login: 504, as for a slow call
+            raise
         except Exception as exc:  # keystoneauth's connect/timeout/auth errors, the SDK's own
             raise StoreError(f"object storage unreachable: {exc}") from exc
         if response.status_code in ok or (not ok and response.ok):

@@ -10,13 +10,14 @@ service proxy is not used, as creating it already logs in (version discovery of 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any
 
 from keystoneauth1 import adapter, plugin
 from keystoneauth1 import session as ks_session
 
-from fractal_service.store import token_cache
+from fractal_service.store import deadline, token_cache
 from fractal_service.store.swift_url import Target
 
 log = logging.getLogger("fractal.store")
@@ -67,8 +68,29 @@ class CachedAuth(plugin.BaseAuthPlugin):
         return self._entry
 
     def _current(self, session: ks_session.Session) -> token_cache.Entry:
-        with self._lock:
-            return self._cached() or self.login(session)
+        # Within the request's deadline, the wait for another request's login included: a
+        # slot held past it reads as a wedge in the API's health, and Pacemaker restarts a
+        # process that only waited for a slow Keystone (campaign seed 301289 #55).
+        wait = deadline.left(math.inf)
+        if not self._lock.acquire(timeout=-1 if wait == math.inf else wait):
+            raise deadline.DeadlineExceeded("request deadline passed waiting for a Keystone "
+                                            "login")
+        try:
+            entry = self._cached()
+            if entry is not None:
+                return entry
+            # The login's calls (no timeout of their own: the session's) bounded by the
+            # deadline too. Only this thread logs in (the lock), and every Swift call passes
+            # its own timeout: the session's default serves the login alone.
+            usual, bound = session.timeout, deadline.left(math.inf)
+            if bound < (usual or math.inf):
+                session.timeout = bound
+            try:
+                return self.login(session)
+            finally:
+                session.timeout = usual
+        finally:
+            self._lock.release()
 
     def get_token(self, session: ks_session.Session, **_: Any) -> str:
         self._sent.token = self._current(session).token

@@ -65,3 +65,14 @@ def test_fencing_stays_configured_with_requires_quorum() -> None:
     assert "stonith-enabled=true" in block(crm, "property ")
     assert block(crm, "primitive fence-openstack ").startswith(
         "primitive fence-openstack stonith:fence_openstack")
+
+
+def test_the_api_stops_without_waiting_for_the_workers() -> None:
+    """Failed before: the order's stop leg held a minority's API behind its workers' stop (up
+    to their upload grace and a 10 s call each): campaign seed 301289 #85, the survivor of two
+    crashed nodes kept its API 30 s without quorum (the workers' stop took 27.3 s). The
+    workers reach the API through the service address, not their node's instance: only the
+    start needs an order."""
+    order = block(LAB.render(), "order fractal-api-before-workers ")
+    assert order == ("order fractal-api-before-workers Optional: fractal-api-clone "
+                     "fractal-workers symmetrical=false")

@@ -189,3 +189,46 @@ def test_requests_refused_the_same_revoked_token_share_one_fresh_login(cloud, ur
         thread.join(30)
     assert not errors, errors
     assert logins(cloud) == 1, cloud.log
+
+
+def test_requests_waiting_for_a_login_through_a_slow_keystone_end_by_their_deadline(
+        cloud, url, tmp_path, monkeypatch) -> None:
+    """Failed before: a login (and the wait for another request's) was bounded only by the
+    session's timeout, not by the request's deadline. Campaign seed 301289 #55 (token revoked
+    + slow Keystone + crash): the serving API's health said "wedged: store slots held past
+    their request deadline" 45 s after the crash, Pacemaker restarted it in the takeover, and
+    the address moved four times."""
+    import threading
+    import time
+
+    from fractal_service.store import deadline
+
+    standby_login(url, tmp_path)
+    cloud.revoke()
+    store = open_store(url, tmp_path)
+    identity = cloud._identity
+
+    def slow_keystone(*args):
+        time.sleep(2.0)
+        return identity(*args)
+
+    monkeypatch.setattr(cloud, "_identity", slow_keystone)
+    took: list[float] = []
+    errors: list[Exception] = []
+
+    def read() -> None:
+        began = time.monotonic()
+        try:
+            with deadline.bounded(1.0):
+                store.list(limit=1)
+        except StoreError as exc:  # 504 for the client: the deadline passed
+            errors.append(exc)
+        took.append(time.monotonic() - began)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(errors) == 4, errors  # nobody could log in within 1 s
+    assert max(took) < 1.6, f"requests of a 1 s deadline took {sorted(took)} s"

@@ -31,6 +31,9 @@ class Plan:
     hold_s: float = 0.0  # the fault stays this long before it is healed
     victims: list[str] = field(default_factory=list)  # nodes lost: fenced before they boot
     heal_steps: list[Callable[[], None]] = field(default_factory=list)
+    # The failed action that is the fault's own detection (e.g. the workers' monitor after
+    # their SIGKILL), not a sign that the cluster failed to ride it out.
+    detected_by: str = ""
 
 
 @dataclass
@@ -99,7 +102,8 @@ def kill_workers(scene: Scene) -> Plan:
         while not set(workers()) - killed and time.monotonic() < deadline:
             time.sleep(0.5)
 
-    plan = Plan("worker SIGKILL", victim, inject, RESTART_BOUND_S, interrupts=False)
+    plan = Plan("worker SIGKILL", victim, inject, RESTART_BOUND_S, interrupts=False,
+                detected_by="fractal-worker_monitor_")
     plan.heal_steps.append(restarted)
     return plan
 
