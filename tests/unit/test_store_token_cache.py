@@ -152,13 +152,8 @@ def test_the_standby_monitor_never_fails_for_keystone(cloud, url, tmp_path) -> N
     assert not (tmp_path / "data" / token_cache.FILE).exists()
 
 
-def test_requests_refused_the_same_revoked_token_share_one_fresh_login(cloud, url, tmp_path,
-                                                                      monkeypatch) -> None:
-    """Failed before: each of 6 concurrent requests refused the revoked token discarded the
-    fresh login of the one before and logged in again (6 logins, one after the other: through
-    a 1.5 s slow Keystone the API's store slots were held past their deadline and its health
-    said wedged: campaign seed 597473, 'token revoked + slow Keystone + crash')."""
-    import threading
+def revoked_behind_a_slow_keystone(cloud, url, tmp_path, monkeypatch, seconds: float):
+    """A store whose cached token was revoked, Keystone then taking `seconds` a call."""
     import time
 
     standby_login(url, tmp_path)
@@ -167,10 +162,22 @@ def test_requests_refused_the_same_revoked_token_share_one_fresh_login(cloud, ur
     identity = cloud._identity
 
     def slow_keystone(*args):
-        time.sleep(0.3)
+        time.sleep(seconds)
         return identity(*args)
 
     monkeypatch.setattr(cloud, "_identity", slow_keystone)
+    return store
+
+
+def test_requests_refused_the_same_revoked_token_share_one_fresh_login(cloud, url, tmp_path,
+                                                                      monkeypatch) -> None:
+    """Failed before: each of 6 concurrent requests refused the revoked token discarded the
+    fresh login of the one before and logged in again (6 logins, one after the other: through
+    a 1.5 s slow Keystone the API's store slots were held past their deadline and its health
+    said wedged: campaign seed 597473, 'token revoked + slow Keystone + crash')."""
+    import threading
+
+    store = revoked_behind_a_slow_keystone(cloud, url, tmp_path, monkeypatch, 0.3)
     cloud.reset()
     start = threading.Barrier(6)
     errors: list[Exception] = []
@@ -203,16 +210,7 @@ def test_requests_waiting_for_a_login_through_a_slow_keystone_end_by_their_deadl
 
     from fractal_service.store import deadline
 
-    standby_login(url, tmp_path)
-    cloud.revoke()
-    store = open_store(url, tmp_path)
-    identity = cloud._identity
-
-    def slow_keystone(*args):
-        time.sleep(2.0)
-        return identity(*args)
-
-    monkeypatch.setattr(cloud, "_identity", slow_keystone)
+    store = revoked_behind_a_slow_keystone(cloud, url, tmp_path, monkeypatch, 2.0)
     took: list[float] = []
     errors: list[Exception] = []
 
