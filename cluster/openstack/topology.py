@@ -58,6 +58,11 @@ def build(layout: Layout) -> Topology:
                             ip_version=4, gateway_ip=EXTERNAL_GATEWAY, is_dhcp_enabled=False,
                             allocation_pools=[{"start": "198.51.100.10",
                                                "end": "198.51.100.99"}])
+    # A chosen address needs admin rights; the member project owns it and moves it. Taken
+    # before the router exists: its gateway draws an address at random from the same pool, and
+    # drew this one once in a CI run (409 "already allocated": every test on that cloud erred).
+    fip = next(iter(admin.ips(floating_ip_address=FLOATING_IP)), None) or admin.create_ip(
+        floating_network_id=ext.id, floating_ip_address=FLOATING_IP, project_id=fractal.id)
     member = clouds.connect(layout, MEMBER_CLOUD).network
     net = member.find_network("fractal") or member.create_network(name="fractal")
     subnet = member.find_subnet("fractal-v4") or member.create_subnet(
@@ -73,9 +78,6 @@ def build(layout: Layout) -> Topology:
         ports[node] = member.find_port(node) or member.create_port(
             network_id=net.id, name=node, device_id=server_id(node), device_owner="compute:nova",
             fixed_ips=[{"subnet_id": subnet.id, "ip_address": address}])
-    # A chosen address needs admin rights; the member project owns it and moves it.
-    fip = next(iter(admin.ips(floating_ip_address=FLOATING_IP)), None) or admin.create_ip(
-        floating_network_id=ext.id, floating_ip_address=FLOATING_IP, project_id=fractal.id)
     gateway = member.get_router(router.id).external_gateway_info["external_fixed_ips"][0]
     topology = Topology(
         fractal.id, ext.id, net.id, subnet.id, router.id, gateway["ip_address"], fip.id,
