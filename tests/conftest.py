@@ -119,8 +119,13 @@ def vagrant_cluster() -> Iterator[VagrantCluster]:
         pytest.fail(f"the Vagrant cluster needs {', '.join(missing)}: run scripts/setup.sh",
                     pytrace=False)
     if vagrant_host.netns_exists():
-        pytest.fail(f"netns {vagrant_host.NETNS} exists already (a Vagrant cluster is up? "
-                    "`python -m cluster.vagrant down` removes it)", pytrace=False)
+        if vagrant_host.netns_pids():
+            pytest.fail(f"netns {vagrant_host.NETNS} exists already with processes in it (a "
+                        "Vagrant cluster is up? `python -m cluster.vagrant down` removes it)",
+                        pytrace=False)
+        # Empty: left by a run that was killed before its teardown; nothing runs there.
+        print(f"netns {vagrant_host.NETNS} left empty by an earlier run: deleted", flush=True)
+        vagrant_host.stop()
     # Under /var/tmp, not the session's tmp_path: QEMU (as root) serves the shared directory
     # from here, and the VMs' disks stay in libvirt's pool, not here.
     work = Path(tempfile.mkdtemp(prefix="fractal-ha-vagrant-", dir="/var/tmp"))

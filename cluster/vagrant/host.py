@@ -42,6 +42,13 @@ def netns_exists() -> bool:
     return Path(f"/run/netns/{NETNS}").exists()
 
 
+def netns_pids() -> list[int]:
+    """The processes running in our namespace (none when it was left by a killed run)."""
+    if not netns_exists():
+        return []
+    return [int(p) for p in _run(["ip", "netns", "pids", NETNS], check=False).stdout.split()]
+
+
 def _pid(pidfile: Path, comm: str) -> int | None:
     """The daemon's PID from its pidfile, if that process is alive and is that daemon."""
     try:
@@ -104,7 +111,7 @@ def stop() -> None:
     left), then virtlogd if it runs there, then delete the namespace."""
     if not netns_exists():
         return
-    pids = [int(p) for p in _run(["ip", "netns", "pids", NETNS], check=False).stdout.split()]
+    pids = netns_pids()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
