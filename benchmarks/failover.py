@@ -5,7 +5,9 @@ default requires=fencing) and, for information, in fractal.crm's layout (stock-c
 
 Agents (--agents): ours, stock, stock-clone, and ours-restart (fractal.crm without the rule
 that moves the address off a node whose API failed, with the order it replaced: a failed API
-is restarted in place and the address waits for it; the layout before 2026-12-02 14:30 UTC).
+is restarted in place and the address waits for it; the layout before 2026-12-02 14:30 UTC),
+ours-coef650 (corosync's default token coefficient: a 1150 ms token on three nodes, the lab
+before 2026-12-04) and ours-fence-delay (fencing held 2 s, off the takeover's CPUs).
 --scenarios picks some (e.g. "API SIGKILL"); with --merge the others keep their last trials.
 For each a lab comes up (its own cloud, prefix
 fhb<pid>, always taken down), then N rounds of each scenario:
@@ -164,7 +166,20 @@ def restart_in_place_layout(crm: str) -> str:
             + "\norder fractal-api-before-ip Optional: fractal-api-clone fractal-ip\n")
 
 
-LAYOUTS = {"stock": group_layout, "ours-restart": restart_in_place_layout}
+def fence_delay_layout(crm: str) -> str:
+    """fractal.crm with fencing held 2 s (pcmk_delay_base): fence_openstack's start and login
+    then do not compete for the CPUs with the address's takeover, which no longer waits for
+    fencing (requires=quorum) (ours-fence-delay)."""
+    marker = "params cloud="
+    assert crm.count(marker) == 1, "one fence device expected"
+    return crm.replace(marker, "params pcmk_delay_base=2s cloud=")
+
+
+LAYOUTS = {"stock": group_layout, "ours-restart": restart_in_place_layout,
+           "ours-fence-delay": fence_delay_layout}
+# Agents whose lab differs: ours-coef650 is corosync's own token coefficient (650 ms a node
+# beyond two: the lab's "500 ms" token ran at 1150 ms before corosync_conf set it to 0).
+LAB_OPTIONS: dict[str, dict[str, int]] = {"ours-coef650": {"token_coefficient_ms": 650}}
 
 
 def service_resource(agent: str) -> str:
@@ -398,7 +413,7 @@ def run_agent(agent: str, trials: int, say, logs: Path | None = None,
     `keystone_latency_ms`: Keystone answers that much later for the whole campaign (a slow
     identity service: every login, fence_openstack's included, and Neutron's token checks)."""
     lab_dir = Path(tempfile.mkdtemp(prefix=f"fhb-{agent}-"))
-    lab = Lab(lab_dir, prefix=f"fhb{os.getpid()}")
+    lab = Lab(lab_dir, prefix=f"fhb{os.getpid()}", **LAB_OPTIONS.get(agent, {}))
     metadata = prober = None
     results: dict[str, list[dict]] = {s: [] for s in scenarios}
     config: dict[str, str] = {}

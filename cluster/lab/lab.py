@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cluster import api_token, http_client, operations
-from cluster.corosync_conf import Member, render
+from cluster.corosync_conf import TOKEN_COEFFICIENT_MS, Member, render
 from cluster.crm_config import ServiceConfig, with_load_threshold
 from cluster.lab import netns
 from cluster.lab.etcd import LabEtcd
@@ -58,11 +58,12 @@ Progress = Callable[[str], None]
 
 class Lab:
     def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 500,
-                 prefix: str = PREFIX) -> None:
+                 token_coefficient_ms: int = TOKEN_COEFFICIENT_MS, prefix: str = PREFIX) -> None:
         if not 1 <= size <= len(NODES):
             raise ValueError(f"the lab has 1 to {len(NODES)} nodes, not {size}")
         self.dir = lab_dir
         self.token_ms = token_ms
+        self.token_coefficient_ms = token_coefficient_ms
         self.prefix = prefix
         # The cloud's state lives in the lab; its virtualenv is the shared cache.
         self.cloud = Layout(state=lab_dir / "cloud", venv=Layout().venv, netns_prefix=prefix)
@@ -87,7 +88,8 @@ class Lab:
             saved = json.loads((lab_dir / "lab.json").read_text())
         except (OSError, ValueError):
             return cls(lab_dir, prefix=prefix)
-        return cls(lab_dir, saved["size"], token_ms=saved["token_ms"], prefix=saved["prefix"])
+        return cls(lab_dir, saved["size"], token_ms=saved["token_ms"], prefix=saved["prefix"],
+                   token_coefficient_ms=saved.get("token_coefficient_ms", TOKEN_COEFFICIENT_MS))
 
     def owner(self) -> Path | None:
         """The directory of the lab whose namespaces carry this prefix, if one is recorded and
@@ -191,7 +193,8 @@ class Lab:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._claim()
         (self.dir / "lab.json").write_text(json.dumps(
-            {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms}))
+            {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms,
+             "token_coefficient_ms": self.token_coefficient_ms}))
         install.install(self.dir / "ocf")
         topo = cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
         self.openstack_etc.mkdir(exist_ok=True)
@@ -209,7 +212,7 @@ class Lab:
                                {"stop": [*lab_cli, "crash", node.name],
                                 "start": [*lab_cli, "boot", node.name]})
         conf = render([Member(n.name, n.spec.nodeid, n.spec.address) for n in self.nodes],
-                      token_ms=self.token_ms)
+                      token_ms=self.token_ms, token_coefficient_ms=self.token_coefficient_ms)
         authkey = os.urandom(256)
         for node in self.nodes:
             node.prepare(conf, authkey)
