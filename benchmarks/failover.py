@@ -7,7 +7,8 @@ Agents (--agents): ours, stock, stock-clone, and ours-restart (fractal.crm witho
 that moves the address off a node whose API failed, with the order it replaced: a failed API
 is restarted in place and the address waits for it; the layout before 2026-12-02 14:30 UTC),
 ours-coef650 (corosync's default token coefficient: a 1150 ms token on three nodes, the lab
-before 2026-12-04) and ours-fence-delay (fencing held 2 s, off the takeover's CPUs).
+before 2026-12-04), ours-fence-delay (fencing held 2 s, off the takeover's CPUs),
+ours-transition-delay (the scheduler 100 ms after the last change) and ours-both-delays.
 --scenarios picks some (e.g. "API SIGKILL"); with --merge the others keep their last trials.
 For each a lab comes up (its own cloud, prefix
 fhb<pid>, always taken down), then N rounds of each scenario:
@@ -170,13 +171,23 @@ def fence_delay_layout(crm: str) -> str:
     """fractal.crm with fencing held 2 s (pcmk_delay_base): fence_openstack's start and login
     then do not compete for the CPUs with the address's takeover, which no longer waits for
     fencing (requires=quorum) (ours-fence-delay)."""
-    marker = "params cloud="
+    marker = "stonith:fence_openstack \\\n    params "
     assert crm.count(marker) == 1, "one fence device expected"
-    return crm.replace(marker, "params pcmk_delay_base=2s cloud=")
+    return crm.replace(marker, marker + "pcmk_delay_base=2s ")
+
+
+def transition_delay_layout(crm: str) -> str:
+    """fractal.crm with transition-delay=100ms: the DC's scheduler runs once the node-loss
+    burst of CIB updates is done. Run while they are pending, the controller sleeps 1 s and
+    asks again (pacemaker-controld's do_pe_invoke_callback: "Re-asking for the CIB")."""
+    marker = "property cib-bootstrap-options: \\\n"
+    assert crm.count(marker) == 1, "one cib-bootstrap-options expected"
+    return crm.replace(marker, marker + "    transition-delay=100ms \\\n")
 
 
 LAYOUTS = {"stock": group_layout, "ours-restart": restart_in_place_layout,
-           "ours-fence-delay": fence_delay_layout}
+           "ours-fence-delay": fence_delay_layout, "ours-transition-delay": transition_delay_layout,
+           "ours-both-delays": lambda crm: fence_delay_layout(transition_delay_layout(crm))}
 # Agents whose lab differs: ours-coef650 is corosync's own token coefficient (650 ms a node
 # beyond two: the lab's "500 ms" token ran at 1150 ms before corosync_conf set it to 0).
 LAB_OPTIONS: dict[str, dict[str, int]] = {"ours-coef650": {"token_coefficient_ms": 650}}
@@ -571,8 +582,13 @@ def main(argv: list[str] | None = None) -> dict:
     runs = {}
     for n, agent in enumerate(agents, start=1):
         until = t0 + args.budget_min * 60 * n / len(agents) if args.budget_min else float("inf")
-        runs[agent] = run_agent(agent, args.trials, say, args.logs, until,
-                                args.keystone_latency_ms, scenarios)
+        try:
+            runs[agent] = run_agent(agent, args.trials, say, args.logs, until,
+                                    args.keystone_latency_ms, scenarios)
+        except Exception as exc:  # one agent's failure must not lose the others' trials
+            say(f"{agent}: FAILED, not reported: {type(exc).__name__}: {exc}")
+    if not runs:
+        raise SystemExit("no agent ran to the end: nothing to report")
     raw = {agent: run["trials"] for agent, run in runs.items()}
     configs = {agent: run["config"] for agent, run in runs.items()}
     if args.merge:

@@ -1,0 +1,30 @@
+"""benchmarks/failover.py's layouts apply to the lab's configuration as the lab renders it (a
+variant that cannot apply fails here, not after the labs of the agents before it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.failover import LAYOUTS
+from cluster.crm_config import ServiceConfig
+
+
+def lab_config() -> str:
+    # The lab's shape: the floating-IP agent (its params start with cloud=) and fencing.
+    return ServiceConfig("198.51.100.10", store_url="swift://fractal-lab/fractals",
+                         address_agent="ocf:fractal:floating-ip", cloud="fractal-lab",
+                         address_params="cloud=fractal-lab floating_ip=198.51.100.10 "
+                                        "network=fractal",
+                         fencing=True).render({"n1": "a", "n2": "b", "n3": "c"})
+
+
+@pytest.mark.parametrize("agent", sorted(LAYOUTS))
+def test_every_layout_applies_to_the_lab_configuration(agent: str) -> None:
+    changed = LAYOUTS[agent](lab_config())
+    assert changed != lab_config()
+
+
+def test_the_fence_delay_goes_to_the_fence_device_only() -> None:
+    changed = LAYOUTS["ours-fence-delay"](lab_config())
+    [line] = [line for line in changed.splitlines() if "pcmk_delay_base=2s" in line]
+    assert "pcmk_host_map" in line and "floating_ip" not in line
