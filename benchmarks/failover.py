@@ -6,9 +6,10 @@ default requires=fencing) and, for information, in fractal.crm's layout (stock-c
 Agents (--agents): ours, stock, stock-clone, and ours-restart (fractal.crm without the rule
 that moves the address off a node whose API failed, with the order it replaced: a failed API
 is restarted in place and the address waits for it; the layout before 2026-12-02 14:30 UTC),
-ours-coef650 (corosync's default token coefficient: a 1150 ms token on three nodes, the lab
-before 2026-12-04), ours-fence-delay (fencing held 2 s, off the takeover's CPUs),
-ours-transition-delay (the scheduler 100 ms after the last change) and ours-both-delays.
+ours-no-fence-delay (fencing not held 2 s: it competes with the takeover), ours-no-delays (nor
+the scheduler's transition-delay: the DC may sleep 1 s before scheduling) and ours-coef650
+(that, on corosync's default token coefficient: a 1150 ms token on three nodes; the lab
+before 2026-12-04).
 --scenarios picks some (e.g. "API SIGKILL"); with --merge the others keep their last trials.
 For each a lab comes up (its own cloud, prefix
 fhb<pid>, always taken down), then N rounds of each scenario:
@@ -167,29 +168,27 @@ def restart_in_place_layout(crm: str) -> str:
             + "\norder fractal-api-before-ip Optional: fractal-api-clone fractal-ip\n")
 
 
-def fence_delay_layout(crm: str) -> str:
-    """fractal.crm with fencing held 2 s (pcmk_delay_base): fence_openstack's start and login
-    then do not compete for the CPUs with the address's takeover, which no longer waits for
-    fencing (requires=quorum) (ours-fence-delay)."""
-    marker = "stonith:fence_openstack \\\n    params "
-    assert crm.count(marker) == 1, "one fence device expected"
-    return crm.replace(marker, marker + "pcmk_delay_base=2s ")
+def no_fence_delay_layout(crm: str) -> str:
+    """fractal.crm with fencing not held (pcmk_delay_base=0s): fence_openstack's start and login
+    compete with the address's takeover for the CPUs and the cloud (ours-no-fence-delay)."""
+    assert crm.count("pcmk_delay_base=2s") == 1, "the fence device's 2 s delay expected"
+    return crm.replace("pcmk_delay_base=2s", "pcmk_delay_base=0s")
 
 
-def transition_delay_layout(crm: str) -> str:
-    """fractal.crm with transition-delay=100ms: the DC's scheduler runs once the node-loss
-    burst of CIB updates is done. Run while they are pending, the controller sleeps 1 s and
-    asks again (pacemaker-controld's do_pe_invoke_callback: "Re-asking for the CIB")."""
-    marker = "property cib-bootstrap-options: \\\n"
-    assert crm.count(marker) == 1, "one cib-bootstrap-options expected"
-    return crm.replace(marker, marker + "    transition-delay=100ms \\\n")
+def no_delays_layout(crm: str) -> str:
+    """fractal.crm without transition-delay nor the fence delay: the DC's scheduler may run
+    while the node loss's CIB updates are pending, and sleep 1 s (ours-no-delays)."""
+    line = "    transition-delay=100ms \\\n"
+    assert crm.count(line) == 1, "transition-delay=100ms expected"
+    return no_fence_delay_layout(crm.replace(line, ""))
 
 
 LAYOUTS = {"stock": group_layout, "ours-restart": restart_in_place_layout,
-           "ours-fence-delay": fence_delay_layout, "ours-transition-delay": transition_delay_layout,
-           "ours-both-delays": lambda crm: fence_delay_layout(transition_delay_layout(crm))}
+           "ours-no-fence-delay": no_fence_delay_layout, "ours-no-delays": no_delays_layout,
+           "ours-coef650": no_delays_layout}
 # Agents whose lab differs: ours-coef650 is corosync's own token coefficient (650 ms a node
-# beyond two: the lab's "500 ms" token ran at 1150 ms before corosync_conf set it to 0).
+# beyond two: the lab's "500 ms" token ran at 1150 ms before corosync_conf set it to 0), with
+# no delays: the lab before 2026-12-04.
 LAB_OPTIONS: dict[str, dict[str, int]] = {"ours-coef650": {"token_coefficient_ms": 650}}
 
 

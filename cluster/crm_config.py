@@ -89,8 +89,10 @@ class ServiceConfig:
             if not servers:
                 raise ValueError("fencing needs each node's server id")
             host_map = ";".join(f"{node}:{server}" for node, server in sorted(servers.items()))
-            fencing = Template(FENCING.read_text()).substitute(cloud=self.cloud,
-                                                               host_map=host_map)
+            # Fencing off the takeover's path only where the takeover does not wait for it.
+            exclusive = self.address_agent in EXCLUSIVE_ADDRESS_AGENTS
+            fencing = Template(FENCING.read_text()).substitute(
+                cloud=self.cloud, host_map=host_map, fence_delay="2s" if exclusive else "0s")
         params = self.address_params or f"ip={self.address} cidr_netmask=24"
         etcd = "".join(f" \\\n        {name}={value}" for name, value in (
             ("etcd_urls", self.etcd_urls), ("etcd_ca", self.etcd_ca),

@@ -24,7 +24,7 @@ def test_every_layout_applies_to_the_lab_configuration(agent: str) -> None:
     assert changed != lab_config()
 
 
-def test_the_fence_delay_goes_to_the_fence_device_only() -> None:
-    changed = LAYOUTS["ours-fence-delay"](lab_config())
-    [line] = [line for line in changed.splitlines() if "pcmk_delay_base=2s" in line]
-    assert "pcmk_host_map" in line and "floating_ip" not in line
+def test_no_delays_strips_both_delays() -> None:
+    changed = LAYOUTS["ours-no-delays"](lab_config())
+    assert "transition-delay" not in changed.split("rsc_defaults")[0].replace("# transition", "")
+    assert "pcmk_delay_base=0s" in changed and "pcmk_delay_base=2s" not in changed
