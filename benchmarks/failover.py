@@ -21,6 +21,9 @@ fhb<pid>, always taken down), then N rounds of each scenario:
   API SIGKILL  SIGKILL to the API process on the address's node; Pacemaker's monitor (every
                second) sees it and restarts it in place, and (ours) moves the address to a
                node whose API serves meanwhile; failures cleaned up between trials.
+  isolation    the address's node's cable to the tenant network unplugged (its switch port
+               down): the quorate two take over and fence it; the cable back and the node
+               booted between trials. Target: the quorate side serves again p50 <= 3 s.
   planned move `crm resource move` of the address (the group) to another node, then clear:
                failed probes and the longest gap between two answers.
   standby      `crm node standby` of the address's node, then online: the same.
@@ -74,7 +77,7 @@ PROBE_EVERY = 0.05
 PROBE_TIMEOUT = 0.5
 RECOVERY_BOUND = 120.0  # a trial that takes longer is recorded as failed
 HANDOVERS = ("planned move", "standby")
-SCENARIOS = ("node crash", "API SIGKILL", *HANDOVERS)
+SCENARIOS = ("node crash", "API SIGKILL", "isolation", *HANDOVERS)
 
 # The metadata service openstack-info reads (curl http://169.254.169.254/openstack/latest/
 # meta_data.json): one per router, answering each instance by its source address. "uuid" must
@@ -263,6 +266,7 @@ def up(lab: Lab, agent: str, say) -> Metadata | None:
 def heal(lab: Lab) -> None:
     """Back to a whole, quiet cluster: every node on, failures forgotten, nothing pending."""
     for node in lab.nodes:
+        lab.isolate(node.name, cut=False)  # the cable back first (isolation)
         if not node.running:  # fenced (stonith-action=off): the operator starts it
             lab.boot_node(node)
     lab.wait_formed(timeout=180)
@@ -328,6 +332,8 @@ def trial(lab: Lab, prober: Prober, scenario: str, say) -> dict:
     fault_wall, fault = time.time(), time.monotonic()
     if scenario == "node crash":
         lab.node(victim).crash()
+    elif scenario == "isolation":
+        lab.isolate(victim)  # its switch port down: the others fence it (off)
     else:
         lab.kill_api(victim)
     # A lost DC costs an election before the survivors schedule anything.
@@ -517,11 +523,12 @@ def report(raw: dict, configs: dict, trials: int, keystone_latency_ms: float) ->
                for a, by in raw.items()}
     stats = {a: {**{s: summary(r) for s, r in crashes[a].items()},
                  "API SIGKILL": summary(by.get("API SIGKILL", [])),
+                 "isolation": summary(by.get("isolation", [])),
                  **{s: handover_summary(by.get(s, [])) for s in HANDOVERS}}
              for a, by in raw.items()}
     stats_phases = {a: {s: phase_medians(r) for s, r in crashes[a].items()} for a in raw}
     rows = []
-    for scenario in (*crashes[next(iter(raw))], "API SIGKILL"):
+    for scenario in (*crashes[next(iter(raw))], "API SIGKILL", "isolation"):
         for agent in raw:
             s = stats[agent][scenario]
             rows.append([scenario, agent, f"{s['n']}/{s['n'] + s['failed']}",
