@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cluster import operations
 from cluster.lab import netns
 from cluster.lab.lab import Lab
 from tests.support.processes import Process, wait_until
@@ -101,6 +102,7 @@ def api_node(lab: Lab) -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    restore(lab)  # whatever the tests before left: every node up (the first one runs crm)
     first = lab.nodes[0]
     first.exec(["crm", "configure", "load", "update", str(CRM)])
     names = sorted(n.name for n in lab.nodes)
@@ -245,9 +247,10 @@ def restore(lab: Lab) -> None:
     """Every node back (fenced ones are powered off: the operator starts them), the service
     up, failures cleared. A node may be fenced once more as it rejoins: then again."""
     for _ in range(3):
-        for node in lab.nodes:
-            if not node.running:
-                lab.boot_node(node)
+        if down := [node for node in lab.nodes if not node.running]:
+            operations.await_fenced(lab, [n.name for n in down])
+        for node in down:
+            lab.boot_node(node)
         try:
             lab.wait_formed(timeout=120)
         except TimeoutError:

@@ -129,18 +129,12 @@ def excerpt(lab: Lab, about: str = "") -> str:
 
 
 def await_fenced(lab: Lab, record: FaultRecord, victims: list[str]) -> None:
-    """Until the quorate partition has fenced the lost nodes (offline, no longer UNCLEAN): a
-    node booted before its fencing ends would be powered off again by it."""
-    deadline = time.monotonic() + FENCE_BOUND_S
-    while time.monotonic() < deadline:
-        state = lab.status()
-        if state and state.quorate and all(
-                (n := state.nodes.get(v)) is not None and not n.online and not n.unclean
-                for v in victims):
-            return
-        time.sleep(0.5)
-    record.violations.append(f"{', '.join(victims)} not fenced within {FENCE_BOUND_S:.0f} s"
-                             f"\n{excerpt(lab)}")
+    """Until the quorate partition has fenced the lost nodes: a node booted before its fencing
+    ends would be powered off again by it."""
+    try:
+        operations.await_fenced(lab, victims, timeout=FENCE_BOUND_S)
+    except TimeoutError as exc:
+        record.violations.append(f"{exc}\n{excerpt(lab)}")
 
 
 def heal(lab: Lab, record: FaultRecord, steps: list[Callable[[], None]],
