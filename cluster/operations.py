@@ -74,15 +74,16 @@ def clear_failures(cluster: Driver, timeout: float = 120.0) -> None:
 
 
 def await_fenced(cluster: Driver, names: Sequence[str], timeout: float = 90.0) -> None:
-    """Until the quorate partition has fenced `names` (offline, no longer UNCLEAN). A node
-    booted before its fencing ends is powered off by it (stonith-action=off): with the fence
-    delay (fencing.crm) a heal that boots at once loses the node it booted."""
+    """Until the quorate partition has fenced `names` (offline, no longer UNCLEAN), or no
+    partition has quorum (nobody fences then: two of three nodes lost). A node booted before
+    its fencing ends is powered off by it (stonith-action=off): with the fence delay
+    (fencing.crm) a heal that boots at once loses the node it booted."""
     deadline = time.monotonic() + timeout
     while True:
         state = cluster.status()
-        if state is not None and state.quorate and all(
+        if state is not None and (not state.quorate or all(
                 (n := state.nodes.get(name)) is not None and not n.online and not n.unclean
-                for name in names):
+                for name in names)):
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"{', '.join(names)} not fenced within {timeout:.0f} s")
