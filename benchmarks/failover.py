@@ -267,11 +267,7 @@ def heal(lab: Lab) -> None:
     """Back to a whole, quiet cluster: every node on, failures forgotten, nothing pending."""
     for node in lab.nodes:
         lab.isolate(node.name, cut=False)  # the cable back first (isolation)
-    # Fenced (stonith-action=off): the operator starts it, once its fencing is done.
-    if down := [node for node in lab.nodes if not node.running]:
-        operations.await_fenced(lab, [n.name for n in down])
-    for node in down:
-        lab.boot_node(node)
+    operations.boot_the_fenced(lab)
     lab.wait_formed(timeout=180)
     operations.clear_failures(lab, timeout=240)
     wait_until(lambda: lab.client("GET", "/healthz"), 60, "the service after healing", 0.5)

@@ -53,6 +53,8 @@ class Driver(Protocol):
 
     def settle(self, timeout: float = ...) -> None: ...
 
+    def boot_node(self, node) -> None: ...
+
 
 def clear_failures(cluster: Driver, timeout: float = 120.0) -> None:
     """`crm_resource --cleanup`, only once no action is in flight, then until it is acted on.
@@ -88,6 +90,15 @@ def await_fenced(cluster: Driver, names: Sequence[str], timeout: float = 90.0) -
         if time.monotonic() > deadline:
             raise TimeoutError(f"{', '.join(names)} not fenced within {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def boot_the_fenced(cluster: Driver, timeout: float = 90.0) -> None:
+    """As an operator after a fault: start every node that is off (fenced with
+    stonith-action=off, or crashed), once its fencing is done."""
+    if down := [node for node in cluster.nodes if not node.running]:
+        await_fenced(cluster, [node.name for node in down], timeout)
+    for node in down:
+        cluster.boot_node(node)
 
 
 def needs_cleanup(state: ClusterState | None) -> bool:

@@ -65,11 +65,7 @@ def healthy(ha_cluster: Cluster, pace: Pace) -> Iterator[Cluster]:
     control.clear(cluster.cloud)
     for node in cluster.nodes:
         cluster.isolate(node.name, cut=False)
-    # Fenced (stonith-action=off) or crashed: the operator starts it, once its fencing is done.
-    if down := [node for node in cluster.nodes if not node.running]:
-        operations.await_fenced(cluster, [n.name for n in down], timeout=90 * pace.slow)
-    for node in down:
-        cluster.boot_node(node)
+    operations.boot_the_fenced(cluster, timeout=90 * pace.slow)
     cluster.wait_formed(timeout=120 * pace.slow)
     operations.clear_failures(cluster, timeout=240 * pace.slow)
     wait_until(lambda: cluster.client("GET", "/healthz"), 60 * pace.slow,

@@ -247,10 +247,7 @@ def restore(lab: Lab) -> None:
     """Every node back (fenced ones are powered off: the operator starts them), the service
     up, failures cleared. A node may be fenced once more as it rejoins: then again."""
     for _ in range(3):
-        if down := [node for node in lab.nodes if not node.running]:
-            operations.await_fenced(lab, [n.name for n in down])
-        for node in down:
-            lab.boot_node(node)
+        operations.boot_the_fenced(lab)
         try:
             lab.wait_formed(timeout=120)
         except TimeoutError:
