@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cluster.openstack import cloud, regions
 from cluster.openstack.faults import control
-from cluster.openstack.layout import DEFAULT_HOME, SERVICES, Layout
+from cluster.openstack.layout import DEFAULT_HOME, PROXIED, Layout
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,12 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True)
     up = sub.add_parser("up", help="install (once), configure (once) and start everything")
     up.add_argument("--regions", type=int, choices=(1, 2), default=1,
-                    help="2: RegionTwo's Swift too, container sync both ways (default 1)")
+                    help="2: RegionTwo too (its Swift, Neutron, compute, router and floating "
+                         "IP), container sync both ways (default 1)")
     sub.add_parser("status", help="which servers run and answer")
     down = sub.add_parser("down", help="stop everything and delete the state")
     down.add_argument("--purge", action="store_true", help="delete the virtualenv too")
     fault = sub.add_parser("fault", help="set (or --clear) what an endpoint's proxy does wrong")
-    fault.add_argument("service", choices=SERVICES)
+    fault.add_argument("service", choices=PROXIED,
+                       help="RegionTwo's servers are suffixed: neutron-RegionTwo")
     fault.add_argument("--latency-ms", type=float, default=0)
     fault.add_argument("--error-rate", type=float, default=0, help="0..1, spread evenly")
     fault.add_argument("--error-status", type=int, default=503)

@@ -13,6 +13,7 @@ from cluster.openstack import (
     identity,
     install,
     keystone,
+    network_plane,
     neutron,
     regions,
     services,
@@ -20,11 +21,9 @@ from cluster.openstack import (
     tls,
     topology,
 )
-from cluster.openstack.compute import registry
 from cluster.openstack.daemons import Daemon, start_together, stop_together
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import ADMIN_CLOUD, MEMBER_CLOUD, Layout
-from cluster.openstack.topology import EXTERNAL_CIDR
 
 
 def daemons(layout: Layout) -> list[Daemon]:
@@ -44,7 +43,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
     install.ensure_venv(layout.venv, step)
     layout.state.mkdir(parents=True, exist_ok=True)
     fresh = not (layout.dir("keystone") / "keystone.db").exists()
-    proxies, ks, nt, compute, *object_store, image, agent = daemons(layout)
+    proxies, ks, nt, compute, *object_store, image, _agent = daemons(layout)
     tls.ensure(layout)  # the proxies' HTTPS twins need the lab CA's certificate
     proxies.start()
     if fresh:
@@ -83,14 +82,9 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
          f"{layout.backend_url('compute')}, Swift on {layout.backend_url('object-store')}, "
          f"Glance on {layout.backend_url('image')}")
     start_together([nt, compute, *object_store, image])
-    step("building the cluster's networks, ports, router and floating IP")
-    built = topology.build(layout)
-    for node, server_id in built.servers.items():
-        if registry.get(layout, server_id) is None:
-            registry.register(layout, registry.Server(server_id, node, built.project_id))
-    step(f"data plane: router namespace {RouterNetwork.of(layout).router}, NAT agent")
-    RouterNetwork.of(layout).create(f"{built.router_gateway_ip}/{EXTERNAL_CIDR.split('/')[1]}")
-    agent.start()
+    step("building the cluster's networks, ports, router and floating IP; data plane: "
+         f"router namespace {RouterNetwork.of(layout).router}, NAT agent")
+    built = network_plane.up(layout)
     step(f"up: identity {layout.keystone_url}; floating IP {built.floating_ip}; "
          f"clouds.yaml {layout.clouds_yaml} (clouds {MEMBER_CLOUD!r} and {ADMIN_CLOUD!r})")
     return built
@@ -104,6 +98,7 @@ def every_daemon(layout: Layout) -> list[Daemon]:
 def down(layout: Layout, keep_venv: bool = True) -> None:
     stop_together(every_daemon(layout))
     RouterNetwork.of(layout).destroy()
+    regions.destroy(layout)
     shutil.rmtree(layout.state, ignore_errors=True)
     if not keep_venv:
         shutil.rmtree(layout.venv, ignore_errors=True)

@@ -1,15 +1,15 @@
 """Keystone's content for the lab: regions, projects, users and roles, and the catalog.
 
 RegionOne holds every endpoint; RegionTwo exists with the identity endpoint only (and
-object-store once its Swift is started, regions.py), so a client configured for the wrong
-region gets a clear "no endpoint" instead of a silent success;
+object-store, network and compute once regions.py starts them), so a client configured for
+the wrong region gets a clear "no endpoint" instead of a silent success;
 RegionTLS holds every endpoint's HTTPS twin (tls.py).
 """
 
 from __future__ import annotations
 
 from cluster.openstack import clouds
-from cluster.openstack.layout import REGIONS, TLS_REGION, Layout
+from cluster.openstack.layout import PER_REGION, REGIONS, TLS_REGION, Layout
 
 # catalog type -> (service name, the lab service behind it, path after its host:port)
 CATALOG = {
@@ -69,3 +69,13 @@ def register_object_store(layout: Layout, region: str, url: str) -> None:
     """A region's own Swift in the catalog (idempotent)."""
     _endpoints(clouds.connect(layout).identity, "swift", "object-store",
                {region: url + CATALOG["object-store"][2]})
+
+
+def register_region(layout: Layout) -> None:
+    """The layout's region's own Neutron and compute in the catalog, at their fault proxies
+    (idempotent)."""
+    ident = clouds.connect(layout).identity
+    for kind, (name, service, path) in CATALOG.items():
+        if service in PER_REGION:
+            _endpoints(ident, name, kind,
+                       {layout.region: layout.public_url(layout.regional(service)) + path})

@@ -7,6 +7,7 @@ recorded in the state directory, so two clouds (a user's and a test session's) n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -36,9 +37,23 @@ INTERNAL = ("swift-account", "swift-container", "swift-object")
 # Catalogued at the server's own port, without a fault proxy: only operators' clients use it
 # (`openstack server list` asks Glance for image names); nothing of the cluster's does.
 DIRECT = ("image",)
-# RegionTwo's Swift (proxy and storage servers; regions.py starts it only where asked): its
-# ports are reserved in every cloud all the same, since RegionOne's realm names its proxy.
-SECOND_REGION = tuple(f"{name}-{REGIONS[1]}" for name in ("object-store", *INTERNAL))
+# Services each region runs a server of its own for: RegionOne's carry the plain names (the
+# single-region cloud's), another region's are suffixed (`regional`).
+PER_REGION = ("neutron", "compute")
+
+
+def regional(name: str, region: str = REGIONS[0]) -> str:
+    """`name` for `region`: a directory, port or fault name ("neutron-RegionTwo")."""
+    return name if region == REGIONS[0] else f"{name}-{region}"
+
+
+# RegionTwo's Swift (proxy and storage servers), Neutron and compute (regions.py starts them
+# only where asked): their ports are reserved in every cloud all the same, since RegionOne's
+# realm names RegionTwo's Swift proxy.
+SECOND_REGION = tuple(regional(name, REGIONS[1])
+                      for name in ("object-store", *INTERNAL, *PER_REGION))
+# Every endpoint with a fault-injecting proxy: the fault names (`fractal-ha cloud fault`).
+PROXIED = (*SERVICES, *(regional(name, REGIONS[1]) for name in PER_REGION))
 
 
 @dataclass(frozen=True)
@@ -46,11 +61,21 @@ class Layout:
     state: Path = DEFAULT_HOME / "state"
     venv: Path = DEFAULT_HOME / "venv"
     netns_prefix: str = "fos"  # the router namespace and anything else we create in the kernel
+    # The region whose per-region servers (PER_REGION), topology and router this layout names;
+    # Keystone, the secrets, clouds.yaml and the ports file are the cloud's, shared.
+    region: str = REGIONS[0]
     _ports: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def at(cls, home: Path, **kwargs) -> Layout:
         return cls(state=home / "state", venv=home / "venv", **kwargs)
+
+    def in_region(self, region: str) -> Layout:
+        return dataclasses.replace(self, region=region, _ports=self._ports)
+
+    def regional(self, name: str) -> str:
+        """`name` for this layout's region (`regional`)."""
+        return regional(name, self.region)
 
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
@@ -65,7 +90,7 @@ class Layout:
             path = self.state / "ports.json"
             if path.exists():
                 self._ports.update(json.loads(path.read_text()))
-            names = [*SERVICES, *(f"{s}-proxy" for s in SERVICES), "faults", *INTERNAL,
+            names = [*SERVICES, *(f"{s}-proxy" for s in PROXIED), "faults", *INTERNAL,
                      *(f"{s}-tls" for s in SERVICES), *DIRECT, *SECOND_REGION]
             missing = [name for name in names if name not in self._ports]
             if missing:  # a new cloud, or one made before a service was added
@@ -106,7 +131,8 @@ class Layout:
 
     @property
     def topology_json(self) -> Path:
-        return self.state / "topology.json"
+        """This region's networks, ports and servers (topology.build)."""
+        return self.state / f"{self.regional('topology')}.json"
 
     def secret(self, name: str) -> str:
         """A password generated once per cloud, kept 0600 in the state directory."""

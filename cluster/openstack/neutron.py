@@ -1,4 +1,6 @@
-"""Real Neutron v2.0: ML2 without agents, the router plugin, Keystone auth, SQLite; gunicorn."""
+"""Real Neutron v2.0: ML2 without agents, the router plugin, Keystone auth, SQLite; gunicorn.
+
+One per region (the layout's: its own directory, database and port), as regions have."""
 
 from __future__ import annotations
 
@@ -20,17 +22,22 @@ model_base.BASEV2.metadata.create_all(create_engine(sys.argv[1]))
 
 
 def daemon(layout: Layout) -> daemons.Daemon:
-    home = layout.dir("neutron")
+    name = layout.regional("neutron")
+    home = layout.dir(name)
     # One process, threads for concurrency: each Neutron process seeds its type drivers'
     # allocation tables when it starts, and two doing that at once on SQLite fail with
     # "database is locked" (seen: `up` failing at random).
-    return daemons.Daemon("neutron", home, daemons.gunicorn(
-        layout.bin("gunicorn"), home, layout.ports()["neutron"], "neutron_wsgi:application",
-        threads=4), health_url=layout.backend_url("neutron") + "/")
+    return daemons.Daemon(name, home, daemons.gunicorn(
+        layout.bin("gunicorn"), home, layout.ports()[name], "neutron_wsgi:application",
+        threads=4), health_url=layout.backend_url(name) + "/")
+
+
+def configured(layout: Layout) -> bool:
+    return (layout.dir(layout.regional("neutron")) / "neutron.db").exists()
 
 
 def configure(layout: Layout) -> None:
-    home = layout.dir("neutron")
+    home = layout.dir(layout.regional("neutron"))
     (home / "lock").mkdir(parents=True, exist_ok=True)
     daemons.write_wsgi_shim(home, "neutron", OS_NEUTRON_CONFIG_FILES="neutron.conf;ml2_conf.ini")
     shutil.copy(layout.venv / "etc" / "neutron" / "api-paste.ini", home / "api-paste.ini")
@@ -73,7 +80,7 @@ network_vlan_ranges = physnet1:100:200
 
 
 def initialise(layout: Layout) -> None:
-    home = layout.dir("neutron")
+    home = layout.dir(layout.regional("neutron"))
     for argv in ([layout.bin("python"), "-c", SCHEMA, f"sqlite:///{home}/neutron.db"],
                  [layout.bin("neutron-db-manage"), "--config-file", str(home / "neutron.conf"),
                   "--config-file", str(home / "ml2_conf.ini"), "stamp", "heads"]):

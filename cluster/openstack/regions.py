@@ -1,5 +1,7 @@
-"""RegionTwo of the lab cloud, started only where asked: a second Swift under the same Keystone,
-catalogued in RegionTwo, and container sync both ways between the regions' Swifts.
+"""RegionTwo of the lab cloud, started only where asked: its own Swift, Neutron and compute
+under the same Keystone, catalogued in RegionTwo; its network (topology.ADDRESSING) with a
+router namespace and data plane of its own, owned by the site project of `site_cloud`; and
+container sync both ways between the regions' Swifts.
 
 The single-region lab never pays for it: `cloud.up` starts RegionOne alone; `up` here adds
 RegionTwo to a running cloud (`fractal-ha cloud up --regions 2`, or the two-region test
@@ -13,8 +15,17 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-from cluster.openstack import clouds, identity, swift
+from cluster.openstack import (
+    clouds,
+    identity,
+    network_plane,
+    neutron,
+    services,
+    swift,
+    topology,
+)
 from cluster.openstack.daemons import Daemon, start_together, stop_together
+from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
 
 SECOND = REGIONS[1]
@@ -26,16 +37,21 @@ def started(layout: Layout) -> bool:
 
 
 def daemons(layout: Layout) -> list[Daemon]:
-    """RegionTwo's Swift and both regions' sync daemons, in start order (none before `up`)."""
+    """RegionTwo's servers and both regions' sync daemons (none before `up`)."""
     if not started(layout):
         return []
-    return [*swift.daemons_of(layout, SECOND),
+    two = layout.in_region(SECOND)
+    network = ([neutron.daemon(two), services.compute(two), services.dataplane(two)]
+               if neutron.configured(two) else [])  # a cloud made before RegionTwo's network
+    return [*swift.daemons_of(layout, SECOND), *network,
             *(swift.sync_daemon(layout, region) for region in REGIONS)]
 
 
-def up(layout: Layout, say: Callable[[str], None] = print) -> None:
-    """Idempotent; the cloud (Keystone, RegionOne's Swift) must be up."""
+def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
+    """Idempotent; the cloud (Keystone, RegionOne's Swift) must be up. Returns RegionTwo's
+    topology."""
     begun = time.monotonic()
+    two = layout.in_region(SECOND)
     first = swift.Cluster(layout)
     if swift.write_configuration(first):
         # A cloud made before container sync: its Swift learns the realm and middleware.
@@ -46,16 +62,31 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> None:
     clouds.write(layout)  # a cloud made before its two-region entry
     if not started(layout):
         swift.configure(layout, SECOND)
+    if not neutron.configured(two):
+        neutron.configure(two)
+        neutron.initialise(two)
     identity.register_object_store(layout, SECOND, swift.Cluster(layout, SECOND).url)
-    start_together(daemons(layout))
+    identity.register_region(two)
+    start_together([d for d in daemons(layout) if d.name != services.dataplane(two).name])
+    # After its endpoints are catalogued: the site project's filter lists them.
+    cloud = site_cloud(layout, SECOND)
+    built = network_plane.up(two, cloud, site_project(SECOND))
     say(f"[{time.monotonic() - begun:5.1f}s] {SECOND}: Swift on "
         f"{swift.Cluster(layout, SECOND).url}, container sync every "
-        f"{swift.SYNC_INTERVAL_S:g} s both ways (realm {swift.REALM!r})")
+        f"{swift.SYNC_INTERVAL_S:g} s both ways (realm {swift.REALM!r}); Neutron, compute, "
+        f"router {RouterNetwork.of(two).router} and floating IP {built.floating_ip} of project "
+        f"{site_project(SECOND)} (clouds.yaml entry {cloud!r})")
+    return built
 
 
 def stop(layout: Layout) -> None:
     """RegionTwo's daemons and both sync daemons stopped, their state kept (`up` again)."""
     stop_together(daemons(layout))
+
+
+def destroy(layout: Layout) -> None:
+    """RegionTwo's namespaces (its router's and its hosts'), for the cloud's `down`."""
+    RouterNetwork.of(layout.in_region(SECOND)).destroy()
 
 
 def pair(layout: Layout, container: str, cloud: str = REGIONS_CLOUD) -> None:
@@ -89,6 +120,10 @@ def resume_sync(layout: Layout) -> None:
     start_together([swift.sync_daemon(layout, region) for region in REGIONS])
 
 
+def site_project(region: str) -> str:
+    return f"fractal-{region.lower()}"
+
+
 def site_cloud(layout: Layout, region: str = SECOND) -> str:
     """A project whose tokens carry only `region`'s endpoints (Keystone's endpoint filtering,
     OS-EP-FILTER), with the member user in it, and its clouds.yaml entry (returned).
@@ -98,7 +133,7 @@ def site_cloud(layout: Layout, region: str = SECOND) -> str:
     reach its own region's servers and no other region's, whatever the catalog's order."""
     admin = clouds.connect(layout)
     ident = admin.identity
-    name = f"fractal-{region.lower()}"
+    name = site_project(region)
     project = ident.find_project(name) or ident.create_project(name=name, domain_id="default")
     ident.assign_project_role_to_user(project, ident.find_user("fractal"),
                                       ident.find_role("member"))
@@ -110,6 +145,10 @@ def site_cloud(layout: Layout, region: str = SECOND) -> str:
     entry = clouds.entries(layout)[MEMBER_CLOUD]
     entry["auth"]["project_name"] = name
     entry["region_name"] = region
-    cloud = f"fractal-lab-{region.lower()}"
-    clouds.add_entry(layout, cloud, entry)
-    return cloud
+    clouds.add_entry(layout, site_cloud_name(region), entry)
+    return site_cloud_name(region)
+
+
+def site_cloud_name(region: str) -> str:
+    """The clouds.yaml entry `site_cloud` makes."""
+    return f"fractal-lab-{region.lower()}"

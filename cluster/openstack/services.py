@@ -18,13 +18,16 @@ def proxies(layout: Layout) -> daemons.Daemon:
 
 
 def compute(layout: Layout) -> daemons.Daemon:
-    home = layout.dir("compute")
+    """The layout's region's compute (each region has its own servers)."""
+    name = layout.regional("compute")
+    home = layout.dir(name)
     # One worker (power transitions are serialised by its lock), threads for concurrency.
     argv = daemons.gunicorn(str(daemons.PROJECT_BIN / "gunicorn"), home,
-                            layout.ports()["compute"], "cluster.openstack.compute.app:create_app()",
+                            layout.ports()[name], "cluster.openstack.compute.app:create_app()",
                             threads=8)
-    return daemons.Daemon("compute", home, argv, health_url=layout.backend_url("compute") + "/",
-                          env={**os.environ, "FRACTAL_OPENSTACK_STATE": str(layout.state)})
+    return daemons.Daemon(name, home, argv, health_url=layout.backend_url(name) + "/",
+                          env={**os.environ, "FRACTAL_OPENSTACK_STATE": str(layout.state),
+                               "FRACTAL_OPENSTACK_REGION": layout.region})
 
 
 def dataplane(layout: Layout) -> daemons.Daemon:
@@ -32,7 +35,7 @@ def dataplane(layout: Layout) -> daemons.Daemon:
     # name is the layout's: a test cloud and an operator's cloud on one host differ.
     router = RouterNetwork.of(layout).router
     return daemons.Daemon(
-        "dataplane", layout.dir("dataplane"),
+        layout.regional("dataplane"), layout.dir(layout.regional("dataplane")),
         ["ip", "netns", "exec", router, str(daemons.PROJECT_BIN / "python"), "-m",
-         "cluster.openstack.dataplane.agent", str(layout.state)],
+         "cluster.openstack.dataplane.agent", str(layout.state), layout.region],
         ready_file=status_file(layout))

@@ -1,5 +1,6 @@
-"""The two-region lab cloud: RegionTwo's Swift added to the session's lab cloud (not a cloud
-of its own) for a module's tests, with container sync both ways; containers paired per test."""
+"""The two-region lab cloud: RegionTwo (its Swift, Neutron, compute, router and floating IP)
+added to the session's lab cloud (not a cloud of its own) for a module's tests, with container
+sync both ways; containers paired per test."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from tests.support.cloud import LabCloud
 
 @pytest.fixture(scope="module")
 def two_regions(lab_cloud: LabCloud) -> Iterator[LabCloud]:
-    """Per module (~2 s to start again): RegionTwo's six processes do not idle through the
-    rest of the run. Its catalog entry stays (tests/openstack/test_sdk.py allows it)."""
+    """Per module (a few seconds to start again): RegionTwo's processes do not idle through
+    the rest of the run. Its catalog entries stay (tests/openstack/test_sdk.py allows them);
+    its router's namespaces stay until the cloud's `down`."""
     started = time.monotonic()
     regions.up(lab_cloud.layout, say=lambda line: print(line, flush=True))
     print(f"RegionTwo added in {time.monotonic() - started:.1f} s", flush=True)

@@ -25,12 +25,13 @@ def openstack_json(layout: Layout, *args: str) -> object:
     return json.loads(done.stdout)
 
 
-def fence(layout: Layout, home: Path, action: str, plug: str) -> subprocess.CompletedProcess:
+def fence(layout: Layout, home: Path, action: str, plug: str,
+          cloud: str = MEMBER_CLOUD) -> subprocess.CompletedProcess:
     """fence_openstack reads clouds.yaml only from ~/.config/openstack or /etc/openstack:
     give it a HOME of its own rather than touch the host's configuration."""
     config = home / ".config" / "openstack"
     config.mkdir(parents=True, exist_ok=True)
     shutil.copy(layout.clouds_yaml, config / "clouds.yaml")
-    return subprocess.run(["fence_openstack", "--cloud", MEMBER_CLOUD, "--plug", plug,
+    return subprocess.run(["fence_openstack", "--cloud", cloud, "--plug", plug,
                            "--action", action], env={**os.environ, "HOME": str(home)},
                           capture_output=True, text=True, timeout=120)

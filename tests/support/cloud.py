@@ -13,7 +13,8 @@ import pytest
 
 from cluster.lab import netns
 from cluster.openstack import cloud, topology
-from cluster.openstack.layout import Layout
+from cluster.openstack.dataplane.network import RouterNetwork
+from cluster.openstack.layout import REGIONS, Layout
 from resource_agents.ocf import process
 
 
@@ -37,7 +38,8 @@ def run_lab_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabCloud
         cloud.down(layout)
         assert not session_members(sessions), "processes left behind by `down`"
         assert not layout.state.exists()
-        left = [n for n in netns.existing() if n.startswith(f"{layout.netns_prefix}-")]
+        ours = tuple(f"{RouterNetwork.of(layout.in_region(r)).prefix}-" for r in REGIONS)
+        left = [n for n in netns.existing() if n.startswith(ours)]
         assert not left, f"namespaces left behind by `down`: {left}"
 
 

@@ -1,7 +1,8 @@
 """The compute WSGI app (Flask): version discovery, servers list/show, power actions.
 
 Served by gunicorn from the project's virtualenv:
-    FRACTAL_OPENSTACK_STATE=DIR gunicorn 'cluster.openstack.compute.app:create_app()'
+    FRACTAL_OPENSTACK_STATE=DIR [FRACTAL_OPENSTACK_REGION=RegionTwo] \
+        gunicorn 'cluster.openstack.compute.app:create_app()'
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import Flask, Response, g, jsonify, request
 from cluster.openstack import tokens
 from cluster.openstack.compute import registry, versions, views
 from cluster.openstack.compute.power import ACTIONS, Conflict, PowerStates
-from cluster.openstack.layout import Layout
+from cluster.openstack.layout import REGIONS, Layout
 
 ACCEPT_WAIT = 2.0
 
@@ -27,9 +28,10 @@ def _fault(status: int, kind: str, message: str) -> Response:
 
 
 def create_app(state: str | None = None) -> Flask:
-    layout = Layout(state=Path(state or os.environ["FRACTAL_OPENSTACK_STATE"]))
+    layout = Layout(state=Path(state or os.environ["FRACTAL_OPENSTACK_STATE"]),
+                    region=os.environ.get("FRACTAL_OPENSTACK_REGION", REGIONS[0]))
     keystone = layout.backend_url("keystone") + "/v3"
-    nets = views.AddressCache(layout.backend_url("neutron"))
+    nets = views.AddressCache(layout.backend_url(layout.regional("neutron")))
     power = PowerStates(layout)
     app = Flask(__name__)
 

@@ -49,9 +49,10 @@ ACTIONS = {
 
 class PowerStates:
     def __init__(self, layout: Layout) -> None:
-        self.dir = layout.dir("compute") / "power"
+        home = layout.dir(layout.regional("compute"))  # each region's compute its own
+        self.dir = home / "power"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.hook_log = layout.dir("compute") / "hooks.log"
+        self.hook_log = home / "hooks.log"
         self.lock = threading.Lock()
 
     def _path(self, server_id: str) -> Path:

@@ -21,7 +21,7 @@ class Server:
 
 
 def _dir(layout: Layout) -> Path:
-    return layout.dir("compute") / "servers"
+    return layout.dir(layout.regional("compute")) / "servers"  # each region's compute its own
 
 
 def _write(path: Path, payload: dict) -> None:

@@ -1,7 +1,7 @@
 """The data-plane agent: keeps the router namespace's NAT equal to Neutron's floating IPs.
 
 Run inside the router namespace (as `cloud up` does):
-    ip netns exec ROUTER python -m cluster.openstack.dataplane.agent STATE_DIR
+    ip netns exec ROUTER python -m cluster.openstack.dataplane.agent STATE_DIR [REGION]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from cluster.openstack.dataplane import nat
 from cluster.openstack.dataplane.watch import FloatingIPs
 from cluster.openstack.layout import Layout
-from cluster.openstack.topology import Topology
+from cluster.openstack.topology import ADDRESSING, Topology
 
 log = logging.getLogger("dataplane")
 TICK = 0.01  # look at the database's change counter this often
@@ -29,11 +29,12 @@ ANNOUNCE = (0.0, 1.0, 2.0)  # gratuitous ARPs for a new address, seconds after a
 def status_file(layout: Layout) -> Path:
     """What the agent last applied; written first once the initial state is in place, so
     its existence is the agent's readiness."""
-    return layout.dir("dataplane") / "applied.json"
+    return layout.dir(layout.regional("dataplane")) / "applied.json"
 
 
 def run(layout: Layout) -> None:
-    source = FloatingIPs(layout.dir("neutron") / "neutron.db", Topology.load(layout).router)
+    source = FloatingIPs(layout.dir(layout.regional("neutron")) / "neutron.db",
+                         Topology.load(layout).router)
     status = status_file(layout)
     announcer = nat.Announcer()
     due: list[tuple[float, str]] = []  # gratuitous ARPs to send: (monotonic time, address)
@@ -51,7 +52,7 @@ def run(layout: Layout) -> None:
                 seen, read_at = signature, time.monotonic()
                 if wanted != applied or first:
                     try:
-                        added = nat.apply(wanted, applied)
+                        added = nat.apply(wanted, applied, ADDRESSING[layout.region])
                     except RuntimeError as exc:  # every step is idempotent: try again
                         log.error("applying %s failed, retrying: %s", wanted, exc)
                         seen = None
@@ -73,7 +74,7 @@ def run(layout: Layout) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run(Layout(state=Path(argv[0])))
+    run(Layout(state=Path(argv[0]), **({"region": argv[1]} if len(argv) > 1 else {})))
     return 0
 
 

@@ -4,13 +4,13 @@ every process is ours by PID and every namespace goes with `RouterNetwork.unplug
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
 import time
 
 from cluster.lab.probes import Probes
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.topology import EXTERNAL_GATEWAY, TENANT_CIDR, TENANT_GATEWAY
 
 PORT = 8080
 LISTENER = """import socket, sys
@@ -53,9 +53,9 @@ class Node(_InNamespace):
     def __init__(self, net: RouterNetwork, name: str, address: str,
                  mac: str | None = None) -> None:
         self.net, self.name = net, name
-        prefix_len = TENANT_CIDR.split("/")[1]
-        netns = net.plug_host(name, external=False, cidr=f"{address}/{prefix_len}",
-                              gateway=TENANT_GATEWAY, mac=mac)
+        tenant = net.addressing
+        netns = net.plug_host(name, external=False, cidr=f"{address}/{tenant.prefix_len}",
+                              gateway=tenant.tenant_gateway, mac=mac)
         super().__init__(netns, LISTENER, name, str(PORT))
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
 
@@ -76,11 +76,13 @@ class Watcher(Probes):
 class Client(_InNamespace):
     """A host on the external network that connects to addresses and reports who answered."""
 
-    def __init__(self, net: RouterNetwork, name: str = "client",
-                 cidr: str = "198.51.100.200/24") -> None:
+    def __init__(self, net: RouterNetwork, name: str = "client", host: int = 200) -> None:
+        """At the `host`th address of the region's external network."""
         self.net, self.name = net, name
-        super().__init__(net.plug_host(name, external=True, cidr=cidr,
-                                       gateway=EXTERNAL_GATEWAY), PROBER)
+        external = ipaddress.ip_network(net.addressing.external_cidr)
+        super().__init__(net.plug_host(name, external=True,
+                                       cidr=f"{external[host]}/{external.prefixlen}",
+                                       gateway=net.addressing.external_gateway), PROBER)
 
     def ask(self, address: str, timeout: float = 0.5) -> str | None:
         """Who answers a TCP connection to `address`:PORT (None: nobody within timeout)."""

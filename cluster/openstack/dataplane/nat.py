@@ -14,12 +14,13 @@ import struct
 import subprocess
 
 from cluster.openstack.dataplane.network import EXTERNAL_DEVICE
-from cluster.openstack.topology import TENANT_CIDR, TENANT_GATEWAY
+from cluster.openstack.topology import Addressing
 
 
-def rules(mapping: dict[str, str]) -> str:
-    """The whole nat table for `mapping` (floating IP -> fixed IP), for iptables-restore:
-    one atomic replace, so there is never a moment with half the rules."""
+def rules(mapping: dict[str, str], tenant: Addressing) -> str:
+    """The whole nat table for `mapping` (floating IP -> fixed IP) behind the router of
+    `tenant`'s region, for iptables-restore: one atomic replace, so there is never a moment
+    with half the rules."""
     lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
              ":POSTROUTING ACCEPT [0:0]", ":fip-dnat - [0:0]", ":fip-snat - [0:0]",
              "-A PREROUTING -j fip-dnat", "-A OUTPUT -j fip-dnat",
@@ -30,8 +31,8 @@ def rules(mapping: dict[str, str]) -> str:
     # Hairpin: a tenant host reaching another one's floating IP. Without this the reply goes
     # straight back on the tenant network from the wrong address; Neutron's L3 agent SNATs
     # such DNATed traffic to the router, and so do we (the lab's workers reach the API so).
-    lines.append(f"-A fip-snat -s {TENANT_CIDR} -d {TENANT_CIDR} -m conntrack --ctstate DNAT "
-                 f"-j SNAT --to-source {TENANT_GATEWAY}")
+    lines.append(f"-A fip-snat -s {tenant.tenant_cidr} -d {tenant.tenant_cidr} -m conntrack "
+                 f"--ctstate DNAT -j SNAT --to-source {tenant.tenant_gateway}")
     return "\n".join([*lines, "COMMIT", ""])
 
 
@@ -41,14 +42,14 @@ def _run(*argv: str, stdin: str | None = None, ok: tuple[int, ...] = (0,)) -> No
         raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
 
 
-def apply(mapping: dict[str, str], previous: dict[str, str]) -> list[str]:
+def apply(mapping: dict[str, str], previous: dict[str, str], tenant: Addressing) -> list[str]:
     """Move from `previous` to `mapping`: addresses first added, then the rules swapped,
     then stale addresses removed — a moved floating IP never stops answering ARP. Returns
     the floating IPs that are new on the device (to announce with gratuitous ARP)."""
     added = sorted(mapping.keys() - previous.keys())
     for floating in added:
         _run("ip", "addr", "replace", f"{floating}/32", "dev", EXTERNAL_DEVICE)
-    _run("iptables-restore", stdin=rules(mapping))
+    _run("iptables-restore", stdin=rules(mapping, tenant))
     for floating in previous.keys() - mapping.keys():
         # 2: already gone (a retry after a failure part-way): the state wanted anyway.
         _run("ip", "addr", "del", f"{floating}/32", "dev", EXTERNAL_DEVICE, ok=(0, 2))

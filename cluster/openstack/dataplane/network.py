@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 
 from cluster.lab import netns
-from cluster.openstack.layout import Layout
-from cluster.openstack.topology import TENANT_CIDR, TENANT_GATEWAY
+from cluster.openstack.layout import REGIONS, Layout
+from cluster.openstack.topology import ADDRESSING, Addressing
 
 EXTERNAL_DEVICE = "qg"  # the router's leg on the external network (Neutron's qg-… device)
 TENANT_DEVICE = "qr"
@@ -21,10 +21,18 @@ TENANT_DEVICE = "qr"
 @dataclass(frozen=True)
 class RouterNetwork:
     prefix: str
+    region: str = REGIONS[0]
 
     @classmethod
     def of(cls, layout: Layout) -> RouterNetwork:
-        return cls(layout.netns_prefix)
+        """The layout's region's router: RegionTwo's names carry the prefix and a 2 ("fha2-…"),
+        so each region's `destroy` removes its own (and a veth name stays within 15 bytes)."""
+        index = REGIONS.index(layout.region)
+        return cls(layout.netns_prefix + (str(index + 1) if index else ""), layout.region)
+
+    @property
+    def addressing(self) -> Addressing:
+        return ADDRESSING[self.region]
 
     @property
     def router(self) -> str:
@@ -48,9 +56,9 @@ class RouterNetwork:
         netns.add(self.router)
         netns.plug(self.router, self.external_switch, EXTERNAL_DEVICE, f"{self.prefix}-r-qg",
                    [gateway_cidr])
-        prefix_len = TENANT_CIDR.split("/")[1]
+        tenant = self.addressing
         netns.plug(self.router, self.tenant_switch, TENANT_DEVICE, f"{self.prefix}-r-qr",
-                   [f"{TENANT_GATEWAY}/{prefix_len}"])
+                   [f"{tenant.tenant_gateway}/{tenant.prefix_len}"])
         # Forwarding inside the router namespace only (a per-namespace sysctl).
         netns.run(["ip", "netns", "exec", self.router, "sysctl", "-qw",
                    "net.ipv4.ip_forward=1"])

@@ -6,7 +6,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 
-from cluster.openstack.layout import SERVICES
+from cluster.openstack.layout import PROXIED
 
 
 class FaultError(ValueError):
@@ -70,6 +70,6 @@ class Fault:
 
 
 def check_service(name: str) -> str:
-    if name not in SERVICES:
-        raise FaultError(f"unknown service {name!r} (one of: {', '.join(SERVICES)})")
+    if name not in PROXIED:
+        raise FaultError(f"unknown service {name!r} (one of: {', '.join(PROXIED)})")
     return name

@@ -16,22 +16,22 @@ from pathlib import Path
 from cluster.openstack import tls
 from cluster.openstack.faults import http
 from cluster.openstack.faults.model import Fault, FaultError, check_service
-from cluster.openstack.layout import HOST, SERVICES, Layout
+from cluster.openstack.layout import HOST, PROXIED, SERVICES, Layout
 
 
 class Proxies:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.faults = {name: Fault() for name in SERVICES}
+        self.faults = {name: Fault() for name in PROXIED}
 
     async def serve(self) -> None:
         ports = self.layout.ports()
         servers = [await asyncio.start_server(self._admin, HOST, ports["faults"])]
-        for name in SERVICES:
+        for name in PROXIED:  # a region's server not started answers 502, as any stopped one
             servers.append(await asyncio.start_server(
                 lambda r, w, name=name: self._proxy(name, r, w), HOST, ports[f"{name}-proxy"]))
         context = self._tls_context()
-        if context is not None:  # the HTTPS twins: TLS ends here, the same faults apply
+        if context is not None:  # the HTTPS twins (RegionOne's): TLS ends here, same faults
             for name in SERVICES:
                 servers.append(await asyncio.start_server(
                     lambda r, w, name=name: self._proxy(name, r, w, tls=True), HOST,
@@ -100,7 +100,7 @@ class Proxies:
         if parts[0] != "faults" or len(parts) > 2:
             return http.response(404, {"error": f"no such resource: {target}"})
         try:
-            names = [check_service(parts[1])] if len(parts) == 2 else list(SERVICES)
+            names = [check_service(parts[1])] if len(parts) == 2 else list(PROXIED)
             if method == "GET":
                 return http.response(200, {n: self.faults[n].describe() for n in names})
             if method == "DELETE":
