@@ -13,7 +13,7 @@ import pytest
 from openstack import exceptions
 
 from cluster.openstack import clouds, regions
-from cluster.openstack.dataplane.hosts import Client, Node
+from cluster.openstack.dataplane.hosts import Client, nodes_and_client
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.faults import control
 from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, Layout
@@ -37,16 +37,8 @@ def two(two_regions) -> tuple[Layout, Topology, str]:
 def hosts(two) -> Iterator[Client]:
     """n4 and n5 on RegionTwo's tenant network, a client on its external network."""
     layout, topo, _ = two
-    net = RouterNetwork.of(layout)
-    made: list = []
-    try:
-        for name in ("n4", "n5"):
-            made.append(Node(net, name, topo.addresses[name], topo.macs[name]))
-        made.append(Client(net))
-        yield made[-1]
-    finally:
-        for host in made:
-            host.remove()
+    with nodes_and_client(RouterNetwork.of(layout), topo, ("n4", "n5")) as client:
+        yield client
 
 
 class Agent(AgentRunner):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cluster.openstack import clouds, services
-from cluster.openstack.dataplane.hosts import Client, Node
+from cluster.openstack.dataplane.hosts import nodes_and_client
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD
 
@@ -15,17 +15,9 @@ pytestmark = pytest.mark.openstack
 
 @pytest.fixture(scope="module")
 def hosts(lab_cloud):
-    net = RouterNetwork.of(lab_cloud.layout)
-    made: list = []
-    try:
-        for name in ("n1", "n2"):
-            topo = lab_cloud.topology
-            made.append(Node(net, name, topo.addresses[name], topo.macs[name]))
-        made.append(Client(net))
-        yield made[-1]
-    finally:
-        for host in made:
-            host.remove()
+    with nodes_and_client(RouterNetwork.of(lab_cloud.layout), lab_cloud.topology,
+                          ("n1", "n2")) as client:
+        yield client
 
 
 @pytest.fixture

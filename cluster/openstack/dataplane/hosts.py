@@ -8,9 +8,12 @@ import ipaddress
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from cluster.lab.probes import Probes
 from cluster.openstack.dataplane.network import RouterNetwork
+from cluster.openstack.topology import Topology
 
 PORT = 8080
 LISTENER = """import socket, sys
@@ -104,3 +107,20 @@ class Client(_InNamespace):
     def remove(self) -> None:
         self.stop()
         self.net.unplug_host(self.name)
+
+
+@contextmanager
+def nodes_and_client(net: RouterNetwork, topo: Topology,
+                     names: Sequence[str]) -> Iterator[Client]:
+    """Nodes `names` at their ports' addresses and MACs, and a client outside; all removed
+    after (by PID and namespace), whatever failed."""
+    made: list[Node | Client] = []
+    try:
+        for name in names:
+            made.append(Node(net, name, topo.addresses[name], topo.macs[name]))
+        client = Client(net)
+        made.append(client)
+        yield client
+    finally:
+        for host in made:
+            host.remove()
