@@ -186,7 +186,13 @@ def no_delays_layout(crm: str) -> str:
     return no_fence_delay_layout(crm.replace(line, ""))
 
 
-LAYOUTS = {"stock": group_layout, "ours-restart": restart_in_place_layout,
+def stock_layout(crm: str) -> str:
+    """The stock agent's documented layout (group_layout) with Pacemaker's default fence delay
+    (none): held 2 s, the fencing its address waits for would cost it 2 s more."""
+    return no_fence_delay_layout(group_layout(crm))
+
+
+LAYOUTS = {"stock": stock_layout, "ours-restart": restart_in_place_layout,
            "ours-no-fence-delay": no_fence_delay_layout, "ours-no-delays": no_delays_layout,
            "ours-coef650": no_delays_layout}
 # Agents whose lab differs: ours-coef650 is corosync's own token coefficient (650 ms a node

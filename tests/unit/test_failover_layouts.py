@@ -9,10 +9,10 @@ from benchmarks.failover import LAYOUTS
 from cluster.crm_config import ServiceConfig
 
 
-def lab_config() -> str:
+def lab_config(address_agent: str = "ocf:fractal:floating-ip") -> str:
     # The lab's shape: the floating-IP agent (its params start with cloud=) and fencing.
     return ServiceConfig("198.51.100.10", store_url="swift://fractal-lab/fractals",
-                         address_agent="ocf:fractal:floating-ip", cloud="fractal-lab",
+                         address_agent=address_agent, cloud="fractal-lab",
                          address_params="cloud=fractal-lab floating_ip=198.51.100.10 "
                                         "network=fractal",
                          fencing=True).render({"n1": "a", "n2": "b", "n3": "c"})
@@ -28,3 +28,12 @@ def test_no_delays_strips_both_delays() -> None:
     changed = LAYOUTS["ours-no-delays"](lab_config())
     assert "transition-delay" not in changed.split("rsc_defaults")[0].replace("# transition", "")
     assert "pcmk_delay_base=0s" in changed and "pcmk_delay_base=2s" not in changed
+
+
+def test_the_stock_layout_waits_for_fencing_without_our_delay() -> None:
+    """Its address waits for fencing (default requires): our 2 s delay would be its loss."""
+    changed = LAYOUTS["stock"](lab_config("ocf:heartbeat:openstack-floating-ip"))
+    assert "pcmk_delay_base=0s" in changed and "pcmk_delay_base=2s" not in changed
+    statements = [line for line in changed.splitlines() if not line.startswith("#")]
+    assert not [line for line in statements if "requires=" in line]
+    assert "group fractal-service fractal-ip fractal-api" in statements
