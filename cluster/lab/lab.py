@@ -31,8 +31,9 @@ from cluster.lab.etcd import LabEtcd
 from cluster.lab.node import Node, NodeSpec
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.layout import MEMBER_CLOUD, Layout
+from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, Layout
 from cluster.openstack.topology import (
+    ADDRESSING,
     EXTERNAL_GATEWAY,
     FLOATING_IP,
     NODES,
@@ -51,7 +52,7 @@ OWNERS = Path(os.environ.get("FRACTAL_HA_LAB_OWNERS", "/run/fractal-ha/labs"))
 
 class LabError(Exception):
     """What the lab refuses to do, said in one line to the operator."""
-CLIENT_CIDR = "198.51.100.200/24"  # on the external network, like a user on the internet
+CLIENT_CIDR = ADDRESSING[REGIONS[0]].client_cidr  # a user on the internet
 SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 Progress = Callable[[str], None]
 

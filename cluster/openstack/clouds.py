@@ -36,11 +36,15 @@ def entries(layout: Layout) -> dict[str, dict]:
     over_tls = entry(*MEMBER)  # the member again, over HTTPS with the lab's own CA
     over_tls["auth"]["auth_url"] = layout.tls_url("keystone") + "/v3"
     over_tls.update(region_name=TLS_REGION, cacert=str(tls.ca_file(layout)))
-    both = entry(*MEMBER)
-    del both["region_name"]
-    both["regions"] = list(REGIONS)  # the first is the default
-    return {ADMIN_CLOUD: entry("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER),
-            TLS_CLOUD: over_tls, REGIONS_CLOUD: both}
+    def in_both(user: str, project: str) -> dict:
+        both = entry(user, project)
+        del both["region_name"]
+        both["regions"] = list(REGIONS)  # the first is the default
+        return both
+
+    # The admin in both regions: it builds RegionTwo's network (regions.py).
+    return {ADMIN_CLOUD: in_both("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER),
+            TLS_CLOUD: over_tls, REGIONS_CLOUD: in_both(*MEMBER)}
 
 
 def member_only(layout: Layout) -> str:

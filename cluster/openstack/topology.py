@@ -28,19 +28,25 @@ class Addressing:
     tenant_cidr: str  # the cluster nodes
     tenant_gateway: str  # the router's leg
     nodes: dict[str, str]  # node name -> fixed IP
+    client: str  # a user on the external network (the lab's and the tests' client host)
 
     @property
     def prefix_len(self) -> str:
         return self.tenant_cidr.split("/")[1]
 
+    @property
+    def client_cidr(self) -> str:
+        return f"{self.client}/{self.external_cidr.split('/')[1]}"
+
 
 ADDRESSING = {
     REGIONS[0]: Addressing("198.51.100.0/24", "198.51.100.1", ("198.51.100.10", "198.51.100.99"),
                            "198.51.100.10", "192.0.2.0/24", "192.0.2.1",
-                           {"n1": "192.0.2.11", "n2": "192.0.2.12", "n3": "192.0.2.13"}),
+                           {"n1": "192.0.2.11", "n2": "192.0.2.12", "n3": "192.0.2.13"},
+                           "198.51.100.200"),
     REGIONS[1]: Addressing("203.0.113.0/25", "203.0.113.1", ("203.0.113.10", "203.0.113.99"),
                            "203.0.113.10", "192.0.2.128/25", "192.0.2.129",
-                           {"n4": "192.0.2.141", "n5": "192.0.2.142"}),
+                           {"n4": "192.0.2.141", "n5": "192.0.2.142"}, "203.0.113.100"),
 }
 # RegionOne's, by their old names: the single-region lab's addresses.
 _ONE = ADDRESSING[REGIONS[0]]

@@ -49,4 +49,6 @@ def test_the_regions_addresses_do_not_overlap() -> None:
         tenant = ipaddress.ip_network(net.tenant_cidr)
         assert all(ipaddress.ip_address(a) in tenant for a in net.nodes.values())
         assert ipaddress.ip_address(net.tenant_gateway) in tenant
-        assert ipaddress.ip_address(net.floating_ip) in ipaddress.ip_network(net.external_cidr)
+        external = ipaddress.ip_network(net.external_cidr)
+        assert ipaddress.ip_address(net.floating_ip) in external
+        assert ipaddress.ip_address(net.client) in external

@@ -4,7 +4,6 @@ every process is ours by PID and every namespace goes with `RouterNetwork.unplug
 
 from __future__ import annotations
 
-import ipaddress
 import subprocess
 import sys
 import time
@@ -79,12 +78,10 @@ class Watcher(Probes):
 class Client(_InNamespace):
     """A host on the external network that connects to addresses and reports who answered."""
 
-    def __init__(self, net: RouterNetwork, name: str = "client", host: int = 200) -> None:
-        """At the `host`th address of the region's external network."""
+    def __init__(self, net: RouterNetwork, name: str = "client") -> None:
+        """At the region's client address (topology.Addressing.client)."""
         self.net, self.name = net, name
-        external = ipaddress.ip_network(net.addressing.external_cidr)
-        super().__init__(net.plug_host(name, external=True,
-                                       cidr=f"{external[host]}/{external.prefixlen}",
+        super().__init__(net.plug_host(name, external=True, cidr=net.addressing.client_cidr,
                                        gateway=net.addressing.external_gateway), PROBER)
 
     def ask(self, address: str, timeout: float = 0.5) -> str | None:
