@@ -97,8 +97,7 @@ def every_daemon(layout: Layout) -> list[Daemon]:
 
 def down(layout: Layout, keep_venv: bool = True) -> None:
     stop_together(every_daemon(layout))
-    RouterNetwork.of(layout).destroy()
-    regions.destroy(layout)
+    RouterNetwork.of(layout).destroy()  # RegionTwo's namespaces too (RouterNetwork.of)
     shutil.rmtree(layout.state, ignore_errors=True)
     if not keep_venv:
         shutil.rmtree(layout.venv, ignore_errors=True)

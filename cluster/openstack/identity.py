@@ -71,7 +71,7 @@ def register_object_store(layout: Layout, region: str, url: str) -> None:
                {region: url + CATALOG["object-store"][2]})
 
 
-def register_region(layout: Layout) -> None:
+def register_region_network(layout: Layout) -> None:
     """The layout's region's own Neutron and compute in the catalog, at their fault proxies
     (idempotent)."""
     ident = clouds.connect(layout).identity

@@ -112,8 +112,9 @@ class Layout:
         return f"https://{HOST}:{self.ports()[f'{service}-tls']}"
 
     def public_ports(self) -> list[int]:
-        """The ports of every public_url, in SERVICES order: what a client of the cloud
-        connects to (the relays that bring the endpoints to the nodes and VMs listen on them)."""
+        """The ports of RegionOne's public_urls, in SERVICES order: what a client of the cloud
+        connects to (the relays that bring the endpoints to the nodes and VMs listen on them;
+        RegionTwo's proxies are not relayed yet)."""
         return [self.ports()[f"{s}-proxy"] for s in SERVICES]
 
     @property

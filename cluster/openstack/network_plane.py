@@ -16,7 +16,7 @@ def up(layout: Layout, cloud: str = MEMBER_CLOUD, project: str = "fractal") -> t
     for node, server_id in built.servers.items():
         if registry.get(layout, server_id) is None:
             registry.register(layout, registry.Server(server_id, node, built.project_id))
-    external_len = topology.ADDRESSING[layout.region].external_cidr.split("/")[1]
-    RouterNetwork.of(layout).create(f"{built.router_gateway_ip}/{external_len}")
+    net = RouterNetwork.of(layout)
+    net.create(f"{built.router_gateway_ip}/{net.addressing.external_prefix_len}")
     services.dataplane(layout).start()
     return built

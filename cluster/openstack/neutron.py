@@ -21,6 +21,9 @@ model_base.BASEV2.metadata.create_all(create_engine(sys.argv[1]))
 """
 
 
+INITIALISED = "initialised"  # written once the schema is made and stamped
+
+
 def daemon(layout: Layout) -> daemons.Daemon:
     name = layout.regional("neutron")
     home = layout.dir(name)
@@ -33,7 +36,8 @@ def daemon(layout: Layout) -> daemons.Daemon:
 
 
 def configured(layout: Layout) -> bool:
-    return (layout.dir(layout.regional("neutron")) / "neutron.db").exists()
+    """configure and initialise both done (a failed stamp is tried again by the next `up`)."""
+    return (layout.dir(layout.regional("neutron")) / INITIALISED).exists()
 
 
 def configure(layout: Layout) -> None:
@@ -81,9 +85,11 @@ network_vlan_ranges = physnet1:100:200
 
 def initialise(layout: Layout) -> None:
     home = layout.dir(layout.regional("neutron"))
+    (home / "neutron.db").unlink(missing_ok=True)  # a half-made schema from a failed run
     for argv in ([layout.bin("python"), "-c", SCHEMA, f"sqlite:///{home}/neutron.db"],
                  [layout.bin("neutron-db-manage"), "--config-file", str(home / "neutron.conf"),
                   "--config-file", str(home / "ml2_conf.ini"), "stamp", "heads"]):
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"neutron schema: {done.stderr.strip()[-400:]}")
+    (home / INITIALISED).touch()

@@ -26,7 +26,8 @@ from cluster.openstack import (
 )
 from cluster.openstack.daemons import Daemon, start_together, stop_together
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
+from cluster.openstack.faults import control
+from cluster.openstack.layout import MEMBER_CLOUD, PROXIED, REGIONS, REGIONS_CLOUD, Layout
 
 SECOND = REGIONS[1]
 
@@ -60,13 +61,18 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
             daemon.stop()
         start_together(swift.daemons_of(layout))
     clouds.write(layout)  # a cloud made before its two-region entry
+    proxies = services.proxies(layout)
+    if set(PROXIED) - set(control.show(layout)):
+        say("the fault proxies predate RegionTwo's endpoints: restarting them (faults cleared)")
+        proxies.stop()
+        proxies.start()
     if not started(layout):
         swift.configure(layout, SECOND)
     if not neutron.configured(two):
         neutron.configure(two)
         neutron.initialise(two)
     identity.register_object_store(layout, SECOND, swift.Cluster(layout, SECOND).url)
-    identity.register_region(two)
+    identity.register_region_network(two)
     start_together([d for d in daemons(layout) if d.name != services.dataplane(two).name])
     # After its endpoints are catalogued: the site project's filter lists them.
     cloud = site_cloud(layout, SECOND)
@@ -82,11 +88,6 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
 def stop(layout: Layout) -> None:
     """RegionTwo's daemons and both sync daemons stopped, their state kept (`up` again)."""
     stop_together(daemons(layout))
-
-
-def destroy(layout: Layout) -> None:
-    """RegionTwo's namespaces (its router's and its hosts'), for the cloud's `down`."""
-    RouterNetwork.of(layout.in_region(SECOND)).destroy()
 
 
 def pair(layout: Layout, container: str, cloud: str = REGIONS_CLOUD) -> None:

@@ -4,7 +4,8 @@ An external network with the floating IP, a tenant network with one port per clu
 whose device_id is the node's server id, and a router between. RegionOne: external
 198.51.100.0/24, tenant 192.0.2.0/24 (nodes n1-n3). RegionTwo (regions.py, where asked): its own
 Neutron holds external 203.0.113.0/25 (the upper half is left for the sites' WAN) and tenant
-192.0.2.128/25 (nodes n4, n5) — addresses apart from RegionOne's, so a log line names one place.
+192.0.2.128/25 (nodes n4, n5). The tenant networks are separate segments, as in any cloud (the
+range overlaps RegionOne's); nodes' and external addresses differ, so a log line names one place.
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ class Addressing:
     client: str  # a user on the external network (the lab's and the tests' client host)
 
     @property
-    def prefix_len(self) -> str:
+    def tenant_prefix_len(self) -> str:
         return self.tenant_cidr.split("/")[1]
 
     @property
+    def external_prefix_len(self) -> str:
+        return self.external_cidr.split("/")[1]
+
+    @property
     def client_cidr(self) -> str:
-        return f"{self.client}/{self.external_cidr.split('/')[1]}"
+        return f"{self.client}/{self.external_prefix_len}"
 
 
 ADDRESSING = {

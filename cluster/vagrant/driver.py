@@ -49,7 +49,8 @@ class VagrantError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     """What the Vagrantfile reads (stage/settings.json). Networks are RFC 5737 (TEST-NET-3):
-    the lab uses 192.0.2.0/24 in its own namespaces, so the two never meet."""
+    the lab's (192.0.2.0/24, and a two-region cloud's RegionTwo external 203.0.113.0/25) live
+    in namespaces of their own, so they never meet these."""
     shared_dir: str
     prefix: str = "fhv-"
     driver: str = "kvm"  # "qemu" = software emulation (TCG)

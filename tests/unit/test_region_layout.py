@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
+import pytest
+
 from cluster.openstack import neutron, services
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import REGIONS, Layout
@@ -35,8 +37,16 @@ def test_region_two_has_its_own_servers_ports_and_router(tmp_path: Path) -> None
         assert name in ports
     assert len(set(ports.values())) == len(ports)
     net = RouterNetwork.of(two)
-    assert net.router == "fha2-router" and not net.router.startswith("fha-")
+    # Not a prefix another lab could have ("fha2"), and inside RegionOne's `destroy` scope.
+    assert net.router == "fha-2-router"
     assert net.addressing == ADDRESSING["RegionTwo"]
+
+
+def test_a_prefix_too_long_for_region_twos_devices_is_refused(tmp_path: Path) -> None:
+    long = Layout.at(tmp_path, netns_prefix="fhb1234567")
+    assert RouterNetwork.of(long).router == "fhb1234567-router"  # RegionOne's devices fit
+    with pytest.raises(ValueError, match="over 15 bytes"):
+        RouterNetwork.of(long.in_region(REGIONS[1]))
 
 
 def test_the_regions_addresses_do_not_overlap() -> None:

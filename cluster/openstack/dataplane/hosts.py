@@ -56,7 +56,7 @@ class Node(_InNamespace):
                  mac: str | None = None) -> None:
         self.net, self.name = net, name
         tenant = net.addressing
-        netns = net.plug_host(name, external=False, cidr=f"{address}/{tenant.prefix_len}",
+        netns = net.plug_host(name, external=False, cidr=f"{address}/{tenant.tenant_prefix_len}",
                               gateway=tenant.tenant_gateway, mac=mac)
         super().__init__(netns, LISTENER, name, str(PORT))
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
@@ -109,8 +109,8 @@ class Client(_InNamespace):
 @contextmanager
 def nodes_and_client(net: RouterNetwork, topo: Topology,
                      names: Sequence[str]) -> Iterator[Client]:
-    """Nodes `names` at their ports' addresses and MACs, and a client outside; all removed
-    after (by PID and namespace), whatever failed."""
+    """Nodes `names` at their ports' addresses and MACs, and a client outside; those made are
+    removed after (by PID and namespace), whatever failed after them."""
     made: list[Node | Client] = []
     try:
         for name in names:

@@ -25,10 +25,16 @@ class RouterNetwork:
 
     @classmethod
     def of(cls, layout: Layout) -> RouterNetwork:
-        """The layout's region's router: RegionTwo's names carry the prefix and a 2 ("fha2-…"),
-        so each region's `destroy` removes its own (and a veth name stays within 15 bytes)."""
+        """The layout's region's router. RegionTwo's names are "<prefix>-2-…": never another
+        lab's prefix, and inside RegionOne's, whose `destroy` (the cloud's `down`) takes them
+        too. Raises ValueError where a device name would pass Linux's 15 bytes."""
         index = REGIONS.index(layout.region)
-        return cls(layout.netns_prefix + (str(index + 1) if index else ""), layout.region)
+        net = cls(layout.netns_prefix + (f"-{index + 1}" if index else ""), layout.region)
+        longest = f"{net.prefix}-r-qg"
+        if len(longest) > 15:
+            raise ValueError(f"netns prefix {layout.netns_prefix!r} too long for {layout.region}"
+                             f"'s router devices ({longest!r} is over 15 bytes)")
+        return net
 
     @property
     def addressing(self) -> Addressing:
@@ -58,7 +64,7 @@ class RouterNetwork:
                    [gateway_cidr])
         tenant = self.addressing
         netns.plug(self.router, self.tenant_switch, TENANT_DEVICE, f"{self.prefix}-r-qr",
-                   [f"{tenant.tenant_gateway}/{tenant.prefix_len}"])
+                   [f"{tenant.tenant_gateway}/{tenant.tenant_prefix_len}"])
         # Forwarding inside the router namespace only (a per-namespace sysctl).
         netns.run(["ip", "netns", "exec", self.router, "sysctl", "-qw",
                    "net.ipv4.ip_forward=1"])
