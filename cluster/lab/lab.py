@@ -236,9 +236,9 @@ class Lab:
         running = [n for n in self.nodes if n.running]  # the first may have crashed
         # Not an isolated node's view: it waits on a partition that is about to be fenced (a
         # benchmark's wait there died with the node: exited -9).
-        quorate = [n for n in running if (view := self.status(n)) is not None and view.quorate]
-        (quorate or running)[0].exec(["crm_resource", "--wait", f"--timeout={timeout:.0f}s"],
-                                     timeout=timeout + 10)
+        asked = next((n for n in running if (view := self.status(n)) and view.quorate),
+                     running[0])  # stops at the first quorate view: one crm_mon as a rule
+        asked.exec(["crm_resource", "--wait", f"--timeout={timeout:.0f}s"], timeout=timeout + 10)
 
     def wait_formed(self, timeout: float = 90.0) -> crm_mon.ClusterState:
         """Until every running node is online in a quorate cluster with a DC, seen from each."""
