@@ -25,7 +25,9 @@ def render(members: list[Member], *, cluster_name: str = "fractal", token_ms: in
     nodes = "".join(
         f"    node {{\n        ring0_addr: {m.address}\n        name: {m.name}\n"
         f"        nodeid: {m.nodeid}\n    }}\n" for m in members)
-    quorum = "    expected_votes: 1\n" if len(members) == 1 else ""
+    # Two nodes: votequorum's two_node (either alone keeps quorum once both were seen, and
+    # fencing settles which one serves: a site of two, cluster/geo/sites.py).
+    quorum = {1: "    expected_votes: 1\n", 2: "    two_node: 1\n"}.get(len(members), "")
     return Template(TEMPLATE.read_text()).substitute(
         cluster_name=cluster_name, token_ms=token_ms, consensus_ms=int(token_ms * 1.2),
         token_coefficient_ms=token_coefficient_ms,

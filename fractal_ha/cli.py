@@ -13,6 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "agents": ("resource_agents.install", "main", "install/uninstall the ocf:fractal:* agents"),
     "lab": ("cluster.lab.cli", "main", "a three-node Pacemaker lab on this host"),
+    "geo": ("cluster.geo.cli", "main",
+            "two Pacemaker sites in two regions of the lab cloud, booth's ticket, DNS"),
     "cloud": ("cluster.openstack.cli", "main",
               "the lab's OpenStack (Keystone, Neutron, compute, data plane, faults)"),
     "confd": ("fractal_service.settings.confd", "main",

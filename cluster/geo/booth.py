@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster.lab.netns import disable_ipv6
 from cluster.private_file import write_private
 from resource_agents.ocf import process
 
@@ -108,12 +109,6 @@ def make_authfile(path: Path) -> Path:
     return path
 
 
-def disable_ipv6(netns: str) -> None:
-    """booth 1.0 blocks forever on this kernel while IPv6 is on in its namespace (fixed
-    upstream in booth 1.2, not in Debian 12)."""
-    subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-qw",
-                    "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
-                    "net.ipv6.conf.lo.disable_ipv6=1"], check=True, capture_output=True)
 
 
 @dataclass(frozen=True)

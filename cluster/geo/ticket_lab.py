@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.corosync_conf import Member, render
+from cluster.geo import site_cib
 from cluster.geo.booth import (
     TICKET,
     Arbitrator,
     BoothConfig,
     TicketTimes,
-    disable_ipv6,
     make_authfile,
 )
-from cluster.geo.dns import SERVICE_NAME, TTL_SECONDS, DnsServer
+from cluster.geo.dns import SERVICE_NAME, DnsServer
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeError, NodeSpec
 
@@ -53,44 +53,14 @@ class Names:
         return f"{self.prefix}-{name}"
 
 
-# Every operation of the name is bounded well inside the ticket's acquire-after: Pacemaker
-# acts on a lost ticket only once the actions in flight in the current transition are done
-# (a recurring monitor's first run is one of them), and the stock agent's dig waits 3 x 5 s
-# for an unreachable server. With the defaults (30 s), a site cut off just after starting
-# the name stopped its service 15 s after the cut, when the other site already served.
-NAME_OP_TIMEOUT_S = 3
-
-
-def _claim_cib(claim: Path, site: str) -> str:
-    """The site's ticket claimer (the caller's script, run by ocf:heartbeat:anything with the
-    site's name): beside boothd, started after it, never guarded by the ticket it asks for."""
-    return f"""\
-primitive ticket-claim ocf:heartbeat:anything params binfile={claim} \\
-    cmdline_options={site} op monitor interval=10s
-colocation claim-with-booth inf: ticket-claim booth
-order booth-then-claim Mandatory: booth ticket-claim
-"""
-
-
 def _cib(config: Path, address: str, dns: DnsServer) -> str:
-    """The site's resources, in crm shell syntax: booth, the stand-in service and the name
-    pointed at the site (Debian's dnsupdate), both guarded by the ticket. The name follows the
-    service (colocated, started after it) without being able to hold up its stop."""
-    t = NAME_OP_TIMEOUT_S
-    return f"""\
-property stonith-enabled=false
-rsc_defaults resource-stickiness=100
-primitive booth ocf:pacemaker:booth-site params config={config} \\
-    op monitor interval=5s timeout=20s
-primitive {SERVICE} ocf:pacemaker:Dummy op monitor interval=2s
-primitive service-name ocf:heartbeat:dnsupdate params hostname={SERVICE_NAME} ip={address} \\
-    ttl={TTL_SECONDS} server={dns.address} serverport={dns.port} keyfile={dns.key_file} \\
-    op monitor interval=5s timeout={t}s op start timeout={t}s op stop timeout={t}s
-colocation name-with-service inf: service-name {SERVICE}
-order service-then-name Mandatory: {SERVICE} service-name symmetrical=false
-rsc_ticket service-needs-ticket {TICKET}: {SERVICE} loss-policy=stop
-rsc_ticket name-needs-ticket {TICKET}: service-name loss-policy=stop
-"""
+    """The site's resources: booth, the stand-in service and the name pointed at the site,
+    both guarded by the ticket."""
+    return ("property stonith-enabled=false\nrsc_defaults resource-stickiness=100\n"
+            + site_cib.booth(config)
+            + f"primitive {SERVICE} ocf:pacemaker:Dummy op monitor interval=2s\n"
+            + site_cib.name(address, dns, follows=SERVICE)
+            + site_cib.tickets(SERVICE, "service-name"))
 
 
 @contextmanager
@@ -128,10 +98,10 @@ class TicketLab:
         self.times = times or TicketTimes()
         self.handler = directory / "before-acquire" if before_acquire else None
         self.claim = directory / "ticket-claim" if claim else None
-        if self.times.acquire_after <= NAME_OP_TIMEOUT_S + 1:
+        if self.times.acquire_after <= site_cib.NAME_OP_TIMEOUT_S + 1:
             raise ValueError(f"acquire-after={self.times.acquire_after:g} s leaves the old site "
                              f"no time to stop (its actions in flight take up to "
-                             f"{NAME_OP_TIMEOUT_S} s)")
+                             f"{site_cib.NAME_OP_TIMEOUT_S} s)")
         self.sites = {name: Node(NodeSpec(name, 1, address, self.names.site(name)), directory)
                       for name, address in SITES.items()}
         self.arbitrator = Arbitrator(self.names.arbitrator, directory / "arbitrator.conf",
@@ -157,7 +127,7 @@ class TicketLab:
             ns = node.spec.netns
             netns.add(ns)
             netns.plug(ns, self.names.wan, "wan0", name, [f"{node.spec.address}/{WAN_CIDR}"])
-            disable_ipv6(ns)
+            netns.disable_ipv6(ns)
             # One name per site: booth-site finds its daemon by the configuration's name.
             config.write(self.dir / f"{name}.conf")
             node.prepare(render([Member(name, 1, node.spec.address)], cluster_name=name),
@@ -169,7 +139,7 @@ class TicketLab:
             self._wait_for_pacemaker(node)
             cib = _cib(self.dir / f"{name}.conf", node.spec.address, self.dns)
             if self.claim is not None:
-                cib += _claim_cib(self.claim, name)
+                cib += site_cib.claim(self.claim, name)
             node.exec(["crm", "configure", "load", "update", "-"], input=cib)
 
     def _wait_for_pacemaker(self, node: Node, timeout: float = 120.0) -> None:

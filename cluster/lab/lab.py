@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cluster import api_token, http_client, operations
@@ -32,15 +33,7 @@ from cluster.lab.node import Node, NodeSpec
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, Layout
-from cluster.openstack.topology import (
-    ADDRESSING,
-    EXTERNAL_GATEWAY,
-    FLOATING_IP,
-    NODES,
-    TENANT_CIDR,
-    TENANT_GATEWAY,
-    Topology,
-)
+from cluster.openstack.topology import ADDRESSING, FLOATING_IP, Topology
 from resource_agents.agents.api import SYSCTL_FILE as API_SYSCTL
 from resource_agents.metrics import crm_mon
 
@@ -57,40 +50,75 @@ SERVICE_ADDRESS = FLOATING_IP  # where clients and workers reach the API
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Wan:
+    """A second network every node of a site is plugged into (eth1): the sites' WAN, where
+    booth talks and the lab zone's DNS server answers (cluster/geo/sites.py)."""
+
+    switch: str  # the WAN's switch namespace
+    addresses: dict[str, str]  # node name -> its address on the WAN, with prefix length
+    nameserver: str  # the nodes' resolver (the service's name)
+
+
 class Lab:
-    def __init__(self, lab_dir: Path, size: int = 3, *, token_ms: int = 500,
-                 token_coefficient_ms: int = TOKEN_COEFFICIENT_MS, prefix: str = PREFIX) -> None:
-        if not 1 <= size <= len(NODES):
-            raise ValueError(f"the lab has 1 to {len(NODES)} nodes, not {size}")
+    """`cloud`: a cloud someone else brought up and takes down (the two-site lab's, shared by
+    its sites); by default the lab makes its own in its directory. `region`: the region whose
+    network, nodes (topology.ADDRESSING) and floating IP the lab uses."""
+
+    def __init__(self, lab_dir: Path, size: int | None = None, *, token_ms: int = 500,
+                 token_coefficient_ms: int = TOKEN_COEFFICIENT_MS, prefix: str = PREFIX,
+                 region: str = REGIONS[0], cloud: Layout | None = None,
+                 wan: Wan | None = None) -> None:
+        self.addressing = ADDRESSING[region]
+        every = self.addressing.nodes
+        size = min(3, len(every)) if size is None else size
+        if not 1 <= size <= len(every):
+            raise ValueError(f"a lab in {region} has 1 to {len(every)} nodes, not {size}")
         self.dir = lab_dir
         self.token_ms = token_ms
         self.token_coefficient_ms = token_coefficient_ms
         self.prefix = prefix
+        self.region = region
+        self.wan = wan
+        self.own_cloud = cloud is None
         # The cloud's state lives in the lab; its virtualenv is the shared cache.
-        self.cloud = Layout(state=lab_dir / "cloud", venv=Layout().venv, netns_prefix=prefix)
+        self.cloud = (cloud or Layout(state=lab_dir / "cloud", venv=Layout().venv,
+                                      netns_prefix=prefix)).in_region(region)
         self.net = RouterNetwork.of(self.cloud)
         self.client_netns = self.net.host("client")
+        self.address = self.addressing.floating_ip  # where clients and workers reach the API
         self.nodes = [Node(NodeSpec(name, i, address, f"{prefix}-{name}"), lab_dir)
-                      for i, (name, address) in enumerate(list(NODES.items())[:size], start=1)]
+                      for i, (name, address) in enumerate(list(every.items())[:size], start=1)]
         # Settings in etcd: a member on every node, its own cluster beside Pacemaker.
         self.etcd = LabEtcd(lab_dir / "etcd", {n.name: n.spec.address for n in self.nodes},
                             token=f"{prefix}-etcd")
         # The fractals live in the cloud's Object Storage (real Swift): no node holds state.
         self.service = ServiceConfig(
-            SERVICE_ADDRESS, store_url=f"swift://{MEMBER_CLOUD}/fractals",
+            self.address, store_url=f"swift://{MEMBER_CLOUD}/fractals",
             address_agent="ocf:fractal:floating-ip",
-            address_params=f"cloud={MEMBER_CLOUD} floating_ip={FLOATING_IP} network=fractal",
+            address_params=f"cloud={MEMBER_CLOUD} floating_ip={self.address} network=fractal",
             fencing=True, **self.etcd.service_params())
 
     @classmethod
     def open(cls, lab_dir: Path, prefix: str = PREFIX) -> Lab:
-        """The lab that `boot` recorded in `lab_dir` (its prefix and size), or a new one."""
+        """The lab that `boot` recorded in `lab_dir` (its prefix, size, region and cloud), or
+        a new one. A site's compute hooks open it so (a fenced node is crashed and booted)."""
         try:
             saved = json.loads((lab_dir / "lab.json").read_text())
         except (OSError, ValueError):
             return cls(lab_dir, prefix=prefix)
+        cloud = (Layout(state=Path(saved["cloud"]), venv=Layout().venv,
+                        netns_prefix=saved["cloud_prefix"]) if saved.get("cloud") else None)
         return cls(lab_dir, saved["size"], token_ms=saved["token_ms"], prefix=saved["prefix"],
-                   token_coefficient_ms=saved.get("token_coefficient_ms", TOKEN_COEFFICIENT_MS))
+                   token_coefficient_ms=saved.get("token_coefficient_ms", TOKEN_COEFFICIENT_MS),
+                   region=saved.get("region", REGIONS[0]), cloud=cloud)
+
+    def _record(self) -> None:
+        saved = {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms,
+                 "token_coefficient_ms": self.token_coefficient_ms, "region": self.region}
+        if not self.own_cloud:
+            saved.update(cloud=str(self.cloud.state), cloud_prefix=self.cloud.netns_prefix)
+        (self.dir / "lab.json").write_text(json.dumps(saved))
 
     def owner(self) -> Path | None:
         """The directory of the lab whose namespaces carry this prefix, if one is recorded and
@@ -99,18 +127,22 @@ class Lab:
             owner = Path((OWNERS / self.prefix).read_text().strip())
         except OSError:
             return None
-        return owner if (owner / "lab.json").exists() else None
+        # lab.json: a lab's; geo.json: a two-site lab's (cluster/geo/sites.py)
+        return owner if any((owner / f).exists() for f in ("lab.json", "geo.json")) else None
 
     def owned_elsewhere(self) -> Path | None:
+        """The owner of this prefix when it is not this lab, nor a lab this one is part of
+        (a site's directory lies in its two-site lab's)."""
         owner = self.owner()
-        return owner if owner and owner.resolve() != self.dir.resolve() else None
+        return owner if owner and not self.dir.resolve().is_relative_to(owner.resolve()) else None
 
     def _claim(self) -> None:
         if other := self.owned_elsewhere():
             raise LabError(f"the prefix {self.prefix!r} belongs to the lab in {other}: "
                            f"`fractal-ha lab --dir {other} down`, or --prefix for a lab of its own")
-        OWNERS.mkdir(parents=True, exist_ok=True)
-        (OWNERS / self.prefix).write_text(f"{self.dir.resolve()}\n")
+        if self.owner() is None:
+            OWNERS.mkdir(parents=True, exist_ok=True)
+            (OWNERS / self.prefix).write_text(f"{self.dir.resolve()}\n")
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -138,14 +170,25 @@ class Lab:
         """The nodes' /etc/openstack: clouds.yaml with the member user only (no admin)."""
         return self.dir / "etc-openstack"
 
+    @property
+    def clouds_entries(self) -> tuple[str, ...]:
+        """The nodes' clouds.yaml entries: the agents' and fencing's (ServiceConfig.cloud),
+        and the store's when it is another."""
+        store = self.service.store_url.removeprefix("swift://").split("/", 1)[0]
+        return tuple(dict.fromkeys([self.service.cloud, store] if store else
+                                   [self.service.cloud]))
+
     def namespaces(self) -> list[str]:
-        return [n.spec.netns for n in self.nodes] + [self.client_netns, self.net.router,
-                                                     self.net.tenant_switch,
-                                                     self.net.external_switch]
+        """What this lab made in the kernel: its nodes and client, and the cloud's network
+        when the cloud is the lab's own."""
+        cloud = ([self.net.router, self.net.tenant_switch, self.net.external_switch]
+                 if self.own_cloud else [])
+        return [n.spec.netns for n in self.nodes] + [self.client_netns, *cloud]
 
     def relay(self) -> Daemon:
-        """The nodes' path to the cloud's endpoints (see cloud_relay.py)."""
-        ports = ",".join(map(str, self.cloud.public_ports()))
+        """The nodes' path to the cloud's endpoints (see cloud_relay.py): a site's reach
+        every region's (its store's peer region too)."""
+        ports = ",".join(map(str, self.cloud.public_ports(every_region=not self.own_cloud)))
         return Daemon("relay", self.dir / "relay",
                       [str(PROJECT_BIN / "python"), "-m", "cluster.lab.cloud_relay", ports,
                        *(n.spec.netns for n in self.nodes)])
@@ -153,16 +196,22 @@ class Lab:
     def build_network(self) -> None:
         """Nodes on the tenant network at their ports' addresses, routed by the cloud's router;
         the client on the external network."""
-        prefix_len = TENANT_CIDR.split("/")[1]
+        net = self.addressing
         for node in self.nodes:
             netns.add(node.spec.netns)
             # The node's kernel settings as the package installs them (sysctl.d).
             netns.run(["ip", "netns", "exec", node.spec.netns, "sysctl", "-qp", str(API_SYSCTL)])
             netns.plug(node.spec.netns, self.net.tenant_switch, "eth0", f"{node.name}-port",
-                       [f"{node.spec.address}/{prefix_len}"])
-            netns.ip("route", "replace", "default", "via", TENANT_GATEWAY,
+                       [f"{node.spec.address}/{net.tenant_prefix_len}"])
+            netns.ip("route", "replace", "default", "via", net.tenant_gateway,
                      netns=node.spec.netns)
-        self.net.plug_host("client", external=True, cidr=CLIENT_CIDR, gateway=EXTERNAL_GATEWAY)
+            if self.wan is not None:
+                # booth (Debian 12's 1.0) hangs on this kernel while IPv6 is on (booth.py)
+                netns.disable_ipv6(node.spec.netns)
+                netns.plug(node.spec.netns, self.wan.switch, "eth1", f"{node.name}-wan",
+                           [self.wan.addresses[node.name]])
+        self.net.plug_host("client", external=True, cidr=net.client_cidr,
+                           gateway=net.external_gateway)
 
     def write_etc_net(self) -> None:
         """The nodes' /etc/hosts (every node by name, as cloud-init writes it) and an empty
@@ -171,7 +220,9 @@ class Lab:
         etc.mkdir(exist_ok=True)
         hosts = ["127.0.0.1 localhost", *(f"{n.spec.address} {n.name}" for n in self.nodes)]
         (etc / "hosts").write_text("\n".join(hosts) + "\n")
-        (etc / "resolv.conf").write_text("# the lab has no DNS server\n")
+        (etc / "resolv.conf").write_text(
+            f"nameserver {self.wan.nameserver}\noptions timeout:1 attempts:2\n" if self.wan
+            else "# the lab has no DNS server\n")
 
     def boot_node(self, node: Node) -> None:
         """Power on, as the hypervisor would: the compute service sees it ACTIVE again."""
@@ -193,14 +244,14 @@ class Lab:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         self._claim()
-        (self.dir / "lab.json").write_text(json.dumps(
-            {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms,
-             "token_coefficient_ms": self.token_coefficient_ms}))
+        self._record()
         install.install(self.dir / "ocf")
-        topo = cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+        topo = (cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+                if self.own_cloud else self.topology)
         self.openstack_etc.mkdir(exist_ok=True)
         (self.openstack_etc / "clouds.yaml").touch(mode=0o600)
-        (self.openstack_etc / "clouds.yaml").write_text(clouds.member_only(self.cloud))
+        (self.openstack_etc / "clouds.yaml").write_text(
+            clouds.member_only(self.cloud, self.clouds_entries))
         api_token.make(self.token_file)
         self.etcd.prepare(self.fractal_etc)
         self.write_etc_net()
@@ -273,7 +324,7 @@ class Lab:
         API's token unless `anonymous`."""
         return http_client.request(
             ["ip", "netns", "exec", self.client_netns], method,
-            f"http://{SERVICE_ADDRESS}:{self.service.api_port}{path}", body, timeout=timeout,
+            f"http://{self.address}:{self.service.api_port}{path}", body, timeout=timeout,
             headers=headers, token_file=None if anonymous else self.token_file)
 
     # -- faults --------------------------------------------------------------------------
@@ -297,7 +348,8 @@ class Lab:
         for node in self.nodes:
             node.crash()  # PID 1 of each node: every process of the node goes with it
         self.relay().stop()
-        cloud.down(self.cloud)  # its daemons, then every namespace with our prefix
+        if self.own_cloud:
+            cloud.down(self.cloud)  # its daemons, then every namespace with our prefix
         for name in self.namespaces():
             netns.delete(name)
         for created in ("nodes", "ocf", "relay", "etc-openstack", "etc-net", "etc-fractal",

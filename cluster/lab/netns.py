@@ -67,3 +67,10 @@ def plug(host_netns: str, switch_netns: str, ifname: str, port: str, cidrs: Sequ
 def set_link(switch_netns: str, port: str, up: bool) -> None:
     """Cut or restore a host's cable at the switch side (isolation without touching the host)."""
     ip("link", "set", port, "up" if up else "down", netns=switch_netns)
+
+
+def disable_ipv6(netns: str) -> None:
+    """IPv6 off inside `netns`: booth 1.0 blocks forever on this kernel while it is on
+    (fixed upstream in booth 1.2, not in Debian 12)."""
+    run(["ip", "netns", "exec", netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+         "net.ipv6.conf.default.disable_ipv6=1", "net.ipv6.conf.lo.disable_ipv6=1"])

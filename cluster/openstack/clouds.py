@@ -4,6 +4,7 @@ connections made from it — never from the user's own clouds.yaml."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import yaml
@@ -47,9 +48,19 @@ def entries(layout: Layout) -> dict[str, dict]:
             TLS_CLOUD: over_tls, REGIONS_CLOUD: in_both(*MEMBER)}
 
 
-def member_only(layout: Layout) -> str:
-    """clouds.yaml for a cluster node: the member user's entry alone (JSON, which is YAML)."""
-    return json.dumps({"clouds": {MEMBER_CLOUD: entries(layout)[MEMBER_CLOUD]}}, indent=2)
+def member_only(layout: Layout, names: Sequence[str] = (MEMBER_CLOUD,)) -> str:
+    """clouds.yaml for a cluster node: the member user's entries `names` alone, never the
+    admin's (JSON, which is YAML). A site project's entry (regions.site_cloud) is read from
+    the cloud's clouds.yaml."""
+    if ADMIN_CLOUD in names:
+        raise ValueError(f"{ADMIN_CLOUD}: a node never gets the admin's credentials")
+    written = (yaml.safe_load(layout.clouds_yaml.read_text())["clouds"]
+               if layout.clouds_yaml.exists() else {})
+    every = {**written, **entries(layout)}
+    missing = [name for name in names if name not in every]
+    if missing:
+        raise LookupError(f"no clouds.yaml entry {', '.join(missing)} in {layout.clouds_yaml}")
+    return json.dumps({"clouds": {name: every[name] for name in names}}, indent=2)
 
 
 def write(layout: Layout) -> None:

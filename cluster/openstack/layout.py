@@ -111,11 +111,16 @@ class Layout:
         """The HTTPS twin of public_url (the same proxy, TLS with the lab's CA)."""
         return f"https://{HOST}:{self.ports()[f'{service}-tls']}"
 
-    def public_ports(self) -> list[int]:
+    def public_ports(self, every_region: bool = False) -> list[int]:
         """The ports of RegionOne's public_urls, in SERVICES order: what a client of the cloud
-        connects to (the relays that bring the endpoints to the nodes and VMs listen on them;
-        RegionTwo's proxies are not relayed yet)."""
-        return [self.ports()[f"{s}-proxy"] for s in SERVICES]
+        connects to (the relays that bring the endpoints to the nodes and VMs listen on them).
+        `every_region`: RegionTwo's too (its Neutron and compute proxies, its Swift)."""
+        ports = [self.ports()[f"{s}-proxy"] for s in SERVICES]
+        if every_region:
+            second = REGIONS[1]
+            ports += [self.ports()[f"{regional(s, second)}-proxy"] for s in PER_REGION]
+            ports.append(self.ports()[regional("object-store", second)])
+        return ports
 
     @property
     def keystone_url(self) -> str:

@@ -35,3 +35,11 @@ def test_the_token_corosync_runs_with_is_the_configured_one(size: int, token_ms:
     token, consensus = runtime_token(render(members, token_ms=token_ms))
     assert token == token_ms
     assert consensus >= 1.2 * token
+
+
+def test_two_nodes_keep_quorum_alone_once_both_were_seen() -> None:
+    """A site of two (the two-site lab's site B): either node alone keeps quorum, fencing
+    decides which one serves; three nodes keep the plain majority."""
+    two = render([Member("n4", 1, "192.0.2.141"), Member("n5", 2, "192.0.2.142")])
+    three = render([Member(f"n{i}", i, f"192.0.2.{10 + i}") for i in (1, 2, 3)])
+    assert "two_node: 1" in two and "two_node" not in three

@@ -5,6 +5,8 @@ another directory with the same prefix (seen: a refused `up` in a second directo
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,30 @@ def test_the_owner_itself_may_go_down(tmp_path: Path) -> None:
     lab = up_in(tmp_path / "a")
     assert Lab.open(tmp_path / "a").owned_elsewhere() is None
     assert lab.owner() == (tmp_path / "a").resolve()
+
+
+def test_a_site_of_a_two_site_lab_is_part_of_it_and_reopens_in_its_region(
+        tmp_path: Path, touched: list[str], request: pytest.FixtureRequest) -> None:
+    """A site's directory lies in its two-site lab's, which owns the prefix; the compute
+    hooks reopen a site (a fenced node is crashed and booted) in its region and cloud."""
+    from cluster.geo.sites import GeoLab
+
+    short = Path(tempfile.mkdtemp(prefix="fgx-", dir="/tmp"))  # booth's 63-character values
+    request.addfinalizer(lambda: shutil.rmtree(short))
+    geo = GeoLab(short / "geo", prefix="fgx")
+    geo._claim()
+    site_b = geo.sites["site-b"]
+    site_b.dir.mkdir()
+    site_b._claim()  # no LabError: the owner is the lab it is part of
+    site_b._record()
+    again = Lab.open(site_b.dir)
+    assert (again.region, again.cloud.state, [n.name for n in again.nodes]) == (
+        "RegionTwo", geo.cloud.state, ["n4", "n5"])
+    assert not again.own_cloud and again.owned_elsewhere() is None
+    # A lab of its own elsewhere with that prefix is still refused.
+    with pytest.raises(LabError, match="belongs to the lab in"):
+        Lab(tmp_path / "elsewhere", prefix="fgx")._claim()
+    # A site's down leaves the shared cloud's network to the two-site lab.
+    site_b.down()
+    assert touched == ["crash n4", "crash n5", "delete fgx-n4", "delete fgx-n5",
+                       "delete fgx-2-h-client"]

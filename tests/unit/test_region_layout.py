@@ -62,3 +62,26 @@ def test_the_regions_addresses_do_not_overlap() -> None:
         external = ipaddress.ip_network(net.external_cidr)
         assert ipaddress.ip_address(net.floating_ip) in external
         assert ipaddress.ip_address(net.client) in external
+
+
+def test_a_sites_relay_carries_every_regions_endpoints(tmp_path: Path) -> None:
+    layout = Layout(state=tmp_path / "state", venv=tmp_path / "venv")
+    ports = layout.ports()
+    one = layout.public_ports()
+    every = layout.public_ports(every_region=True)
+    assert every[:len(one)] == one
+    assert set(every) - set(one) == {ports["neutron-RegionTwo-proxy"],
+                                     ports["compute-RegionTwo-proxy"],
+                                     ports["object-store-RegionTwo"]}
+
+
+def test_a_node_never_gets_the_admins_entry_and_a_missing_entry_is_named(
+        tmp_path: Path) -> None:
+    from cluster.openstack import clouds
+    from cluster.openstack.layout import ADMIN_CLOUD
+
+    layout = Layout(state=tmp_path / "state", venv=tmp_path / "venv")
+    with pytest.raises(ValueError, match="admin"):
+        clouds.member_only(layout, (ADMIN_CLOUD,))
+    with pytest.raises(LookupError, match="fractal-lab-regiontwo"):
+        clouds.member_only(layout, ("fractal-lab-regiontwo",))

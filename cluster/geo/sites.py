@@ -1,0 +1,358 @@
+"""The two-site lab: the Fractal service in two regions of one lab cloud, one site serving at
+a time, as booth's ticket says.
+
+- site A, RegionOne: n1-n3, a Pacemaker cluster of its own (cluster/lab/lab.py as a site):
+  the API clone, the floating IP 198.51.100.10, the workers, booth with its address on the
+  WAN, the ticket claimer, the name;
+- site B, RegionTwo: n4, n5 (corosync two_node), the same with RegionTwo's floating IP
+  203.0.113.10, fenced through RegionTwo's compute only (its site project);
+- the third place: the booth arbitrator and the lab zone's DNS server (knot), on the WAN only;
+- the WAN, 203.0.113.128/25: every node's eth1, booth's site addresses, the arbitrator;
+- the world: a client with a leg on both regions' external networks and on the WAN.
+
+The ticket guards the floating IP, the workers and the name (loss-policy=stop, site_cib.py);
+the API runs hot at both sites (it holds no state: it serves only where the address is).
+Each site's API writes to its own region's Swift; the container is synced both ways
+(regions.pair). booth runs the region check before a site takes the ticket and at each
+renewal (fractal-region-check, reading the site's /etc/fractal/api.toml).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import grp
+import json
+import os
+import pwd
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cluster import http_client
+from cluster.geo import site_cib
+from cluster.geo.booth import (
+    MAX_VALUE,
+    TICKET,
+    Arbitrator,
+    BoothConfig,
+    TicketTimes,
+    make_authfile,
+)
+from cluster.geo.dns import SERVICE_NAME, DnsServer
+from cluster.lab import netns
+from cluster.lab.lab import OWNERS, Lab, LabError, Wan
+from cluster.lab.node import NodeError
+from cluster.openstack.dataplane.network import RouterNetwork
+from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
+from cluster.openstack.regions import site_cloud_name
+from cluster.openstack.topology import ADDRESSING
+
+PREFIX = "fgeo"
+SITES = {"site-a": REGIONS[0], "site-b": REGIONS[1]}
+SIZES = {"site-a": 3, "site-b": 2}
+WAN_PREFIX_LEN = 25  # 203.0.113.128/25: RegionTwo's external network is the lower half
+WAN_ADDRESSES = {"n1": "203.0.113.131", "n2": "203.0.113.132", "n3": "203.0.113.133",
+                 "n4": "203.0.113.141", "n5": "203.0.113.142"}
+BOOTH_ADDRESSES = {"site-a": "203.0.113.130", "site-b": "203.0.113.140"}
+ARBITRATOR = "203.0.113.250"
+WORLD = {REGIONS[0]: "198.51.100.201/24", REGIONS[1]: "203.0.113.101/25",
+         "wan": "203.0.113.201/25"}
+CONTAINER = "fractals"
+BOOTH_USER, BOOTH_GROUP = "hacluster", "haclient"  # booth runs its handler as this user
+Progress = Callable[[str], None]
+
+
+def other(site: str) -> str:
+    return next(s for s in SITES if s != site)
+
+
+class GeoLab:
+    def __init__(self, directory: Path, prefix: str = PREFIX,
+                 times: TicketTimes | None = None) -> None:
+        self.dir = directory
+        self.prefix = prefix
+        self.times = times or TicketTimes()
+        if len(str(self.booth_config("site-a"))) > MAX_VALUE:
+            raise ValueError(f"{directory}: too long for booth's {MAX_VALUE}-character values")
+        self.cloud = Layout(state=directory / "cloud", venv=Layout().venv, netns_prefix=prefix)
+        self.wan = f"{prefix}-wan"
+        self.world = f"{prefix}-world"
+        self.arbitrator = Arbitrator(f"{prefix}-arb", self.booth_dir / "arbitrator.conf",
+                                     self.booth_dir / "arbitrator")
+        self.dns = DnsServer(directory / "dns", address=ARBITRATOR,
+                             prefix=("ip", "netns", "exec", self.arbitrator.netns))
+        self.sites = {site: self._site(site) for site in SITES}
+
+    def _site(self, site: str) -> Lab:
+        region = SITES[site]
+        nodes = list(ADDRESSING[region].nodes)[:SIZES[site]]
+        wan = Wan(self.wan, {n: f"{WAN_ADDRESSES[n]}/{WAN_PREFIX_LEN}" for n in nodes},
+                  ARBITRATOR)
+        lab = Lab(self.dir / site, SIZES[site], prefix=self.prefix, region=region,
+                  cloud=self.cloud, wan=wan)
+        # The site's own region everywhere: its floating IP and fencing through the site's
+        # project (RegionTwo's is endpoint-filtered: fence_openstack has no region option),
+        # its store in its region with the other as the peer whose lag it reports.
+        # Clients and workers use the name.
+        peer = next(r for r in REGIONS if r != region)
+        cloud = MEMBER_CLOUD if region == REGIONS[0] else site_cloud_name(region)
+        lab.service = dataclasses.replace(
+            lab.service, address=SERVICE_NAME, cloud=cloud,
+            store_url=f"swift://{REGIONS_CLOUD}/{CONTAINER}?region={region}&peer={peer}",
+            address_params=f"cloud={cloud} floating_ip={lab.address} network=fractal")
+        return lab
+
+    # -- where things are ---------------------------------------------------------------
+    @property
+    def booth_dir(self) -> Path:
+        return self.dir / "booth"
+
+    def booth_config(self, site: str) -> Path:
+        """Each site's copy of the one configuration: booth-site finds its daemon by name."""
+        return self.booth_dir / f"{site}.conf"
+
+    @property
+    def handler(self) -> Path:
+        return self.dir / "bin" / "fractal-region-check"
+
+    @property
+    def claimer(self) -> Path:
+        return self.dir / "bin" / "fractal-ticket-claim"
+
+    def config(self) -> BoothConfig:
+        return BoothConfig(tuple(BOOTH_ADDRESSES.values()), (ARBITRATOR,),
+                           make_authfile(self.booth_dir / "booth.key"), self.times,
+                           str(self.handler))
+
+    def namespaces(self) -> list[str]:
+        return [*(ns for lab in self.sites.values() for ns in lab.namespaces()), self.wan,
+                self.world, self.arbitrator.netns]
+
+    # -- up ------------------------------------------------------------------------------
+    def up(self, progress: Progress = lambda _: None) -> None:
+        from cluster.openstack import cloud, regions
+
+        self._claim()
+        cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+        regions.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+        regions.pair(self.cloud, CONTAINER)
+        progress(f"container {CONTAINER!r} in both regions, synced both ways")
+        self._third_place()
+        self._install_commands()
+        for site, lab in self.sites.items():
+            self.config().write(self.booth_config(site))
+            lab.boot(lambda line, s=site: progress(f"{s}: {line}"))
+            self._site_settings(site)
+        self.arbitrator.start()
+        self.dns.start()
+        progress(f"arbitrator and DNS server up at {ARBITRATOR} ({self.arbitrator.netns})")
+        for site, lab in self.sites.items():
+            lab.wait_formed()
+            lab.configure(lambda crm, s=site: crm + self._site_cib(s))
+            progress(f"{site}: cluster formed, service configured")
+
+    def _claim(self) -> None:
+        probe = Lab(self.dir, 1, prefix=self.prefix)  # the prefix's owner, as labs record it
+        if other_dir := probe.owned_elsewhere():
+            raise LabError(f"the prefix {self.prefix!r} belongs to the lab in {other_dir}")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o755)  # booth's handler runs as hacluster: it reads files in here
+        (self.dir / "geo.json").write_text(json.dumps({"prefix": self.prefix}))
+        OWNERS.mkdir(parents=True, exist_ok=True)
+        (OWNERS / self.prefix).write_text(f"{self.dir.resolve()}\n")
+
+    def _third_place(self) -> None:
+        """The WAN, the arbitrator's namespace on it, and the world's client with a leg on
+        each region's external network and the WAN."""
+        netns.make_switch(self.wan)
+        netns.add(self.arbitrator.netns)
+        netns.plug(self.arbitrator.netns, self.wan, "wan0", "arb",
+                   [f"{ARBITRATOR}/{WAN_PREFIX_LEN}"])
+        netns.add(self.world)
+        for index, region in enumerate(REGIONS):
+            switch = RouterNetwork.of(self.cloud.in_region(region)).external_switch
+            netns.plug(self.world, switch, f"eth{index}", "world", [WORLD[region]])
+        netns.plug(self.world, self.wan, "wan0", "world", [WORLD["wan"]])
+
+    def _install_commands(self) -> None:
+        """booth's handler and the claimer, run from this checkout (the package installs them
+        as /usr/bin/fractal-region-check and fractal-ticket-claim)."""
+        from resource_agents.install import launcher
+
+        for path, module in ((self.handler, "resource_agents.geo.region_check"),
+                             (self.claimer, "resource_agents.geo.ticket_claim")):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(launcher(module))
+            path.chmod(0o755)
+
+    def _site_settings(self, site: str) -> None:
+        """The site's /etc/fractal/api.toml (what the region check and the claimer read), the
+        check's clouds.yaml readable by booth's group, and its state directory."""
+        from cluster.openstack import clouds
+
+        lab = self.sites[site]
+        # The nodes' /etc/fractal, as a package leaves it: 0755 with its secrets 0600 inside.
+        lab.fractal_etc.chmod(0o755)
+        state = lab.dir / "region-check"
+        state.mkdir(exist_ok=True)
+        _for_booth(state, 0o700)
+        check_clouds = lab.fractal_etc / "region-check-clouds.yaml"
+        check_clouds.write_text(clouds.member_only(self.cloud, (REGIONS_CLOUD,)))
+        _for_booth(check_clouds, 0o640)
+        (lab.fractal_etc / "api.toml").write_text(
+            f'store = "{lab.service.store_url}"\n'
+            f"[region_check]\nstate_dir = \"{state}\"\n"
+            f'clouds_yaml = "/etc/fractal/{check_clouds.name}"\n')
+
+    def _site_cib(self, site: str) -> str:
+        lab = self.sites[site]
+        return (site_cib.booth(self.booth_config(site), BOOTH_ADDRESSES[site], "eth1",
+                               WAN_PREFIX_LEN)
+                + site_cib.claim(self.claimer,
+                                 f"/etc/fractal/api.toml --booth-config "
+                                 f"{self.booth_config(site)}",
+                                 errlog="/var/log/fractal/ticket-claim.log")
+                + site_cib.name(lab.address, self.dns, follows="fractal-ip")
+                + site_cib.tickets("fractal-ip", "fractal-workers", "service-name"))
+
+    # -- the ticket ----------------------------------------------------------------------
+    def booth(self, site: str, *args: str, check: bool = True) -> str:
+        """`booth ARGS` at the site, on the node its booth runs on (any running node can ask:
+        booth's client talks to the site's address)."""
+        node = next(n for n in self.sites[site].nodes if n.running)
+        return node.exec(["booth", *args[:1], "-c", str(self.booth_config(site)), *args[1:]],
+                         check=check, timeout=30).stdout
+
+    def granted(self, site: str) -> bool:
+        """The ticket as the site's own Pacemaker sees it (False if it cannot tell)."""
+        for node in self.sites[site].nodes:
+            if node.running:
+                done = node.exec(["crm_ticket", "--ticket", TICKET, "--get-attr", "granted"],
+                                 check=False, timeout=20)
+                return done.returncode == 0 and done.stdout.strip() == "true"
+        return False
+
+    def grant(self, site: str) -> None:
+        self.booth(site, "grant", TICKET)
+
+    def revoke(self, site: str) -> None:
+        self.booth(site, "revoke", TICKET)
+
+    def serve_from(self, site: str, timeout: float = 120.0) -> float:
+        """The ticket at `site` (revoked elsewhere first), its service answering by the name;
+        returns the seconds it took."""
+        began = time.monotonic()
+        for elsewhere in SITES:
+            if elsewhere != site and self.granted(elsewhere):
+                self.revoke(elsewhere)
+                wait(lambda e=elsewhere: not self.serving(e), timeout, f"{elsewhere} to stop")
+        # Right after a revoke a grant may fail until every member has heard of it: again.
+        wait(lambda: self.granted(site) or self._try_grant(site), timeout,
+             f"the ticket granted to {site}")
+        wait(lambda: self.name_points_at() == [self.sites[site].address], timeout,
+             f"the name at {site}")
+        wait(lambda: (answer := self.request("GET", "/readyz")) and answer.status == 200,
+             timeout, f"the API by its name, at {site}")
+        return time.monotonic() - began
+
+    def reset(self, holder: str = "site-a") -> float:
+        """Both sites up and on the WAN, their failures forgotten, the service at `holder`
+        (serve_from's seconds)."""
+        for site, lab in self.sites.items():
+            self.cut(site, cut=False)
+            if not all(n.running for n in lab.nodes):
+                self.boot_site(site)
+            lab.nodes[0].exec(["crm_resource", "--cleanup"], check=False)
+        return self.serve_from(holder)
+
+    def _try_grant(self, site: str) -> bool:
+        try:
+            self.grant(site)
+        except NodeError:
+            time.sleep(1)
+            return False
+        return True
+
+    # -- the client's view ---------------------------------------------------------------
+    def name_points_at(self) -> list[str]:
+        return self.dns.resolve(SERVICE_NAME)
+
+    def site_at(self, address: str) -> str | None:
+        return next((s for s, lab in self.sites.items() if lab.address == address), None)
+
+    def request(self, method: str, path: str, *, site: str | None = None,
+                body: dict | None = None, timeout: float = 3.0,
+                anonymous: bool = False) -> http_client.Answer | None:
+        """From the world's client: to `site`'s floating IP, or by the name (what it resolves
+        to now). It carries the API's token (the same at both sites) unless `anonymous`."""
+        if site is None:
+            found = self.name_points_at()
+            if len(found) != 1:
+                return None
+            address = found[0]
+        else:
+            address = self.sites[site].address
+        lab = self.sites[site or self.site_at(address) or "site-a"]
+        return http_client.request(
+            ["ip", "netns", "exec", self.world], method,
+            f"http://{address}:{lab.service.api_port}{path}", body, timeout=timeout,
+            token_file=None if anonymous else lab.token_file)
+
+    def serving(self, site: str) -> bool:
+        """The site's floating IP answers /healthz from the world."""
+        answer = self.request("GET", "/healthz", site=site, timeout=1.0, anonymous=True)
+        return answer is not None and answer.status == 200
+
+    # -- faults --------------------------------------------------------------------------
+    def crash_site(self, site: str) -> None:
+        for node in self.sites[site].nodes:
+            node.crash()
+
+    def boot_site(self, site: str) -> None:
+        lab = self.sites[site]
+        for node in lab.nodes:
+            if not node.running:
+                lab.boot_node(node)
+        lab.wait_formed()
+
+    def cut(self, site: str, cut: bool = True) -> None:
+        """Unplug (or plug back) the site's WAN cables at the switch: cut off from the other
+        site and the arbitrator, its region and its clients still there."""
+        for node in self.sites[site].nodes:
+            netns.set_link(self.wan, f"{node.name}-wan", up=not cut)
+
+    # -- down ----------------------------------------------------------------------------
+    def down(self) -> None:
+        from cluster.openstack import cloud
+
+        for lab in self.sites.values():
+            if lab.owned_elsewhere():
+                raise LabError(f"the namespaces {self.prefix}-* are another lab's")
+        for lab in self.sites.values():
+            lab.down()
+        self.arbitrator.stop()
+        self.dns.stop()
+        cloud.down(self.cloud)
+        for name in self.namespaces():
+            netns.delete(name)
+        (self.dir / "geo.json").unlink(missing_ok=True)
+        owner = OWNERS / self.prefix
+        if owner.exists() and Path(owner.read_text().strip()) == self.dir.resolve():
+            owner.unlink()
+
+
+def _for_booth(path: Path, mode: int) -> None:
+    """Owned by booth's user (files 0640: root's, readable by booth's group)."""
+    uid = 0 if mode == 0o640 else pwd.getpwnam(BOOTH_USER).pw_uid
+    os.chown(path, uid, grp.getgrnam(BOOTH_GROUP).gr_gid)
+    path.chmod(mode)
+
+
+def wait(condition: Callable[[], object], timeout: float, what: str,
+         interval: float = 0.2) -> object:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} after {timeout:.0f} s")
+        time.sleep(interval)
+    return result
