@@ -139,8 +139,10 @@ class GeoLab:
         progress(f"container {CONTAINER!r} in both regions, synced both ways")
         self._third_place()
         self._install_commands()
+        config = self.config()
+        config.write(self.arbitrator.config)
         for site, lab in self.sites.items():
-            self.config().write(self.booth_config(site))
+            config.write(self.booth_config(site))
             lab.boot(lambda line, s=site: progress(f"{s}: {line}"))
             self._site_settings(site)
         self.arbitrator.start()
@@ -217,10 +219,12 @@ class GeoLab:
 
     # -- the ticket ----------------------------------------------------------------------
     def booth(self, site: str, *args: str, check: bool = True) -> str:
-        """`booth ARGS` at the site, on the node its booth runs on (any running node can ask:
-        booth's client talks to the site's address)."""
+        """`booth ARGS` for the site, from any of its running nodes: the client is told the
+        site's booth address (-s); on a node without it, booth's client would pick a site of
+        its own accord (it asked site A's for site B)."""
         node = next(n for n in self.sites[site].nodes if n.running)
-        return node.exec(["booth", *args[:1], "-c", str(self.booth_config(site)), *args[1:]],
+        return node.exec(["booth", *args[:1], "-s", BOOTH_ADDRESSES[site], "-c",
+                          str(self.booth_config(site)), *args[1:]],
                          check=check, timeout=30).stdout
 
     def granted(self, site: str) -> bool:
