@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cluster import http_client
+from cluster import api_token, http_client
 from cluster.geo import site_cib
 from cluster.geo.booth import (
     MAX_VALUE,
@@ -46,6 +46,7 @@ from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
 from cluster.openstack.regions import site_cloud_name
 from cluster.openstack.topology import ADDRESSING
+from cluster.private_file import write_private
 
 PREFIX = "fgeo"
 SITES = {"site-a": REGIONS[0], "site-b": REGIONS[1]}
@@ -141,6 +142,7 @@ class GeoLab:
         self._install_commands()
         config = self.config()
         config.write(self.arbitrator.config)
+        self._one_token()
         for site, lab in self.sites.items():
             config.write(self.booth_config(site))
             lab.boot(lambda line, s=site: progress(f"{s}: {line}"))
@@ -175,6 +177,15 @@ class GeoLab:
             switch = RouterNetwork.of(self.cloud.in_region(region)).external_switch
             netns.plug(self.world, switch, f"eth{index}", "world", [WORLD[region]])
         netns.plug(self.world, self.wan, "wan0", "world", [WORLD["wan"]])
+
+    def _one_token(self) -> None:
+        """One service, one API token: the same 0600 file at both sites (clients and workers
+        carry it whichever site the name points at)."""
+        first, *others = self.sites.values()
+        token = api_token.make(first.token_file).read_text()
+        for lab in others:
+            lab.fractal_etc.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(lab.token_file, token)
 
     def _install_commands(self) -> None:
         """booth's handler and the claimer, run from this checkout (the package installs them
@@ -249,10 +260,13 @@ class GeoLab:
         for elsewhere in SITES:
             if elsewhere != site and self.granted(elsewhere):
                 self.revoke(elsewhere)
-                wait(lambda e=elsewhere: not self.serving(e), timeout, f"{elsewhere} to stop")
+                # Its own Pacemaker's word that the address is off (at once), not a probe's
+                # timeout: the switchover's gap is what clients see.
+                wait(lambda e=elsewhere: not self.runs_address(e), timeout,
+                     f"{elsewhere} to stop", interval=0.1)
         # Right after a revoke a grant may fail until every member has heard of it: again.
         wait(lambda: self.granted(site) or self._try_grant(site), timeout,
-             f"the ticket granted to {site}")
+             f"the ticket granted to {site}", interval=0.1)
         wait(lambda: self.name_points_at() == [self.sites[site].address], timeout,
              f"the name at {site}")
         wait(lambda: (answer := self.request("GET", "/readyz")) and answer.status == 200,
@@ -273,9 +287,18 @@ class GeoLab:
         try:
             self.grant(site)
         except NodeError:
-            time.sleep(1)
+            time.sleep(0.2)
             return False
         return True
+
+    def runs_address(self, site: str) -> bool:
+        """The site's own Pacemaker runs its floating IP (asked of its first running node;
+        False when none runs)."""
+        for node in self.sites[site].nodes:
+            if node.running:
+                state = node.cluster_state()
+                return state is not None and bool(state.where("fractal-ip"))
+        return False
 
     # -- the client's view ---------------------------------------------------------------
     def name_points_at(self) -> list[str]:
@@ -284,8 +307,15 @@ class GeoLab:
     def site_at(self, address: str) -> str | None:
         return next((s for s, lab in self.sites.items() if lab.address == address), None)
 
+    def client(self, method: str, path: str, body: dict | None = None, timeout: float = 3.0,
+               headers: dict[str, str] | None = None) -> dict | None:
+        """By the name, as Lab.client: the answer's JSON, None if none (or an error)."""
+        answer = self.request(method, path, body=body, timeout=timeout, headers=headers)
+        return answer.json() if answer is not None and answer.status < 400 else None
+
     def request(self, method: str, path: str, *, site: str | None = None,
                 body: dict | None = None, timeout: float = 3.0,
+                headers: dict[str, str] | None = None,
                 anonymous: bool = False) -> http_client.Answer | None:
         """From the world's client: to `site`'s floating IP, or by the name (what it resolves
         to now). It carries the API's token (the same at both sites) unless `anonymous`."""
@@ -296,11 +326,11 @@ class GeoLab:
             address = found[0]
         else:
             address = self.sites[site].address
-        lab = self.sites[site or self.site_at(address) or "site-a"]
+        lab = self.sites[site or self.site_at(address) or "site-a"]  # any: one token
         return http_client.request(
             ["ip", "netns", "exec", self.world], method,
             f"http://{address}:{lab.service.api_port}{path}", body, timeout=timeout,
-            token_file=None if anonymous else lab.token_file)
+            headers=headers, token_file=None if anonymous else lab.token_file)
 
     def serving(self, site: str) -> bool:
         """The site's floating IP answers /healthz from the world."""

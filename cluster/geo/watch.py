@@ -50,14 +50,6 @@ class SiteWatch:
         self._thread.join(30)
         self._pool.shutdown()
 
-    def _running(self, site: str) -> bool:
-        lab = self.geo.sites[site]
-        for node in lab.nodes:
-            if node.running:
-                state = node.cluster_state()
-                return state is not None and bool(state.where("fractal-ip"))
-        return False
-
     def _by_name(self) -> bool:
         answer = self.geo.request("GET", "/healthz", timeout=1.0, anonymous=True)
         return answer is not None and answer.status == 200
@@ -66,7 +58,7 @@ class SiteWatch:
         while not self._stop.is_set():
             at = time.monotonic() - self.began
             answers = {s: self._pool.submit(self.geo.serving, s) for s in SITES}
-            running = {s: self._pool.submit(self._running, s) for s in SITES}
+            running = {s: self._pool.submit(self.geo.runs_address, s) for s in SITES}
             by_name = self._pool.submit(self._by_name)
             name = tuple(self.geo.name_points_at())
             self.rounds.append(Round(at, {s: f.result() for s, f in answers.items()},
