@@ -50,6 +50,10 @@ LOGIN_FILE = "login.json"  # the cached token (a secret: 0600)
 # removed when a check takes or keeps the ticket.
 REFUSED_FILE = "refused.json"
 REFUSED_TYPES = {"at": (int, float), "why": str}
+# A holder letting go waits this long at most for its site to stop what the ticket guards
+# (stand_down): past the renewal period the lease lapses, and the other site then waits
+# acquire-after as after any lost holder.
+STAND_DOWN_SECONDS = 5
 _STATE_TYPES = {"store": str, "failing_since": (int, float, type(None)),
                 "grant": (str, type(None))}
 
@@ -212,6 +216,31 @@ def pacemaker_grant(ticket: str, lease: float | None) -> str | None:
     return grant if done.returncode == 0 and grant else None
 
 
+def stand_down(ticket: str, logger: logging.Logger) -> None:
+    """This site's share of giving the ticket up, before booth hands it over. booth 1.0 gives
+    a ticket whose handler failed at a renewal to the other site at once (a vote for it, no
+    acquire-after), so the other site's address started while this one's still answered (the
+    two-site lab, RegionOne's Swift failing). So: revoke it in this site's CIB first (booth
+    writes the same right after) and wait, at most STAND_DOWN_SECONDS, for Pacemaker to stop
+    what it guards."""
+    import subprocess
+
+    steps = ((["crm_ticket", "--ticket", ticket, "--revoke", "--force"], 5.0),
+             (["crm_resource", "--wait", f"--timeout={STAND_DOWN_SECONDS}s"],
+              STAND_DOWN_SECONDS + 2.0))
+    for argv, limit in steps:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            logger.warning("standing down: %s: %s", argv[0], exc)
+            return
+        if done.returncode != 0:
+            logger.warning("standing down: %s exited %d: %s", " ".join(argv[:2]),
+                           done.returncode, (done.stderr or done.stdout).strip()[-200:])
+            return
+    logger.info("stood down: what the ticket guards is stopped at this site")
+
+
 def lease_end(environ: dict[str, str] | os._Environ[str]) -> float | None:
     """booth's BOOTH_TICKET_EXPIRES when still ahead (this site holds the ticket), else None
     (a site acquires only once the previous lease has lapsed; 0 when none)."""
@@ -250,6 +279,8 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
+    if code == REFUSE and lease is not None and ticket:  # a holder letting go
+        stand_down(ticket, logger)
     return code
 
 

@@ -47,8 +47,12 @@ def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir.mkdir()
     fake = bin_dir / "crm_ticket"
     fake.write_text(f"#!/bin/sh\n[ \"$*\" = '--ticket fractal-service --get-attr last-granted' ] "
-                    f"&& exec cat {current}\nexit 1\n")
+                    f"&& exec cat {current}\necho \"crm_ticket $*\" >> {tmp_path / 'calls'}\n"
+                    "[ \"$3\" = --revoke ]\n")
     fake.chmod(0o755)
+    waits = bin_dir / "crm_resource"
+    waits.write_text(f"#!/bin/sh\necho \"crm_resource $*\" >> {tmp_path / 'calls'}\n")
+    waits.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     return current
 
@@ -112,6 +116,28 @@ def test_a_holder_lets_go_only_after_the_grace(site, cloud, monkeypatch, capsys)
     held(site, monkeypatch)
     cloud.failing.add("object")
     assert run(site, monkeypatch, holder=True) == TAKE
+
+
+def test_a_holder_letting_go_stops_its_site_before_booth_hands_the_ticket_over(
+        site, cloud, monkeypatch, tmp_path) -> None:
+    """booth 1.0 gives the ticket to the other site as soon as the handler fails at a renewal
+    (no acquire-after): on the two-site lab the other site's address started while this one's
+    still answered. The holder revokes it in its own CIB and waits for the stops first; a site
+    refusing to acquire has nothing to stop."""
+    calls = tmp_path / "calls"
+    cloud.failing.add("object")
+    assert run(site, monkeypatch, holder=False) == REFUSE
+    assert not calls.exists()
+    cloud.failing.clear()
+    held(site, monkeypatch)
+    cloud.failing.add("object")
+    assert run(site, monkeypatch, holder=True) == TAKE  # the grace begins
+    assert not calls.exists()
+    time.sleep(1.1)
+    assert run(site, monkeypatch, holder=True) == REFUSE
+    assert calls.read_text().splitlines() == [
+        "crm_ticket --ticket fractal-service --revoke --force",
+        f"crm_resource --wait --timeout={region_check.STAND_DOWN_SECONDS}s"]
 
 
 def test_the_first_check_of_a_grant_is_as_strict_as_an_acquire(site, cloud, monkeypatch,
