@@ -67,26 +67,20 @@ def test_the_name_answers_from_the_ticket_holder_alone(at_a: GeoLab) -> None:
                == "done", 60, "the fractal rendered at site A")
 
 
-def test_a_crashed_site_is_replaced_by_the_other(at_a: GeoLab) -> None:
-    geo = at_a
-    with SiteWatch(geo) as watch:
-        geo.crash_site("site-a")
-        moved = watch.answered_by_name_from("site-b", timeout=60)
-    print(f"site A crashed: the name answers from site B after {moved:.1f} s", flush=True)
-    assert moved <= 30  # the target (p50 <= 20 s) is the benchmark's
-    assert not watch.overlaps
-
-
 def test_a_cut_off_site_stops_and_the_other_takes_over(at_a: GeoLab) -> None:
     geo = at_a
     with SiteWatch(geo) as watch:
         geo.cut("site-a")
         stopped = watch.until(lambda r: not r.serving("site-a"), timeout=60)
         moved = watch.answered_by_name_from("site-b", timeout=60)
+        # Plugged back in, the old site does not take the ticket back.
+        geo.cut("site-a", cut=False)
+        time.sleep(geo.times.expire)
     print(f"site A cut off: A stopped after {stopped:.1f} s, the name answers from B after "
           f"{moved:.1f} s", flush=True)
-    assert stopped < moved
+    assert geo.times.renewal <= stopped < moved  # not before its ticket could have lapsed
     assert not watch.overlaps, watch.overlaps[:3]
+    assert all(r.serving("site-b") for r in watch.rounds if r.at > moved)
 
 
 def test_a_planned_switchover_has_a_short_gap(at_a: GeoLab) -> None:
@@ -130,7 +124,7 @@ class Submissions:
         for n in itertools.count():
             if self._stop.wait(self.every):
                 return
-            marker = -2.2 - n * 1e-9
+            marker = -2.2 - (n + 1) * 1e-9  # never the default window's -2.2
             self.markers.append(marker)
             key = {"Idempotency-Key": f"ledger-{n}"}
             backoff = Backoff(maximum=2.0)
@@ -143,19 +137,23 @@ class Submissions:
                 self._stop.wait(backoff.next_delay())
 
 
-def test_the_ledger_across_a_site_crash(at_a: GeoLab) -> None:
-    """Every fractal acknowledged before (the crash − the sync lag) is done at site B, every
-    one acknowledged after the takeover is done, and no submission is stored twice; those
+def test_a_crashed_site_is_replaced_and_the_ledger_holds(at_a: GeoLab) -> None:
+    """Site A crashed under a steady load: the name answers from site B, never from both.
+    Every fractal acknowledged before (the crash − the sync lag) is done at site B, every one
+    acknowledged after the takeover is done, and no submission is stored twice; those
     acknowledged within the lag before the crash may be lost with the region (the RPO)."""
     geo = at_a
     with Submissions(geo) as load:
         time.sleep(8)
-        crashed = time.monotonic()
-        geo.crash_site("site-a")
-        wait_until(lambda: geo.name_points_at() == [geo.sites["site-b"].address]
-                   and geo.client("GET", "/readyz", timeout=1) is not None, 60, "site B")
+        with SiteWatch(geo) as watch:
+            crashed = time.monotonic()
+            geo.crash_site("site-a")
+            moved = watch.answered_by_name_from("site-b", timeout=60)
         took_over = time.monotonic()
         time.sleep(5)
+    print(f"site A crashed: the name answers from site B after {moved:.1f} s", flush=True)
+    assert moved <= 30  # the target (p50 <= 20 s) is the benchmark's
+    assert not watch.overlaps, watch.overlaps[:3]
     before = [u for at, u in load.accepted if at < crashed - LAG_BOUND_S]
     after = [u for at, u in load.accepted if at >= took_over]
     window = [u for at, u in load.accepted if crashed - LAG_BOUND_S <= at < took_over]
@@ -179,8 +177,9 @@ def test_losing_the_arbitrator_moves_nothing(at_a: GeoLab) -> None:
     geo.arbitrator.stop()
     try:
         with SiteWatch(geo) as watch:
-            time.sleep(3 * geo.times.expire)  # renewals go on between the two sites
+            time.sleep(2 * geo.times.expire)  # renewals go on between the two sites
         assert all(r.serving("site-a") and not r.serving("site-b") for r in watch.rounds)
+        assert geo.granted("site-a") and not geo.granted("site-b")
     finally:
         geo.arbitrator.start()
 
