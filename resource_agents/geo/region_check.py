@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ LOGIN_FILE = "login.json"  # the cached token (a secret: 0600)
 # removed when a check takes or keeps the ticket.
 REFUSED_FILE = "refused.json"
 REFUSED_TYPES = {"at": (int, float), "why": str}
+STOOD_DOWN_FILE = "stood-down.json"  # this site's check set the ticket to standby (stand_down)
 # A holder letting go waits this long at most for its site to stop what the ticket guards
 # (stand_down): past the renewal period the lease lapses, and the other site then waits
 # acquire-after as after any lost holder.
@@ -205,40 +207,70 @@ def pacemaker_grant(ticket: str, lease: float | None) -> str | None:
     if this site holds a lease; None if not, or if the CIB cannot tell (then: strict)."""
     if lease is None or not ticket:
         return None
-    import subprocess
-
-    try:
-        done = subprocess.run(["crm_ticket", "--ticket", ticket, "--get-attr", "last-granted"],
-                              capture_output=True, text=True, timeout=2)
-    except (OSError, subprocess.TimeoutExpired):
+    done = _crm_ticket("--ticket", ticket, "--get-attr", "last-granted", timeout=2)
+    if isinstance(done, str):
         return None
     grant = done.stdout.strip()
     return grant if done.returncode == 0 and grant else None
 
 
-def stand_down(ticket: str, logger: logging.Logger) -> None:
+def _crm_ticket(*args: str, timeout: float = 5.0) -> subprocess.CompletedProcess | str:
+    """crm_ticket's answer, or why it gave none (one line)."""
+    try:
+        return subprocess.run(["crm_ticket", *args], capture_output=True, text=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+
+
+def stand_down(ticket: str, state_dir: str, logger: logging.Logger) -> None:
     """This site's share of giving the ticket up, before booth hands it over. booth 1.0 gives
     a ticket whose handler failed at a renewal to the other site at once (a vote for it, no
     acquire-after), so the other site's address started while this one's still answered (the
-    two-site lab, RegionOne's Swift failing). So: revoke it in this site's CIB first (booth
-    writes the same right after) and wait, at most STAND_DOWN_SECONDS, for Pacemaker to stop
-    what it guards."""
-    import subprocess
+    two-site lab, RegionOne's Swift failing). So: the ticket to standby in this site's CIB
+    (Pacemaker stops what it guards; booth never reads standby, so its own hand-over is
+    unchanged) and a wait, at most STAND_DOWN_SECONDS, for the stops. `lift_standby` undoes
+    the standby once the ticket has left (fractal-ticket-claim) or is taken again (a check)."""
+    done = _crm_ticket("--ticket", ticket, "--standby")
+    if isinstance(done, str) or done.returncode != 0:
+        logger.warning("standing down: crm_ticket --standby: %s", done if isinstance(
+            done, str) else (done.stderr or done.stdout).strip()[-200:])
+        return
+    try:
+        json_record.save(os.path.join(state_dir, STOOD_DOWN_FILE), {"at": time.time()})
+    except OSError as exc:
+        logger.warning("standing down: %s not written: %s", STOOD_DOWN_FILE, exc)
+    try:
+        waited = subprocess.run(["crm_resource", "--wait", f"--timeout={STAND_DOWN_SECONDS}s"],
+                                capture_output=True, text=True, timeout=STAND_DOWN_SECONDS + 2)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        logger.warning("standing down: crm_resource --wait: %s", exc)
+        return
+    logger.info("stood down: the ticket on standby here, %s", "what it guards is stopped"
+                if waited.returncode == 0 else f"stops still running after "
+                f"{STAND_DOWN_SECONDS} s")
 
-    steps = ((["crm_ticket", "--ticket", ticket, "--revoke", "--force"], 5.0),
-             (["crm_resource", "--wait", f"--timeout={STAND_DOWN_SECONDS}s"],
-              STAND_DOWN_SECONDS + 2.0))
-    for argv, limit in steps:
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            logger.warning("standing down: %s: %s", argv[0], exc)
+
+def lift_standby(ticket: str, state_dir: str, logger: logging.Logger, *,
+                 when_granted: bool) -> None:
+    """The standby `stand_down` set, lifted: by a check taking or keeping the ticket
+    (`when_granted`), or by the claimer once booth has revoked the ticket here (lifted while
+    still granted here, it would start the service again). Never an operator's standby."""
+    marker = os.path.join(state_dir, STOOD_DOWN_FILE)
+    if not os.path.exists(marker):
+        return
+    if not when_granted:
+        granted = _crm_ticket("--ticket", ticket, "--get-attr", "granted")
+        if isinstance(granted, str) or granted.stdout.strip() == "true":
             return
-        if done.returncode != 0:
-            logger.warning("standing down: %s exited %d: %s", " ".join(argv[:2]),
-                           done.returncode, (done.stderr or done.stdout).strip()[-200:])
-            return
-    logger.info("stood down: what the ticket guards is stopped at this site")
+    done = _crm_ticket("--ticket", ticket, "--activate")
+    if isinstance(done, str) or done.returncode != 0:
+        logger.warning("the standby this site's check set is still on: %s", done if isinstance(
+            done, str) else (done.stderr or done.stdout).strip()[-200:])
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(marker)
+    logger.info("lifted the standby this site's check set when it gave the ticket up")
 
 
 def lease_end(environ: dict[str, str] | os._Environ[str]) -> float | None:
@@ -280,7 +312,9 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
     if code == REFUSE and lease is not None and ticket:  # a holder letting go
-        stand_down(ticket, logger)
+        stand_down(ticket, data, logger)
+    elif code == TAKE and ticket:
+        lift_standby(ticket, data, logger, when_granted=True)
     return code
 
 

@@ -12,7 +12,9 @@ booth-site, e.g. through ocf:heartbeat:anything), does what that operator would:
   before granting, so a region that still cannot serve is refused again (and tried later), and
   booth still waits out the last lease and acquire-after before the site acts on the ticket;
 - held nowhere with no refusal here (an operator's revoke, or the ticket never granted):
-  left alone — a ticket an operator took away is not given back by a daemon.
+  left alone — a ticket an operator took away is not given back by a daemon;
+- this site's check put the ticket on standby while giving it up (region_check.stand_down):
+  lifted once booth has revoked it here.
 
 Every round is one `booth list`, so it stays cheap. Exit codes of `--once`: 0 done (or nothing
 to do), 1 booth did not answer or refused the grant, 2 bad configuration.
@@ -85,6 +87,9 @@ class Claimer:
             raise BoothError(f"{' '.join(argv)}: {exc}") from None
 
     def round(self) -> int:
+        # The standby this site's check set when it gave the ticket up, once booth took it.
+        region_check.lift_standby(self.ticket, os.path.dirname(self.refused_file), self.logger,
+                                  when_granted=False)
         try:
             listed = self._booth("list")
             if listed.returncode != 0:

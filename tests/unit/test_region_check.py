@@ -48,7 +48,7 @@ def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fake = bin_dir / "crm_ticket"
     fake.write_text(f"#!/bin/sh\n[ \"$*\" = '--ticket fractal-service --get-attr last-granted' ] "
                     f"&& exec cat {current}\necho \"crm_ticket $*\" >> {tmp_path / 'calls'}\n"
-                    "[ \"$3\" = --revoke ]\n")
+                    "case \"$3\" in --standby|--activate) exit 0;; esac; exit 1\n")
     fake.chmod(0o755)
     waits = bin_dir / "crm_resource"
     waits.write_text(f"#!/bin/sh\necho \"crm_resource $*\" >> {tmp_path / 'calls'}\n")
@@ -122,8 +122,8 @@ def test_a_holder_letting_go_stops_its_site_before_booth_hands_the_ticket_over(
         site, cloud, monkeypatch, tmp_path) -> None:
     """booth 1.0 gives the ticket to the other site as soon as the handler fails at a renewal
     (no acquire-after): on the two-site lab the other site's address started while this one's
-    still answered. The holder revokes it in its own CIB and waits for the stops first; a site
-    refusing to acquire has nothing to stop."""
+    still answered. The holder puts it on standby in its own CIB and waits for the stops
+    first; a site refusing to acquire has nothing to stop."""
     calls = tmp_path / "calls"
     cloud.failing.add("object")
     assert run(site, monkeypatch, holder=False) == REFUSE
@@ -136,8 +136,19 @@ def test_a_holder_letting_go_stops_its_site_before_booth_hands_the_ticket_over(
     time.sleep(1.1)
     assert run(site, monkeypatch, holder=True) == REFUSE
     assert calls.read_text().splitlines() == [
-        "crm_ticket --ticket fractal-service --revoke --force",
+        "crm_ticket --ticket fractal-service --standby",
         f"crm_resource --wait --timeout={region_check.STAND_DOWN_SECONDS}s"]
+    marker = tmp_path / "data" / region_check.STOOD_DOWN_FILE
+    assert marker.exists()
+    # Taken again later: the check lifts the standby it set (an operator's stays).
+    cloud.failing.clear()
+    calls.unlink()
+    assert run(site, monkeypatch, holder=False) == TAKE
+    assert calls.read_text().splitlines() == ["crm_ticket --ticket fractal-service --activate"]
+    assert not marker.exists()
+    calls.unlink()
+    assert run(site, monkeypatch, holder=True) == TAKE
+    assert not calls.exists()
 
 
 def test_the_first_check_of_a_grant_is_as_strict_as_an_acquire(site, cloud, monkeypatch,
@@ -281,3 +292,26 @@ def test_an_unwritable_state_dir_is_a_warning_not_a_verdict(site, cloud, monkeyp
     site.write_text(site.read_text().replace(str(site.parent / "data"), str(blocked / "x")))
     assert run(site, monkeypatch, holder=False) == TAKE
     assert "not written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("granted_here", [True, False])
+def test_the_claimer_lifts_the_checks_standby_once_booth_took_the_ticket(
+        tmp_path, monkeypatch, granted_here: bool) -> None:
+    """Lifted while still granted here, the standby would start the service again beside the
+    new holder; left on, this site would never serve again."""
+    asked: list[tuple[str, ...]] = []
+
+    def crm_ticket(*args: str, timeout: float = 5.0) -> subprocess.CompletedProcess:
+        asked.append(args)
+        out = ("true" if granted_here else "false") if "granted" in args else ""
+        return subprocess.CompletedProcess(args, 0, out + "\n", "")
+
+    monkeypatch.setattr(region_check, "_crm_ticket", crm_ticket)
+    logger = region_check.log.setup("test", "t", {"HA_LOGFACILITY": "none"})
+    region_check.lift_standby("fractal-service", str(tmp_path), logger, when_granted=False)
+    assert asked == []  # no standby of ours: nothing asked
+    (tmp_path / region_check.STOOD_DOWN_FILE).write_text('{"at": 1}')
+    region_check.lift_standby("fractal-service", str(tmp_path), logger, when_granted=False)
+    activated = ("--ticket", "fractal-service", "--activate") in asked
+    assert activated is not granted_here
+    assert (tmp_path / region_check.STOOD_DOWN_FILE).exists() is granted_here
