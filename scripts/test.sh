@@ -11,14 +11,18 @@ if (($#)); then
   exec .venv/bin/python -m pytest "$@"
 fi
 # --durations: the slowest tests (and fixtures) are printed, to keep the run inside its budget.
-# Two sessions: the lab's cluster and cloud (session fixtures) are gone before three emulated
+# Sessions of their own: the lab's cluster and cloud (session fixtures) are gone before three emulated
 # VMs take the 2 cores; both always run, and either failing fails the whole.
 # The random fault campaign (tests/campaign: 10 faults, a fresh seed printed first, ~4 min)
 # runs last, on the session's lab (tests/campaign/conftest.py orders it).
 printf '\n==> pytest: everything but the Vagrant VMs and the stalled-store tests\n'
 status=0
-.venv/bin/python -m pytest --durations=60 -m "not vagrant and not store_stall" \
+.venv/bin/python -m pytest --durations=60 -m "not vagrant and not store_stall and not sites" \
   || status=$?
+# The two-site lab (two Pacemaker sites in two regions of a cloud of its own, booth, the name)
+# and the ticket rig: once the three-node lab is down, never beside it.
+printf '\n==> pytest: the two-site lab and the ticket rig (after the three-node lab)\n'
+.venv/bin/python -m pytest --durations=10 -m sites || status=$?
 # Object Storage stalled on purpose (the wedge and admission tests): a fresh lab cloud of their
 # own; on the cloud the rest of the suite had used, slots stayed busy past the deadline there.
 printf '\n==> pytest: the stalled-store tests (a lab cloud of their own)\n'

@@ -311,7 +311,11 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
-    if code == REFUSE and lease is not None and ticket:  # a holder letting go
+    # A holder letting go after the grace: the other site may be waiting to take over. Not
+    # at the first check of a grant won by election (the other site is the one just lost;
+    # and the stand-down's time there kept booth from letting go: its lease ran out first
+    # and booth re-elected this site, again and again: the claimer never saw it free).
+    if code == REFUSE and holder and ticket:
         stand_down(ticket, data, logger)
     elif code == TAKE and ticket:
         lift_standby(ticket, data, logger, when_granted=True)

@@ -26,7 +26,7 @@ from tests.support.fake_regions import (
 )
 from tests.support.processes import wait_until
 
-pytestmark = pytest.mark.geo
+pytestmark = [pytest.mark.geo, pytest.mark.sites]
 
 AT_B = (False, True)
 # One scrape of the exporter's collectors, run inside a site's node (its own Pacemaker's view).

@@ -25,7 +25,7 @@ from cluster.openstack.faults import control
 from fractal_service.worker.backoff import Backoff
 from tests.support.processes import wait_until
 
-pytestmark = pytest.mark.geo
+pytestmark = [pytest.mark.geo, pytest.mark.sites]
 
 BODY = {"width": 64, "height": 48, "iterations": 32}
 
