@@ -11,11 +11,12 @@ if (($#)); then
   exec .venv/bin/python -m pytest "$@"
 fi
 # --durations: the slowest tests (and fixtures) are printed, to keep the run inside its budget.
-# Sessions of their own: the lab's cluster and cloud (session fixtures) are gone before three emulated
-# VMs take the 2 cores; both always run, and either failing fails the whole.
+# Sessions of their own: the three-node lab and its cloud (session fixtures) are gone before
+# the two-site lab starts, and that one before three emulated VMs take the 2 cores; every
+# session always runs, and any failing fails the whole.
 # The random fault campaign (tests/campaign: 10 faults, a fresh seed printed first, ~4 min)
 # runs last, on the session's lab (tests/campaign/conftest.py orders it).
-printf '\n==> pytest: everything but the Vagrant VMs and the stalled-store tests\n'
+printf '\n==> pytest: everything but the Vagrant VMs, the two-site lab and the stalled-store tests\n'
 status=0
 .venv/bin/python -m pytest --durations=60 -m "not vagrant and not store_stall and not sites" \
   || status=$?
