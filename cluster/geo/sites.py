@@ -63,10 +63,6 @@ BOOTH_USER, BOOTH_GROUP = "hacluster", "haclient"  # booth runs its handler as t
 Progress = Callable[[str], None]
 
 
-def other(site: str) -> str:
-    return next(s for s in SITES if s != site)
-
-
 class GeoLab:
     def __init__(self, directory: Path, prefix: str = PREFIX,
                  times: TicketTimes | None = None) -> None:
@@ -91,10 +87,11 @@ class GeoLab:
                   ARBITRATOR)
         lab = Lab(self.dir / site, SIZES[site], prefix=self.prefix, region=region,
                   cloud=self.cloud, wan=wan)
-        # The site's own region everywhere: its floating IP and fencing through the site's
-        # project (RegionTwo's is endpoint-filtered: fence_openstack has no region option),
-        # its store in its region with the other as the peer whose lag it reports.
-        # Clients and workers use the name.
+        # The site's own region everywhere: its floating IP and fencing as a member of the
+        # project that owns the region's network and servers (RegionTwo's site project is
+        # endpoint-filtered, since fence_openstack has no region option; RegionOne's project
+        # lists both regions: README, "Fencing per site"), its store in its region with the
+        # other as the peer whose lag it reports. Clients and workers use the name.
         peer = next(r for r in REGIONS if r != region)
         cloud = MEMBER_CLOUD if region == REGIONS[0] else site_cloud_name(region)
         lab.service = dataclasses.replace(
