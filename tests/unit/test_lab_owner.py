@@ -18,8 +18,11 @@ from cluster.lab.lab import Lab, LabError
 
 @pytest.fixture(autouse=True)
 def owners(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from cluster.geo import sites
+
     owners = tmp_path / "owners"
     monkeypatch.setattr(lab_module, "OWNERS", owners)
+    monkeypatch.setattr(sites, "OWNERS", owners)  # the two-site lab's claim (its own import)
     return owners
 
 
