@@ -174,9 +174,11 @@ class Lab:
     def clouds_entries(self) -> tuple[str, ...]:
         """The nodes' clouds.yaml entries: the agents' and fencing's (ServiceConfig.cloud),
         and the store's when it is another."""
-        store = self.service.store_url.removeprefix("swift://").split("/", 1)[0]
-        return tuple(dict.fromkeys([self.service.cloud, store] if store else
-                                   [self.service.cloud]))
+        from fractal_service.store import swift_url
+
+        url = self.service.store_url
+        store = swift_url.parse(url).cloud if url else None  # "" : SQLite, no cloud
+        return tuple(dict.fromkeys(filter(None, [self.service.cloud, store])))
 
     def namespaces(self) -> list[str]:
         """What this lab made in the kernel: its nodes and client, and the cloud's network
