@@ -25,6 +25,17 @@ class ClusterNode(Protocol):
 N = TypeVar("N", bound=ClusterNode)
 
 
+def wait(condition: Callable[[], object], timeout: float, what: str,
+         interval: float = 0.2) -> object:
+    """Until `condition` gives something true (returned); TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} after {timeout:.0f} s")
+        time.sleep(interval)
+    return result
+
+
 def wait_formed(nodes: Sequence[N], view: Callable[[N], ClusterState | None], *,
                 timeout: float, interval: float) -> ClusterState:
     """Until every running node is online in a quorate cluster with a DC, seen from each."""

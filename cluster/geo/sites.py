@@ -41,11 +41,12 @@ from cluster.geo.booth import (
 from cluster.geo.dns import SERVICE_NAME, DnsServer
 from cluster.lab import netns
 from cluster.lab.lab import OWNERS, Lab, LabError, Wan
-from cluster.lab.node import NodeError
+from cluster.lab.node import Node, NodeError
 from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
 from cluster.openstack.regions import site_cloud_name
 from cluster.openstack.topology import ADDRESSING
+from cluster.operations import wait
 from cluster.private_file import write_private
 
 PREFIX = "fgeo"
@@ -231,23 +232,29 @@ class GeoLab:
                 + site_cib.tickets("fractal-ip", "fractal-workers", "service-name"))
 
     # -- the ticket ----------------------------------------------------------------------
+    def _asked(self, site: str) -> Node | None:
+        """The site's first running node: whom to ask about the site (None: none runs)."""
+        return next((n for n in self.sites[site].nodes if n.running), None)
+
     def booth(self, site: str, *args: str, check: bool = True) -> str:
         """`booth ARGS` for the site, from any of its running nodes: the client is told the
         site's booth address (-s); on a node without it, booth's client would pick a site of
         its own accord (it asked site A's for site B)."""
-        node = next(n for n in self.sites[site].nodes if n.running)
+        node = self._asked(site)
+        if node is None:
+            raise NodeError(f"{site}: no node runs")
         return node.exec(["booth", *args[:1], "-s", BOOTH_ADDRESSES[site], "-c",
                           str(self.booth_config(site)), *args[1:]],
                          check=check, timeout=30).stdout
 
     def granted(self, site: str) -> bool:
         """The ticket as the site's own Pacemaker sees it (False if it cannot tell)."""
-        for node in self.sites[site].nodes:
-            if node.running:
-                done = node.exec(["crm_ticket", "--ticket", TICKET, "--get-attr", "granted"],
-                                 check=False, timeout=20)
-                return done.returncode == 0 and done.stdout.strip() == "true"
-        return False
+        node = self._asked(site)
+        if node is None:
+            return False
+        done = node.exec(["crm_ticket", "--ticket", TICKET, "--get-attr", "granted"],
+                         check=False, timeout=20)
+        return done.returncode == 0 and done.stdout.strip() == "true"
 
     def grant(self, site: str) -> None:
         self.booth(site, "grant", TICKET)
@@ -296,11 +303,9 @@ class GeoLab:
     def runs_address(self, site: str) -> bool:
         """The site's own Pacemaker runs its floating IP (asked of its first running node;
         False when none runs)."""
-        for node in self.sites[site].nodes:
-            if node.running:
-                state = node.cluster_state()
-                return state is not None and bool(state.where("fractal-ip"))
-        return False
+        node = self._asked(site)
+        state = node.cluster_state() if node is not None else None
+        return state is not None and bool(state.where("fractal-ip"))
 
     # -- the client's view ---------------------------------------------------------------
     def name_points_at(self) -> list[str]:
@@ -383,12 +388,3 @@ def _for_booth(path: Path, mode: int) -> None:
     os.chown(path, uid, grp.getgrnam(BOOTH_GROUP).gr_gid)
     path.chmod(mode)
 
-
-def wait(condition: Callable[[], object], timeout: float, what: str,
-         interval: float = 0.2) -> object:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} after {timeout:.0f} s")
-        time.sleep(interval)
-    return result

@@ -30,6 +30,7 @@ from cluster.geo.booth import (
 from cluster.geo.dns import SERVICE_NAME, DnsServer
 from cluster.lab import netns
 from cluster.lab.node import Node, NodeError, NodeSpec
+from cluster.operations import wait
 
 WAN_CIDR = 24
 SITES = {"site-a": "203.0.113.11", "site-b": "203.0.113.21"}  # RFC 5737
@@ -143,8 +144,8 @@ class TicketLab:
             node.exec(["crm", "configure", "load", "update", "-"], input=cib)
 
     def _wait_for_pacemaker(self, node: Node, timeout: float = 120.0) -> None:
-        _wait(lambda: (state := node.cluster_state()) is not None and bool(state.dc), timeout,
-              f"DC elected at {node.name}", interval=0.5)
+        wait(lambda: (state := node.cluster_state()) is not None and bool(state.dc), timeout,
+             f"DC elected at {node.name}", interval=0.5)
 
     def down(self) -> None:
         for node in self.sites.values():
@@ -223,27 +224,21 @@ class TicketLab:
                 self.boot(site)
         self.arbitrator.start()
         for site in self.sites:
-            _wait(lambda s=site: self.booth_answers(s), timeout, f"booth at {site}")
+            wait(lambda s=site: self.booth_answers(s), timeout, f"booth at {site}",
+                 interval=0.1)
             self.cleanup(site)
         for other in self.sites:
             if other != holder and self.granted(other):
                 self.revoke(other)
-                _wait(lambda o=other: not self.serving(o), timeout, f"{other} to stop")
+                wait(lambda o=other: not self.serving(o), timeout, f"{other} to stop",
+                     interval=0.1)
         # Right after a revoke, a grant may fail ("grant failed!") until every member has
         # heard of the revoke: ask again.
-        _wait(lambda: self.granted(holder) or self._try_grant(holder), timeout,
-              f"the ticket granted to {holder}")
-        _wait(lambda: self.serving(holder), timeout, f"{holder} to run the service")
-        _wait(lambda: self.name_points_at() == [SITES[holder]], timeout, f"the name at {holder}")
-
-
-def _wait(condition: Callable[[], object], timeout: float, what: str,
-          interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} after {timeout:.0f} s")
-        time.sleep(interval)
+        wait(lambda: self.granted(holder) or self._try_grant(holder), timeout,
+             f"the ticket granted to {holder}", interval=0.1)
+        wait(lambda: self.serving(holder), timeout, f"{holder} to run the service", interval=0.1)
+        wait(lambda: self.name_points_at() == [SITES[holder]], timeout, f"the name at {holder}",
+             interval=0.1)
 
 
 @dataclass

@@ -223,6 +223,13 @@ def _crm_ticket(*args: str, timeout: float = 5.0) -> subprocess.CompletedProcess
         return str(exc)
 
 
+def _failed(done: subprocess.CompletedProcess | str) -> str | None:
+    """Why a _crm_ticket call did not succeed (one line), None if it did."""
+    if isinstance(done, str):
+        return done
+    return None if done.returncode == 0 else (done.stderr or done.stdout).strip()[-200:]
+
+
 def stand_down(ticket: str, state_dir: str, logger: logging.Logger) -> None:
     """This site's share of giving the ticket up, before booth hands it over. booth 1.0 gives
     a ticket whose handler failed at a renewal to the other site at once (a vote for it, no
@@ -231,10 +238,8 @@ def stand_down(ticket: str, state_dir: str, logger: logging.Logger) -> None:
     (Pacemaker stops what it guards; booth never reads standby, so its own hand-over is
     unchanged) and a wait, at most STAND_DOWN_SECONDS, for the stops. `lift_standby` undoes
     the standby once the ticket has left (fractal-ticket-claim) or is taken again (a check)."""
-    done = _crm_ticket("--ticket", ticket, "--standby")
-    if isinstance(done, str) or done.returncode != 0:
-        logger.warning("standing down: crm_ticket --standby: %s", done if isinstance(
-            done, str) else (done.stderr or done.stdout).strip()[-200:])
+    if why := _failed(_crm_ticket("--ticket", ticket, "--standby")):
+        logger.warning("standing down: crm_ticket --standby: %s", why)
         return
     try:
         json_record.save(os.path.join(state_dir, STOOD_DOWN_FILE), {"at": time.time()})
@@ -263,10 +268,8 @@ def lift_standby(ticket: str, state_dir: str, logger: logging.Logger, *,
         granted = _crm_ticket("--ticket", ticket, "--get-attr", "granted")
         if isinstance(granted, str) or granted.stdout.strip() == "true":
             return
-    done = _crm_ticket("--ticket", ticket, "--activate")
-    if isinstance(done, str) or done.returncode != 0:
-        logger.warning("the standby this site's check set is still on: %s", done if isinstance(
-            done, str) else (done.stderr or done.stdout).strip()[-200:])
+    if why := _failed(_crm_ticket("--ticket", ticket, "--activate")):
+        logger.warning("the standby this site's check set is still on: %s", why)
         return
     with contextlib.suppress(FileNotFoundError):
         os.unlink(marker)
