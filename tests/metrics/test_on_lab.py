@@ -256,3 +256,18 @@ def restore(lab: Lab) -> None:
             break
     lab.nodes[0].exec(["crm", "resource", "cleanup"], check=False)
     wait_until(lambda: lab.client("GET", "/healthz"), 90, "the service after the test")
+
+
+def test_a_query_prometheus_cannot_answer_raises(prometheus: Prometheus) -> None:
+    """With Prometheus down a query raises: "no alert firing" cannot pass for want of an
+    answer (the checks above would otherwise read a failed query as no series)."""
+    prometheus.process.stop()
+    try:
+        with pytest.raises(PrometheusError, match="curl"):
+            prometheus.firing("FractalHAQuorumLost")
+        with pytest.raises(PrometheusError):
+            prometheus.scalar("up")
+    finally:
+        prometheus.process.start()
+        wait_until(prometheus.ready, 60, "Prometheus to be ready again", interval=0.5)
+    assert prometheus.query("up"), "Prometheus answers again"
