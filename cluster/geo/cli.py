@@ -1,5 +1,6 @@
 """`fractal-ha geo …`: the two-site lab (cluster/geo/sites.py) — two Pacemaker sites in two
-regions of one lab cloud, booth's ticket, the name in the lab zone."""
+regions of one lab cloud (`--topology regions`) or in two independent lab clouds (`clouds`),
+booth's ticket, the name in the lab zone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from cluster.geo.booth import TICKET
 from cluster.geo.dns import SERVICE_NAME
-from cluster.geo.sites import PREFIX, SITES, GeoLab
+from cluster.geo.sites import PREFIX, SITES, TOPOLOGIES, GeoLab
 from cluster.lab import netns
 from cluster.lab.cli import preflight
 from cluster.lab.lab import LabError
@@ -32,7 +33,9 @@ def cmd_up(geo: GeoLab, args: argparse.Namespace) -> int:
     if found := sorted(set(geo.namespaces()) & netns.existing()):
         raise LabError(f"leftovers from an earlier run: namespaces {', '.join(found)} — run "
                        f"`fractal-ha geo --dir {geo.dir} down` first")
-    say("the cloud with two regions, the WAN, the arbitrator, two sites", started)
+    say("the cloud with two regions, the WAN, the arbitrator, two sites"
+        if geo.topology == "regions" else
+        "two independent clouds (private, public), the WAN, the arbitrator, two sites", started)
     geo.up(lambda line: say(line, started))
     say(f"granting the ticket to {args.site}", started)
     geo.serve_from(args.site)
@@ -109,6 +112,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", required=True)
     up = sub.add_parser("up", help="the cloud's two regions, the sites, booth, the name")
     up.add_argument("--site", choices=SITES, default="site-a", help="the first to serve")
+    up.add_argument("--topology", choices=TOPOLOGIES, default=TOPOLOGIES[0],
+                    help="the sites in two regions of one cloud, or in two clouds that share "
+                         "nothing (%(default)s)")
     sub.add_parser("status", help="each site's nodes, ticket and address; the name")
     for name, text in (("crash", "crash every node of a site"),
                        ("boot", "boot a crashed site's nodes again"),
@@ -122,7 +128,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    geo = GeoLab(args.dir, args.prefix)
+    # Every command but `up` finds the lab as `up` recorded it (its topology).
+    geo = (GeoLab(args.dir, args.prefix, topology=args.topology) if args.action == "up"
+           else GeoLab.open(args.dir, args.prefix))
     try:
         return COMMANDS[args.action](geo, args)
     except (LabError, LookupError, TimeoutError, ValueError) as exc:

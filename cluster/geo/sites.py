@@ -1,5 +1,6 @@
-"""The two-site lab: the Fractal service in two regions of one lab cloud, one site serving at
-a time, as booth's ticket says.
+"""The two-site lab: the Fractal service in two regions of one lab cloud (topology `regions`),
+or in two independent lab clouds (`clouds`: a private and a public one), one site serving at a
+time, as booth's ticket says.
 
 - site A, RegionOne: n1-n3, a Pacemaker cluster of its own (cluster/lab/lab.py as a site):
   the API clone, the floating IP 198.51.100.10, the workers, booth with its address on the
@@ -15,6 +16,12 @@ the API runs hot at both sites (it holds no state: it serves only where the addr
 Each site's API writes to its own region's Swift; the container is synced both ways
 (regions.pair). booth runs the region check before a site takes the ticket and at each
 renewal (fractal-region-check, reading the site's /etc/fractal/api.toml).
+
+Topology `clouds` shares nothing between the sites but the WAN: site B's cloud has its own
+Keystone, users (other names, other passwords: PUBLIC_ACCOUNTS), Neutron, compute, Swift and
+floating IP range (RegionTwo's addresses, its only region being its RegionOne); each site's
+nodes hold their own cloud's clouds.yaml entry alone; the container is synced between the two
+Swifts by container sync in a realm both clouds join (peer_clouds.py).
 """
 
 from __future__ import annotations
@@ -43,14 +50,19 @@ from cluster.lab import netns
 from cluster.lab.lab import OWNERS, Lab, LabError, Wan
 from cluster.lab.node import Node, NodeError
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Layout
+from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Accounts, Layout
 from cluster.openstack.regions import site_cloud_name
 from cluster.openstack.topology import ADDRESSING
 from cluster.operations import wait
 from cluster.private_file import write_private
 
 PREFIX = "fgeo"
-SITES = {"site-a": REGIONS[0], "site-b": REGIONS[1]}
+TOPOLOGIES = ("regions", "clouds")
+SITES = {"site-a": REGIONS[0], "site-b": REGIONS[1]}  # topology `regions`
+# Topology `clouds`: site B's cloud, independent of site A's; its names are not A's, and each
+# cloud's name in the container-sync realm.
+PUBLIC_ACCOUNTS = Accounts(admin="cloud-admin", member="fractal-svc", project="fractal-public")
+CLOUD_NAMES = {"site-a": "private", "site-b": "public"}
 SIZES = {"site-a": 3, "site-b": 2}
 WAN_PREFIX_LEN = 25  # 203.0.113.128/25: RegionTwo's external network is the lower half
 WAN_ADDRESSES = {"n1": "203.0.113.131", "n2": "203.0.113.132", "n3": "203.0.113.133",
@@ -66,13 +78,21 @@ Progress = Callable[[str], None]
 
 class GeoLab:
     def __init__(self, directory: Path, prefix: str = PREFIX,
-                 times: TicketTimes | None = None) -> None:
+                 times: TicketTimes | None = None, topology: str = TOPOLOGIES[0]) -> None:
+        if topology not in TOPOLOGIES:
+            raise ValueError(f"topology {topology!r}: one of {', '.join(TOPOLOGIES)}")
         self.dir = directory
         self.prefix = prefix
         self.times = times or TicketTimes()
+        self.topology = topology
         if len(str(self.booth_config("site-a"))) > MAX_VALUE:
             raise ValueError(f"{directory}: too long for booth's {MAX_VALUE}-character values")
         self.cloud = Layout(state=directory / "cloud", venv=Layout().venv, netns_prefix=prefix)
+        # Each site's cloud: one for both (`regions`), or site B's of its own (`clouds`).
+        self.clouds = {"site-a": self.cloud, "site-b": self.cloud if topology == "regions" else
+                       Layout(state=directory / "cloud-b", venv=self.cloud.venv,
+                              netns_prefix=f"{prefix}b", accounts=PUBLIC_ACCOUNTS,
+                              network_plan=REGIONS[1])}
         self.wan = f"{prefix}-wan"
         self.world = f"{prefix}-world"
         self.arbitrator = Arbitrator(f"{prefix}-arb", self.booth_dir / "arbitrator.conf",
@@ -81,13 +101,23 @@ class GeoLab:
                              prefix=("ip", "netns", "exec", self.arbitrator.netns))
         self.sites = {site: self._site(site) for site in SITES}
 
+    @classmethod
+    def open(cls, directory: Path, prefix: str = PREFIX) -> GeoLab:
+        """The two-site lab `up` recorded in `directory` (its topology), or a new one."""
+        try:
+            saved = json.loads((directory / "geo.json").read_text())
+        except (OSError, ValueError):
+            return cls(directory, prefix)
+        return cls(directory, saved.get("prefix", prefix),
+                   topology=saved.get("topology", TOPOLOGIES[0]))
+
     def _site(self, site: str) -> Lab:
+        cloud = self.clouds[site]
+        if self.topology == "clouds":  # each site in a cloud of its own, its only region
+            return self._site_in_own_cloud(site, cloud)
         region = SITES[site]
-        nodes = list(ADDRESSING[region].nodes)[:SIZES[site]]
-        wan = Wan(self.wan, {n: f"{WAN_ADDRESSES[n]}/{WAN_PREFIX_LEN}" for n in nodes},
-                  ARBITRATOR)
         lab = Lab(self.dir / site, SIZES[site], prefix=self.prefix, region=region,
-                  cloud=self.cloud, wan=wan)
+                  cloud=cloud, wan=self._wan_of(ADDRESSING[region].nodes, site))
         # The site's own region everywhere: its floating IP and fencing as a member of the
         # project that owns the region's network and servers (RegionTwo's site project is
         # endpoint-filtered, since fence_openstack has no region option; RegionOne's project
@@ -100,6 +130,21 @@ class GeoLab:
             store_url=f"swift://{REGIONS_CLOUD}/{CONTAINER}?region={region}&peer={peer}",
             address_params=f"cloud={cloud} floating_ip={lab.address} network=fractal")
         return lab
+
+    def _site_in_own_cloud(self, site: str, cloud: Layout) -> Lab:
+        """Everything in the site's own cloud, as its member: floating IP, fencing, store (no
+        peer: the nodes hold no credentials of the other cloud, whose copy they cannot read)."""
+        lab = Lab(self.dir / site, SIZES[site], prefix=self.prefix, cloud=cloud,
+                  wan=self._wan_of(ADDRESSING[cloud.plan].nodes, site))
+        lab.service = dataclasses.replace(
+            lab.service, address=SERVICE_NAME,
+            store_url=f"swift://{MEMBER_CLOUD}/{CONTAINER}?region={lab.region}")
+        return lab
+
+    def _wan_of(self, every: dict[str, str], site: str) -> Wan:
+        nodes = list(every)[:SIZES[site]]
+        return Wan(self.wan, {n: f"{WAN_ADDRESSES[n]}/{WAN_PREFIX_LEN}" for n in nodes},
+                   ARBITRATOR)
 
     # -- where things are ---------------------------------------------------------------
     @property
@@ -129,13 +174,17 @@ class GeoLab:
 
     # -- up ------------------------------------------------------------------------------
     def up(self, progress: Progress = lambda _: None) -> None:
-        from cluster.openstack import cloud, regions
+        from cluster.openstack import cloud, peer_clouds, regions
 
         self._claim()
-        cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
-        regions.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
-        regions.pair(self.cloud, CONTAINER)
-        progress(f"container {CONTAINER!r} in both regions, synced both ways")
+        if self.topology == "regions":
+            cloud.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+            regions.up(self.cloud, say=lambda line: progress(f"cloud: {line}"))
+            regions.pair(self.cloud, CONTAINER)
+            progress(f"container {CONTAINER!r} in both regions, synced both ways")
+        else:
+            peer_clouds.up(self.clouds["site-a"], CLOUD_NAMES["site-a"], self.clouds["site-b"],
+                           CLOUD_NAMES["site-b"], CONTAINER, progress)
         self._third_place()
         self._install_commands()
         config = self.config()
@@ -159,7 +208,8 @@ class GeoLab:
             raise LabError(f"the prefix {self.prefix!r} belongs to the lab in {other_dir}")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)  # booth's handler runs as hacluster: it reads files in here
-        (self.dir / "geo.json").write_text(json.dumps({"prefix": self.prefix}))
+        (self.dir / "geo.json").write_text(json.dumps({"prefix": self.prefix,
+                                                       "topology": self.topology}))
         OWNERS.mkdir(parents=True, exist_ok=True)
         (OWNERS / self.prefix).write_text(f"{self.dir.resolve()}\n")
 
@@ -171,9 +221,10 @@ class GeoLab:
         netns.plug(self.arbitrator.netns, self.wan, "wan0", "arb",
                    [f"{ARBITRATOR}/{WAN_PREFIX_LEN}"])
         netns.add(self.world)
-        for index, region in enumerate(REGIONS):
-            switch = RouterNetwork.of(self.cloud.in_region(region)).external_switch
-            netns.plug(self.world, switch, f"eth{index}", "world", [WORLD[region]])
+        for index, lab in enumerate(self.sites.values()):
+            net = RouterNetwork.of(lab.cloud)  # the site's region's (or cloud's) network
+            netns.plug(self.world, net.external_switch, f"eth{index}", "world",
+                       [WORLD[lab.cloud.plan]])
         netns.plug(self.world, self.wan, "wan0", "world", [WORLD["wan"]])
 
     def _one_token(self) -> None:
@@ -200,6 +251,7 @@ class GeoLab:
         """The site's /etc/fractal/api.toml (what the region check and the claimer read), the
         check's clouds.yaml readable by booth's group, and its state directory."""
         from cluster.openstack import clouds
+        from fractal_service.store import swift_url
 
         lab = self.sites[site]
         # The nodes' /etc/fractal, as a package leaves it: 0755 with its secrets 0600 inside.
@@ -208,7 +260,8 @@ class GeoLab:
         state.mkdir(exist_ok=True)
         _for_booth(state, 0o700)
         check_clouds = lab.fractal_etc / "region-check-clouds.yaml"
-        check_clouds.write_text(clouds.member_only(self.cloud, (REGIONS_CLOUD,)))
+        store_cloud = swift_url.parse(lab.service.store_url).cloud
+        check_clouds.write_text(clouds.member_only(lab.cloud, (store_cloud,)))
         _for_booth(check_clouds, 0o640)
         (lab.fractal_etc / "api.toml").write_text(
             f'store = "{lab.service.store_url}"\n'
@@ -300,6 +353,16 @@ class GeoLab:
             return False
         return True
 
+    def region_check(self, site: str) -> tuple[int, str]:
+        """booth's handler run by hand on one of the site's nodes, as booth's user: would the
+        site take the ticket now? (exit code, what it logged)"""
+        node = self._asked(site)
+        if node is None:
+            raise NodeError(f"{site}: no node runs")
+        done = node.exec(["runuser", "-u", BOOTH_USER, "--", "env", "HA_LOGFACILITY=none",
+                          str(self.handler)], check=False, timeout=30)  # its log on stderr
+        return done.returncode, done.stdout + done.stderr
+
     def runs_address(self, site: str) -> bool:
         """The site's own Pacemaker runs its floating IP (asked of its first running node;
         False when none runs)."""
@@ -373,7 +436,8 @@ class GeoLab:
             lab.down()
         self.arbitrator.stop()
         self.dns.stop()
-        cloud.down(self.cloud)
+        for layout in dict.fromkeys(self.clouds.values()):
+            cloud.down(layout)
         for name in self.namespaces():
             netns.delete(name)
         (self.dir / "geo.json").unlink(missing_ok=True)

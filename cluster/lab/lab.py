@@ -69,7 +69,10 @@ class Lab:
                  token_coefficient_ms: int = TOKEN_COEFFICIENT_MS, prefix: str = PREFIX,
                  region: str = REGIONS[0], cloud: Layout | None = None,
                  wan: Wan | None = None) -> None:
-        self.addressing = ADDRESSING[region]
+        # The cloud's state lives in the lab; its virtualenv is the shared cache.
+        self.cloud = (cloud or Layout(state=lab_dir / "cloud", venv=Layout().venv,
+                                      netns_prefix=prefix)).in_region(region)
+        self.addressing = ADDRESSING[self.cloud.plan]
         every = self.addressing.nodes
         size = min(3, len(every)) if size is None else size
         if not 1 <= size <= len(every):
@@ -81,9 +84,6 @@ class Lab:
         self.region = region
         self.wan = wan
         self.own_cloud = cloud is None
-        # The cloud's state lives in the lab; its virtualenv is the shared cache.
-        self.cloud = (cloud or Layout(state=lab_dir / "cloud", venv=Layout().venv,
-                                      netns_prefix=prefix)).in_region(region)
         self.net = RouterNetwork.of(self.cloud)
         self.client_netns = self.net.host("client")
         self.address = self.addressing.floating_ip  # where clients and workers reach the API
@@ -107,8 +107,7 @@ class Lab:
             saved = json.loads((lab_dir / "lab.json").read_text())
         except (OSError, ValueError):
             return cls(lab_dir, prefix=prefix)
-        cloud = (Layout(state=Path(saved["cloud"]), venv=Layout().venv,
-                        netns_prefix=saved["cloud_prefix"]) if saved.get("cloud") else None)
+        cloud = Layout.of(saved) if saved.get("cloud") else None
         return cls(lab_dir, saved["size"], token_ms=saved["token_ms"], prefix=saved["prefix"],
                    token_coefficient_ms=saved.get("token_coefficient_ms", TOKEN_COEFFICIENT_MS),
                    region=saved.get("region", REGIONS[0]), cloud=cloud)
@@ -117,7 +116,7 @@ class Lab:
         saved = {"prefix": self.prefix, "size": len(self.nodes), "token_ms": self.token_ms,
                  "token_coefficient_ms": self.token_coefficient_ms, "region": self.region}
         if not self.own_cloud:
-            saved.update(cloud=str(self.cloud.state), cloud_prefix=self.cloud.netns_prefix)
+            saved.update(self.cloud.described())
         (self.dir / "lab.json").write_text(json.dumps(saved))
 
     def owner(self) -> Path | None:

@@ -23,8 +23,6 @@ from cluster.openstack.layout import (
 if TYPE_CHECKING:
     from openstack import connection
 
-MEMBER = ("fractal", "fractal")  # (user, project): what the cluster's agents act as
-
 
 def entries(layout: Layout) -> dict[str, dict]:
     # One entry per user: overriding username/project on connect() gave 401s (see notes).
@@ -34,7 +32,9 @@ def entries(layout: Layout) -> dict[str, dict]:
                          "user_domain_name": "Default", "project_domain_name": "Default"},
                 "region_name": REGIONS[0], "identity_api_version": 3, "interface": "public"}
 
-    over_tls = entry(*MEMBER)  # the member again, over HTTPS with the lab's own CA
+    accounts = layout.accounts
+    member = (accounts.member, accounts.project)  # what the cluster's agents act as
+    over_tls = entry(*member)  # the member again, over HTTPS with the lab's own CA
     over_tls["auth"]["auth_url"] = layout.tls_url("keystone") + "/v3"
     over_tls.update(region_name=TLS_REGION, cacert=str(tls.ca_file(layout)))
     def in_both(user: str, project: str) -> dict:
@@ -44,8 +44,8 @@ def entries(layout: Layout) -> dict[str, dict]:
         return both
 
     # The admin in both regions: it builds RegionTwo's network (regions.py).
-    return {ADMIN_CLOUD: in_both("admin", "admin"), MEMBER_CLOUD: entry(*MEMBER),
-            TLS_CLOUD: over_tls, REGIONS_CLOUD: in_both(*MEMBER)}
+    return {ADMIN_CLOUD: in_both(accounts.admin, "admin"), MEMBER_CLOUD: entry(*member),
+            TLS_CLOUD: over_tls, REGIONS_CLOUD: in_both(*member)}
 
 
 def member_only(layout: Layout, names: Sequence[str] = (MEMBER_CLOUD,)) -> str:

@@ -31,14 +31,14 @@ def register(layout: Layout) -> None:
             ident.create_region(id=region)
     projects = {name: _find_or_create(ident.find_project, ident.create_project, name,
                                       domain_id="default")
-                for name in ("service", "fractal")}
+                for name in ("service", layout.accounts.project)}
     roles = {name: _find_or_create(ident.find_role, ident.create_role, name)
              for name in ("admin", "member", "reader", "service")}
-    # neutron, swift and glance validate users' tokens (service role); fractal is an ordinary
-    # member.
+    # neutron, swift and glance validate users' tokens (service role); the cluster's user is an
+    # ordinary member.
     service = ("service", ("service", "admin"))
     users = {"neutron": service, "swift": service, "glance": service,
-             "fractal": ("fractal", ("member",))}
+             layout.accounts.member: (layout.accounts.project, ("member",))}
     for name, (project, granted) in users.items():
         user = ident.find_user(name) or ident.create_user(
             name=name, password=layout.secret(name), domain_id="default",

@@ -47,14 +47,16 @@ def initialise(layout: Layout) -> None:
     conf = ["--config-file", str(layout.dir("keystone") / "keystone.conf")]
     owner = ["--keystone-user", "root", "--keystone-group", "root"]  # no keystone user here
     # The admin password goes through the environment, not the command line (ps shows that).
-    env = {**os.environ, "OS_BOOTSTRAP_PASSWORD": layout.secret("admin")}
+    admin = layout.accounts.admin
+    env = {**os.environ, "OS_BOOTSTRAP_PASSWORD": layout.secret(admin)}
     url = layout.keystone_url
     manage = [layout.bin("keystone-manage"), *conf]
     # Schema and key repositories are independent: made at once, then the bootstrap.
     _all([[*manage, "db_sync"], [*manage, "fernet_setup", *owner],
           [*manage, "credential_setup", *owner]], env)
     _all([[*manage, "bootstrap", "--bootstrap-admin-url", url, "--bootstrap-public-url", url,
-           "--bootstrap-internal-url", url, "--bootstrap-region-id", REGIONS[0]]], env)
+           "--bootstrap-internal-url", url, "--bootstrap-region-id", REGIONS[0],
+           "--bootstrap-username", admin]], env)
 
 
 def _all(commands: list[list[str]], env: dict[str, str]) -> None:

@@ -57,6 +57,17 @@ PROXIED = (*SERVICES, *(regional(name, REGIONS[1]) for name in PER_REGION))
 
 
 @dataclass(frozen=True)
+class Accounts:
+    """Who is who in one cloud's Keystone: its administrator, and the member user the cluster's
+    agents act as, in the project that owns the cluster's network and servers. An independent
+    second cloud (the two-site lab's `clouds` topology) has names of its own."""
+
+    admin: str = "admin"
+    member: str = "fractal"
+    project: str = "fractal"
+
+
+@dataclass(frozen=True)
 class Layout:
     state: Path = DEFAULT_HOME / "state"
     venv: Path = DEFAULT_HOME / "venv"
@@ -64,6 +75,10 @@ class Layout:
     # The region whose per-region servers (PER_REGION), topology and router this layout names;
     # Keystone, the secrets, clouds.yaml and the ports file are the cloud's, shared.
     region: str = REGIONS[0]
+    accounts: Accounts = Accounts()
+    # Whose addresses (topology.ADDRESSING) this cloud's network uses, when not its region's:
+    # an independent cloud beside another lab cloud takes the other plan's ranges.
+    network_plan: str = ""
     _ports: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -72,6 +87,23 @@ class Layout:
 
     def in_region(self, region: str) -> Layout:
         return dataclasses.replace(self, region=region, _ports=self._ports)
+
+    @property
+    def plan(self) -> str:
+        """The key of this layout's addresses in topology.ADDRESSING."""
+        return self.network_plan or self.region
+
+    def described(self) -> dict:
+        """What `Layout.of` needs to find this cloud again (a site's lab.json)."""
+        return {"cloud": str(self.state), "cloud_prefix": self.netns_prefix,
+                "accounts": dataclasses.asdict(self.accounts), "network_plan": self.network_plan}
+
+    @classmethod
+    def of(cls, saved: dict) -> Layout:
+        return cls(state=Path(saved["cloud"]), venv=Layout().venv,
+                   netns_prefix=saved["cloud_prefix"],
+                   accounts=Accounts(**saved.get("accounts", {})),
+                   network_plan=saved.get("network_plan", ""))
 
     def regional(self, name: str) -> str:
         """`name` for this layout's region (`regional`)."""

@@ -9,7 +9,8 @@ from cluster.openstack.dataplane.network import RouterNetwork
 from cluster.openstack.layout import MEMBER_CLOUD, Layout
 
 
-def up(layout: Layout, cloud: str = MEMBER_CLOUD, project: str = "fractal") -> topology.Topology:
+def up(layout: Layout, cloud: str = MEMBER_CLOUD,
+       project: str | None = None) -> topology.Topology:
     """Idempotent, in the layout's region, whose Neutron and compute must be up; `cloud` and
     `project` as in topology.build."""
     built = topology.build(layout, cloud, project)

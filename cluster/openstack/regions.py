@@ -136,7 +136,7 @@ def site_cloud(layout: Layout, region: str = SECOND) -> str:
     ident = admin.identity
     name = site_project(region)
     project = ident.find_project(name) or ident.create_project(name=name, domain_id="default")
-    ident.assign_project_role_to_user(project, ident.find_user("fractal"),
+    ident.assign_project_role_to_user(project, ident.find_user(layout.accounts.member),
                                       ident.find_role("member"))
     for endpoint in ident.endpoints():
         if endpoint.region_id == region:

@@ -14,6 +14,7 @@ included, lives in the state directory (`swift_dir`), never in the host's /etc/s
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from swift.container.sync import ContainerSync
 daemon.run_daemon(ContainerSync, sys.argv[1], section_name="container-sync", verbose=True)
 """
 REALM = "fractal"  # the container-sync realm of the lab's regions
+PEERS_FILE = "realm-peers.json"  # other clouds' Swifts in the realm (add_peer)
 # Seconds between the sync daemon's passes (Swift's default 300): the lab's replication lag.
 SYNC_INTERVAL_S = 1.0
 
@@ -148,10 +150,27 @@ use = egg:swift#proxy_logging
 
 
 def _realms_conf(layout: Layout) -> str:
-    """Identical in every region: one realm, one key, every region's proxy."""
+    """Identical in every region: one realm, one key, every region's proxy, and the proxies of
+    other clouds' Swifts in the realm (`add_peer`)."""
     lines = [f"[{REALM}]", f"key = {layout.secret('swift-sync-realm')}"]
     lines += [f"cluster_{c.name} = {c.url}/v1/" for c in clusters(layout)]
+    lines += [f"cluster_{name} = {url}/v1/" for name, url in peers(layout).items()]
     return "\n".join(lines) + "\n"
+
+
+def peers(layout: Layout) -> dict[str, str]:
+    """Other clouds' Swift proxies in this cloud's realm: {cluster name: proxy URL}."""
+    path = layout.state / PEERS_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def add_peer(layout: Layout, name: str, url: str) -> None:
+    """Another cloud's Swift proxy at `url` joins the realm as cluster `name`
+    (peer_clouds.join); a name of this cloud's own regions is refused."""
+    if name in {c.name for c in clusters(layout)}:
+        raise ValueError(f"{name!r} names one of this cloud's own regions in the realm")
+    layout.state.mkdir(parents=True, exist_ok=True)
+    (layout.state / PEERS_FILE).write_text(json.dumps({**peers(layout), name: url}, indent=2))
 
 
 # Validated tokens kept in the proxy (one process: keystonemiddleware's in-memory cache) as a

@@ -86,10 +86,12 @@ class Topology:
         return cls(**json.loads(layout.topology_json.read_text()))
 
 
-def build(layout: Layout, cloud: str = MEMBER_CLOUD, project: str = "fractal") -> Topology:
+def build(layout: Layout, cloud: str = MEMBER_CLOUD, project: str | None = None) -> Topology:
     """Idempotent: finds what exists by name, creates the rest, in the layout's region;
-    `cloud` is the clouds.yaml entry of a member of `project`, which owns it all."""
-    net_of = ADDRESSING[layout.region]
+    `cloud` is the clouds.yaml entry of a member of `project` (the layout's member project by
+    default), which owns it all."""
+    net_of = ADDRESSING[layout.plan]
+    project = project or layout.accounts.project
     admin = clouds.connect(layout, region=layout.region).network
     owner = clouds.connect(layout).identity.find_project(project)
     ext = admin.find_network("public") or admin.create_network(

@@ -115,8 +115,8 @@ def probe(target: Target, holder: bool, budget: float, login_file: str,
     if why:
         logger.warning("login record %s discarded: %s", login_file, why)
         region_probe.forget(login_file)
-    object_store = None
-    for attempt in (1, 2):  # a refused cached token: one fresh login
+    refused = None
+    for _attempt in (1, 2):  # a cached token refused (by either service): one fresh login
         if found is None:
             try:
                 found = region_probe.login(target, left(1 / 3))
@@ -124,20 +124,36 @@ def probe(target: Target, holder: bool, budget: float, login_file: str,
                 return Findings(login=str(exc))
             _save(login_file, found, logger)
         try:
-            region_probe.head_container(found, target.container, left(1 if holder else 1 / 2))
-        except Unauthorized as exc:
+            return _ask(found, target.container, holder, left)
+        except _TokenRefused as exc:
             region_probe.forget(login_file)
-            if attempt == 1:
-                found = None
-                continue
-            object_store = f"a fresh token refused ({exc})"
-        except CloudError as exc:
-            object_store = str(exc)
-        break
-    network = None
-    if not holder and found is not None:
+            found, refused = None, exc
+    assert refused is not None
+    return Findings(**{refused.service: f"a fresh token refused ({refused.why})"})
+
+
+class _TokenRefused(Exception):
+    def __init__(self, service: str, why: str) -> None:
+        super().__init__(why)
+        self.service, self.why = service, why  # service: a Findings field
+
+
+def _ask(found: Login, container: str, holder: bool, left) -> Findings:
+    """Object Storage, then Neutron (not for a holder: its answer would not change the
+    verdict). _TokenRefused if either refused the token: Swift's proxy keeps validated tokens
+    for minutes, so after a revocation Neutron may be the only one to refuse it."""
+    object_store = network = None
+    try:
+        region_probe.head_container(found, container, left(1 if holder else 1 / 2))
+    except Unauthorized as exc:
+        raise _TokenRefused("object_store", str(exc)) from None
+    except CloudError as exc:
+        object_store = str(exc)
+    if not holder:
         try:
             region_probe.list_networks(found, left(1))
+        except Unauthorized as exc:
+            raise _TokenRefused("network", str(exc)) from None
         except CloudError as exc:
             network = str(exc)
     return Findings(object_store=object_store, network=network)

@@ -1,8 +1,13 @@
-"""The two-site lab (cluster/geo/sites.py): the Fractal service at site A (RegionOne, three
-nodes) or site B (RegionTwo, two nodes), as booth's ticket says, reached by its name. A whole
-site lost, a site cut off from the other and the arbitrator, a planned switchover: the name
-answers from the other site, and in no round of the watch (cluster/geo/watch.py) do both sites
-serve — each site's floating IP asked from the world, each site's own Pacemaker asked too."""
+"""The two-site lab (cluster/geo/sites.py): the Fractal service at site A (three nodes) or
+site B (two nodes), as booth's ticket says, reached by its name; the sites in two regions of
+one cloud (topology `regions`) or in two clouds that share nothing (`clouds`). A whole site
+lost, a site cut off from the other and the arbitrator, a planned switchover: the name answers
+from the other site, and in no round of the watch (cluster/geo/watch.py) do both sites serve —
+each site's floating IP asked from the world, each site's own Pacemaker asked too.
+
+The tests common to both topologies run on each (the ledger's among them); those about what
+one topology alone has (a region's services failing under one Keystone; the private cloud's
+Keystone, its whole cloud, the link between the clouds, a cloud's credentials) run on it."""
 
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from cluster.geo.sites import GeoLab
+from cluster.geo.sites import CONTAINER, TOPOLOGIES, GeoLab
 from cluster.geo.watch import SiteWatch
 from cluster.lab.campaign.checkers import list_all, stored_twice
+from cluster.openstack import clouds, peer_clouds
 from cluster.openstack.faults import control
+from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
 from fractal_service.worker.backoff import Backoff
 from tests.support.processes import wait_until
 
@@ -30,12 +37,17 @@ pytestmark = [pytest.mark.geo, pytest.mark.sites]
 BODY = {"width": 64, "height": 48, "iterations": 32}
 
 
-@pytest.fixture(scope="module")
-def geo() -> Iterator[GeoLab]:
+REGIONS_ONLY = pytest.mark.parametrize("geo", ["regions"], indirect=True)
+CLOUDS_ONLY = pytest.mark.parametrize("geo", ["clouds"], indirect=True)
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def geo(request: pytest.FixtureRequest) -> Iterator[GeoLab]:
+    """One topology's two-site lab at a time (pytest ends one before it starts the next)."""
     # Not under pytest's 0700 directories: booth runs its handler as hacluster, which reads
     # the site's settings in here; and booth's values are at most 63 characters.
     directory = Path(tempfile.mkdtemp(prefix="fg-", dir="/tmp"))
-    lab = GeoLab(directory, prefix=f"fg{os.getpid() % 1_000_000}")
+    lab = GeoLab(directory, prefix=f"fg{os.getpid() % 1_000_000}", topology=request.param)
     try:
         lab.up(lambda line: print(line, flush=True))
         yield lab
@@ -67,6 +79,7 @@ def test_the_name_answers_from_the_ticket_holder_alone(at_a: GeoLab) -> None:
                == "done", 60, "the fractal rendered at site A")
 
 
+@REGIONS_ONLY  # the WAN and booth alone: the same in both topologies
 def test_a_cut_off_site_stops_and_the_other_takes_over(at_a: GeoLab) -> None:
     geo = at_a
     with SiteWatch(geo) as watch:
@@ -171,9 +184,10 @@ def test_a_crashed_site_is_replaced_and_the_ledger_holds(at_a: GeoLab) -> None:
     assert not stored_twice(stored, load.markers)
     print(f"ledger: {len(before)} acknowledged before the crash - {LAG_BOUND_S:g} s and "
           f"{len(after)} after the takeover, all done at B; {len(window)} in between, "
-          f"{len(lost)} of them lost with RegionOne", flush=True)
+          f"{len(lost)} of them lost with site A's {geo.topology[:-1]}", flush=True)
 
 
+@REGIONS_ONLY  # the WAN and booth alone
 def test_losing_the_arbitrator_moves_nothing(at_a: GeoLab) -> None:
     geo = at_a
     geo.arbitrator.stop()
@@ -186,6 +200,7 @@ def test_losing_the_arbitrator_moves_nothing(at_a: GeoLab) -> None:
         geo.arbitrator.start()
 
 
+@REGIONS_ONLY
 def test_a_region_whose_neutron_fails_keeps_the_ticket_and_whose_swift_fails_hands_it_over(
         at_a: GeoLab) -> None:
     """RegionOne's Neutron answering 503: its floating IP still forwards, so the holder keeps
@@ -205,3 +220,105 @@ def test_a_region_whose_neutron_fails_keeps_the_ticket_and_whose_swift_fails_han
         assert not watch.overlaps
     finally:
         control.clear(geo.cloud)
+
+
+# -- two clouds that share nothing (topology `clouds`) ------------------------------------------
+
+def _serving_from_a_alone(geo: GeoLab, watch: SiteWatch) -> None:
+    assert watch.rounds, "the watch took no round"
+    assert all(r.serving("site-a") and not r.serving("site-b") for r in watch.rounds), \
+        [r for r in watch.rounds if not r.serving("site-a") or r.serving("site-b")][:3]
+    assert geo.granted("site-a") and not geo.granted("site-b")
+
+
+@CLOUDS_ONLY
+def test_the_private_clouds_keystone_down_moves_nothing(at_a: GeoLab) -> None:
+    """Every call to site A's cloud's Keystone fails: the API, the agents and booth's region
+    check live on their cached tokens, submissions are accepted at A, and the ticket stays
+    there through three renewals."""
+    geo = at_a
+    private = geo.clouds["site-a"]
+    control.inject(private, "keystone", error_rate=1.0, error_status=503)
+    try:
+        with Submissions(geo, every=1.0) as load, SiteWatch(geo) as watch:
+            time.sleep(3 * geo.times.renewal + 1)
+    finally:
+        control.clear(private)
+    _serving_from_a_alone(geo, watch)
+    assert len(load.accepted) >= 5, load.accepted
+
+
+@CLOUDS_ONLY
+def test_the_whole_private_cloud_lost_the_public_one_serves(at_a: GeoLab) -> None:
+    """Site A's nodes crashed and every API of its cloud failing: the name answers from site
+    B, whose cloud shares nothing with A's (its own Keystone, credentials and Swift)."""
+    geo = at_a
+    private = geo.clouds["site-a"]
+    try:
+        with SiteWatch(geo) as watch:
+            for service in SERVICES:
+                control.inject(private, service, error_rate=1.0, error_status=503)
+            geo.crash_site("site-a")
+            moved = watch.answered_by_name_from("site-b", timeout=60)
+    finally:
+        control.clear(private)
+    print(f"the private cloud lost: the name answers from the public one after {moved:.1f} s",
+          flush=True)
+    assert moved <= 30
+    assert not watch.overlaps, watch.overlaps[:3]
+
+
+def _stored_at(layout: Layout) -> set[str]:
+    """The fractals in `layout`'s cloud's container, read there as its member (the store's
+    objects: fractals/<uuid>/<generation>)."""
+    store = clouds.connect(layout, MEMBER_CLOUD).object_store
+    return {o.name.split("/")[1] for o in store.objects(CONTAINER)
+            if o.name.startswith("fractals/")}
+
+
+@CLOUDS_ONLY
+def test_the_link_between_the_clouds_cut_moves_nothing_and_the_sync_catches_up(
+        at_a: GeoLab) -> None:
+    """Nothing crosses between the clouds (both sync daemons stopped: in the lab container
+    sync is the only traffic between them); both sites still reach the arbitrator. Nothing
+    moves, what A stores stays at A; once the link is back B has it within the bound."""
+    geo = at_a
+    private, public = geo.clouds["site-a"], geo.clouds["site-b"]
+    peer_clouds.pause_sync(private, public)
+    try:
+        with SiteWatch(geo) as watch:
+            made = {_create(geo) for _ in range(3)}
+            time.sleep(2 * geo.times.expire)
+        _serving_from_a_alone(geo, watch)
+        assert None not in made and made <= _stored_at(private)
+        assert not made & _stored_at(public), "synced while the link was cut"
+    finally:
+        resumed = time.monotonic()
+        peer_clouds.resume_sync(private, public)
+    wait_until(lambda: made <= _stored_at(public), 30, "the public cloud to catch up",
+               interval=0.2)
+    print(f"link between the clouds back: B has A's {len(made)} fractals after "
+          f"{time.monotonic() - resumed:.1f} s", flush=True)
+
+
+@CLOUDS_ONLY
+def test_a_clouds_revoked_credentials_move_nothing(at_a: GeoLab) -> None:
+    """The cluster's account disabled by the standby's cloud: nothing moves, and site B's
+    region check refuses the ticket (a takeover could not act there). Disabled by the
+    holder's cloud: site A keeps the ticket and serves on its cached tokens (booth's region
+    check keeps a ticket whose holder's credentials are refused, logging why)."""
+    geo = at_a
+    for site in ("site-b", "site-a"):
+        cloud = geo.clouds[site]
+        control.set_enabled(cloud, False)
+        try:
+            with SiteWatch(geo) as watch:
+                time.sleep(geo.times.expire)
+            refused = geo.region_check("site-b") if site == "site-b" else None
+        finally:
+            control.set_enabled(cloud, True)
+        _serving_from_a_alone(geo, watch)
+        if refused is not None:
+            print(f"site B's region check with its cloud's account disabled: {refused}",
+                  flush=True)
+            assert refused[0] != 0, refused

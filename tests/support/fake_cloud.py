@@ -23,6 +23,10 @@ class FakeCloud:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, region: str = "RegionOne") -> None:
         self.region = region
         self.tokens: set[str] = set()
+        self.issued: set[str] = set()  # every token ever given, revoked ones too
+        # Object Storage accepting any token it was ever shown, as Swift's proxy does from its
+        # token cache (minutes) after a revocation
+        self.object_caches_tokens = False
         self.failing: set[str] = set()  # services answering 503
         self.delays: dict[str, float] = {}  # service -> seconds before it answers
         self.calls: collections.Counter[str] = collections.Counter()  # by service
@@ -77,7 +81,9 @@ class FakeCloud:
             return self._identity(method, path, body)
         if path in ("/network", "/network/", "/compute/v2.1", "/compute/v2.1/"):
             return self._versions(service)
-        if headers.get("X-Auth-Token") not in self.tokens:
+        token = headers.get("X-Auth-Token")
+        cached = service == "object" and self.object_caches_tokens and token in self.issued
+        if token not in self.tokens and not cached:
             return 401, {"error": {"code": 401}}, {}
         if service == "object":  # any container of the account: there, and empty
             return (200, [], {}) if method == "GET" else (204, None, {})
@@ -106,6 +112,7 @@ class FakeCloud:
             return 401, {"error": {"code": 401}}, {}
         token = uuid.uuid4().hex
         self.tokens.add(token)
+        self.issued.add(token)
         now = datetime.now(UTC)
         stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.000000Z")  # noqa: E731
         answer = {"token": {

@@ -33,7 +33,7 @@ class Recorder:
 def test_the_floating_ip_is_taken_before_the_router_exists(tmp_path) -> None:
     calls: list[str] = []
     cloud = SimpleNamespace(network=Recorder(calls), identity=Recorder(calls))
-    layout = mock.MagicMock(region=REGIONS[0])
+    layout = mock.MagicMock(region=REGIONS[0], plan=REGIONS[0])
     # What follows the calls (the topology's file) is not this test's.
     with mock.patch.object(topology.clouds, "connect", return_value=cloud), \
             contextlib.suppress(Exception):

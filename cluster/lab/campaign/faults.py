@@ -173,7 +173,7 @@ def cloud_during_crash(scene: Scene) -> Plan:
 
 def revoke_tokens(scene: Scene) -> Plan:
     return Plan("token revocation", "every token of the cluster's cloud user",
-                lambda: control.revoke_tokens(scene.lab.cloud, "fractal"), RESTART_BOUND_S,
+                lambda: control.revoke_tokens(scene.lab.cloud), RESTART_BOUND_S,
                 interrupts=False, hold_s=3.0)
 
 
@@ -183,7 +183,7 @@ def revoked_slow_keystone_crash(scene: Scene) -> Plan:
     victim = crash_serving(scene)
 
     def inject() -> None:
-        control.revoke_tokens(scene.lab.cloud, "fractal")
+        control.revoke_tokens(scene.lab.cloud)
         control.inject(scene.lab.cloud, "keystone", latency_ms=1500)
         victim.inject()
 

@@ -52,7 +52,7 @@ def run(layout: Layout) -> None:
                 seen, read_at = signature, time.monotonic()
                 if wanted != applied or first:
                     try:
-                        added = nat.apply(wanted, applied, ADDRESSING[layout.region])
+                        added = nat.apply(wanted, applied, ADDRESSING[layout.plan])
                     except RuntimeError as exc:  # every step is idempotent: try again
                         log.error("applying %s failed, retrying: %s", wanted, exc)
                         seen = None

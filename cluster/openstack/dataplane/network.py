@@ -21,7 +21,7 @@ TENANT_DEVICE = "qr"
 @dataclass(frozen=True)
 class RouterNetwork:
     prefix: str
-    region: str = REGIONS[0]
+    region: str = REGIONS[0]  # whose addresses (topology.ADDRESSING): the layout's plan
 
     @classmethod
     def of(cls, layout: Layout) -> RouterNetwork:
@@ -29,7 +29,7 @@ class RouterNetwork:
         lab's prefix, and inside RegionOne's, whose `destroy` (the cloud's `down`) takes them
         too. Raises ValueError where a device name would pass Linux's 15 bytes."""
         index = REGIONS.index(layout.region)
-        net = cls(layout.netns_prefix + (f"-{index + 1}" if index else ""), layout.region)
+        net = cls(layout.netns_prefix + (f"-{index + 1}" if index else ""), layout.plan)
         longest = f"{net.prefix}-r-qg"
         if len(longest) > 15:
             raise ValueError(f"netns prefix {layout.netns_prefix!r} too long for {layout.region}"

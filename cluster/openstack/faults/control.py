@@ -33,11 +33,21 @@ def show(layout: Layout) -> dict:
     return _call("GET", f"{layout.faults_url}/faults")
 
 
-def revoke_tokens(layout: Layout, user: str) -> None:
-    """Revoke every token `user` holds, as an operator disabling the account would: Keystone
-    records a revocation event for the user. The account is enabled again at once, so a new
-    authentication succeeds and only the old tokens are dead."""
+def set_enabled(layout: Layout, enabled: bool, user: str | None = None) -> None:
+    """Disable `user` (the cluster's member by default), or enable it again: while disabled,
+    Keystone refuses its password and every token it held, as when a cloud's operator
+    revokes an account's credentials."""
     ident = clouds.connect(layout).identity
-    account = ident.find_user(user, ignore_missing=False)
+    ident.update_user(ident.find_user(user or layout.accounts.member, ignore_missing=False),
+                      is_enabled=enabled)
+
+
+def revoke_tokens(layout: Layout, user: str | None = None) -> None:
+    """Revoke every token `user` (the cluster's member by default) holds, as an operator
+    disabling the account would: Keystone records a revocation event for the user. The account
+    is enabled again at once, so a new authentication succeeds and only the old tokens are
+    dead."""
+    ident = clouds.connect(layout).identity
+    account = ident.find_user(user or layout.accounts.member, ignore_missing=False)
     ident.update_user(account, is_enabled=False)
     ident.update_user(account, is_enabled=True)
