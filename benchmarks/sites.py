@@ -1,5 +1,7 @@
-"""The two-site lab (cluster/geo/sites.py: the Fractal service at site A in RegionOne or site B
-in RegionTwo, booth's ticket, the name in the lab zone), TRIALS times each, from site A:
+"""The two-site lab (cluster/geo/sites.py: the Fractal service at site A or site B, booth's
+ticket, the name in the lab zone) in each topology, one after the other in one run: the sites
+in two regions of one cloud (`regions`), in two clouds that share nothing (`clouds`). TRIALS
+times each, from site A:
 
 - site A crashed (every node): when the name answers from B (the API, by its name, from the
   world's client);
@@ -12,7 +14,8 @@ Every round of the watch (cluster/geo/watch.py, ~0.2 s plus the probes) asks bot
 IPs and both sites' own Pacemaker: rounds in which both served must be 0. Targets (issue 16):
 the name answers from B within 20 s (p50) of losing A; a switchover's gap <= 5 s.
 
-Run: python -m benchmarks.sites [--trials N]   (root; ~2 minutes a trial, after ~4 of set-up)
+Run: python -m benchmarks.sites [--trials N] [--topologies regions,clouds]
+(root; ~2 minutes a trial, after ~4 of set-up, per topology)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.report import write
-from cluster.geo.sites import GeoLab
+from cluster.geo.sites import TOPOLOGIES, GeoLab
 from cluster.geo.watch import SiteWatch
 
 TRIALS = 5
@@ -59,41 +62,58 @@ def _stats(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} / {max(values):.1f}" if values else "-"
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="benchmarks.sites", description=__doc__)
-    parser.add_argument("--trials", type=int, default=TRIALS)
-    args = parser.parse_args(argv)
-    scenarios = {"site A crashed": _crash, "site A cut off": _cut,
-                 "planned switchover": _switchover}
-    trials: dict[str, list[dict[str, float]]] = {name: [] for name in scenarios}
+def _run(topology: str, scenarios: dict, trials: int) -> dict[str, list[dict[str, float]]]:
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in scenarios}
     directory = Path(tempfile.mkdtemp(prefix="fgb-", dir="/tmp"))
-    geo = GeoLab(directory, prefix="fgb")
+    geo = GeoLab(directory, prefix="fgb", topology=topology)
     try:
         geo.up(lambda line: print(line, flush=True))
-        for trial in range(args.trials):
+        for trial in range(trials):
             for scenario, run in scenarios.items():
                 geo.reset("site-a")
-                trials[scenario].append(run(geo))
-                print(f"trial {trial + 1}: {scenario}: {trials[scenario][-1]}", flush=True)
+                runs[scenario].append(run(geo))
+                print(f"{topology} trial {trial + 1}: {scenario}: {runs[scenario][-1]}",
+                      flush=True)
     finally:
         geo.down()
         shutil.rmtree(directory, ignore_errors=True)
-    rows = []
-    for scenario, runs in trials.items():
-        column = {key: [r[key] for r in runs] for key in runs[0]} if runs else {}
-        rows.append([scenario, len(runs), _stats(column.get("a_stopped", [])),
-                     _stats(column.get("name_at_b", [])), _stats(column.get("gap", [])),
-                     int(sum(column.get("overlaps", [])))])
-    lost = [r["name_at_b"] for s in ("site A crashed", "site A cut off") for r in trials[s]]
-    note = (f"Seconds from the fault, p50 / max of {args.trials} trials, the API asked by its "
-            f"name from the world's client. Ticket: expire 10 s, acquire-after 5 s, renewal "
-            f"5 s. Targets: the name answers from B within {TARGET_S:g} s of losing A (p50 "
-            f"here {statistics.median(lost) if lost else float('nan'):.1f} s); a switchover's "
-            f"gap <= {SWITCHOVER_TARGET_S:g} s; rounds with both sites serving (a floating IP "
-            f"answering or a site's own Pacemaker running the address) must be 0.")
+    return runs
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="benchmarks.sites", description=__doc__)
+    parser.add_argument("--trials", type=int, default=TRIALS)
+    parser.add_argument("--topologies", default=",".join(TOPOLOGIES),
+                        help="comma-separated, measured in this order (%(default)s)")
+    args = parser.parse_args(argv)
+    topologies = args.topologies.split(",")
+    if unknown := set(topologies) - set(TOPOLOGIES):
+        parser.error(f"--topologies: {', '.join(sorted(unknown))}: not one of {TOPOLOGIES}")
+    scenarios = {"site A crashed": _crash, "site A cut off": _cut,
+                 "planned switchover": _switchover}
+    trials = {topology: _run(topology, scenarios, args.trials) for topology in topologies}
+    rows, lost = [], {}
+    for topology, by_scenario in trials.items():
+        for scenario, runs in by_scenario.items():
+            column = {key: [r[key] for r in runs] for key in runs[0]} if runs else {}
+            rows.append([topology, scenario, len(runs), _stats(column.get("a_stopped", [])),
+                         _stats(column.get("name_at_b", [])), _stats(column.get("gap", [])),
+                         int(sum(column.get("overlaps", [])))])
+        lost[topology] = statistics.median(
+            [r["name_at_b"] for s in ("site A crashed", "site A cut off")
+             for r in by_scenario[s]] or [float("nan")])
+    note = (f"Seconds from the fault, p50 / max of {args.trials} trials per topology, the API "
+            f"asked by its name from the world's client. regions: two regions of one lab "
+            f"cloud; clouds: two lab clouds sharing nothing (two Keystones, users, Swifts). "
+            f"Ticket: expire 10 s, acquire-after 5 s, renewal 5 s. Targets: the name answers "
+            f"from B within {TARGET_S:g} s of losing A (p50 here: "
+            + ", ".join(f"{t} {v:.1f} s" for t, v in lost.items())
+            + f"); a switchover's gap <= {SWITCHOVER_TARGET_S:g} s; rounds with both sites "
+            "serving (a floating IP answering or a site's own Pacemaker running the address) "
+            "must be 0.")
     write("sites", {"trials": trials, "target_s": TARGET_S,
                     "switchover_target_s": SWITCHOVER_TARGET_S}, rows,
-          ["scenario", "trials", "A stopped", "name answers from B", "gap by name",
+          ["topology", "scenario", "trials", "A stopped", "name answers from B", "gap by name",
            "rounds both serving"], note)
     return trials
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cluster.geo.booth import TICKET
 from cluster.geo.dns import SERVICE_NAME
-from cluster.geo.sites import PREFIX, SITES, TOPOLOGIES, GeoLab
+from cluster.geo.sites import CLOUD_NAMES, PREFIX, SITES, TOPOLOGIES, GeoLab
 from cluster.lab import netns
 from cluster.lab.cli import preflight
 from cluster.lab.lab import LabError
@@ -51,7 +51,8 @@ def cmd_status(geo: GeoLab, args: argparse.Namespace) -> int:
             print(f"{site}: down")
             continue
         up = True
-        print(f"{site} ({lab.region}): nodes {', '.join(sorted(state.online()))} online; "
+        where = lab.region if geo.topology == "regions" else f"{CLOUD_NAMES[site]} cloud"
+        print(f"{site} ({where}): nodes {', '.join(sorted(state.online()))} online; "
               f"ticket {'GRANTED' if geo.granted(site) else 'not held'}; floating IP "
               f"{lab.address} on {', '.join(state.where('fractal-ip')) or 'nowhere'}; "
               f"workers on {', '.join(state.where('fractal-workers')) or 'none'}")

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,8 +117,9 @@ class Layout:
         return self.state / name
 
     # -- ports ------------------------------------------------------------------------------
-    def ports(self) -> dict[str, int]:
-        """{"keystone": backend, "keystone-proxy": public, ...}: chosen once, then recorded."""
+    def ports(self, avoid: Iterable[int] = ()) -> dict[str, int]:
+        """{"keystone": backend, "keystone-proxy": public, ...}: chosen once, then recorded;
+        `avoid`: ports another cloud has chosen but may not have bound yet."""
         if not self._ports:
             path = self.state / "ports.json"
             if path.exists():
@@ -127,7 +129,7 @@ class Layout:
             missing = [name for name in names if name not in self._ports]
             if missing:  # a new cloud, or one made before a service was added
                 for name in missing:
-                    self._ports[name] = free_port(HOST, taken=set(self._ports.values()))
+                    self._ports[name] = free_port(HOST, taken={*self._ports.values(), *avoid})
                 self.state.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(self._ports, indent=2))
         return self._ports

@@ -11,6 +11,7 @@ a user sets up between their own two clouds (README, "Two independent clouds").
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from cluster.openstack import clouds, swift
 from cluster.openstack.daemons import start_together
@@ -20,20 +21,23 @@ REALM_SECRET = "swift-sync-realm"  # the realm's key, in each cloud's secrets (L
 CONTAINER_SECRET = "swift-sync-key"
 
 
-def up(a: Layout, a_name: str, b: Layout, b_name: str, container: str,
+def up(a: Layout, a_name: str, b: Layout, b_name: str, container: str | None = None,
        say: Callable[[str], None] = print) -> None:
-    """Both clouds up, each one's Swift in the other's realm, `container` paired. `a` first:
-    `b` then picks its ports among those `a` left free."""
-    from cluster.openstack import cloud
+    """Both clouds up at once, each one's Swift in the other's realm from its first start,
+    `container` paired (if named). `b` picks its ports among those `a` left."""
+    from cluster.openstack import cloud, install
 
-    cloud.up(a, say=lambda line: say(f"{a_name} cloud: {line}"))
-    join(b, a, a_name)
-    cloud.up(b, say=lambda line: say(f"{b_name} cloud: {line}"))
+    install.ensure_venv(a.venv, say)  # shared by both: made once, before either starts
+    b.ports(avoid=a.ports().values())
     join(a, b, b_name)
-    if swift.write_configuration(swift.Cluster(a)):  # now naming b's Swift
-        for daemon in swift.daemons_of(a):
-            daemon.stop()
-    start_together([*swift.daemons_of(a), swift.sync_daemon(a)])
+    join(b, a, a_name)
+    with ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(cloud.up, layout, say=lambda line, n=name: say(f"{n} cloud: {line}"))
+                   for layout, name in ((a, a_name), (b, b_name))]
+        for job in started:
+            job.result()  # re-raises a failure
+    if container is None:
+        return
     pair(a, a_name, b, b_name, container)
     say(f"container {container!r} synced both ways between the {a_name} cloud's Swift and the "
         f"{b_name} cloud's (realm {swift.REALM!r}, every {swift.SYNC_INTERVAL_S:g} s)")
@@ -53,8 +57,8 @@ def resume_sync(a: Layout, b: Layout) -> None:
 def join(home: Layout, peer: Layout, peer_name: str) -> None:
     """`home` learns `peer`'s Swift as cluster `peer_name` of the realm, with `peer`'s realm
     key (made by whichever cloud asked first). Before `home`'s Swift is configured: its
-    configuration is written from this (swift.configure); after: call swift.write_configuration
-    and restart it."""
+    configuration is written from this (swift.configure); after: swift.write_configuration and
+    a restart of its Swift."""
     swift.add_peer(home, peer_name, swift.Cluster(peer).url)
     _share_secret(peer, home, REALM_SECRET)
 

@@ -56,8 +56,12 @@ STOOD_DOWN_FILE = "stood-down.json"  # this site's check set the ticket to stand
 # (stand_down): past the renewal period the lease lapses, and the other site then waits
 # acquire-after as after any lost holder.
 STAND_DOWN_SECONDS = 5
+# A grant this long after this site's own passing acquire check followed that check (booth
+# grants once its handler passed and the peers agreed: seconds); a grant with no such check
+# before it was won by election, which booth 1.0 runs no handler for.
+ACQUIRE_TO_GRANT_S = 15.0
 _STATE_TYPES = {"store": str, "failing_since": (int, float, type(None)),
-                "grant": (str, type(None))}
+                "grant": (str, type(None)), "acquired_at": (int, float, type(None))}
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ class State:
     store: str
     failing_since: float | None = None
     grant: str | None = None
+    acquired_at: float | None = None  # this site's last passing acquire check (epoch s)
 
     @classmethod
     def load(cls, path: str, store: str, logger: logging.Logger) -> State:
@@ -205,6 +210,18 @@ class State:
         the election that follows a lost holder: a new grant's first check is as strict as an
         acquire's. (booth's own `term` attribute stays 0 in the CIB: no use here.)"""
         return grant is not None and self.grant == grant
+
+    def checked_before(self, grant: str | None) -> bool:
+        """A new grant that followed this site's own passing acquire check: booth ran the
+        handler for it, so its first renewal is a holder's, not as strict as an acquire's
+        (a Neutron that cannot validate tokens while Keystone is down made a site that had
+        just taken the ticket give it away)."""
+        try:
+            granted = float(grant) if grant is not None else None
+        except ValueError:
+            return False
+        return (granted is not None and self.acquired_at is not None
+                and -1.0 <= granted - self.acquired_at <= ACQUIRE_TO_GRANT_S)
 
 
 def _remember_refusal(path: str, why: str | None, logger: logging.Logger) -> None:
@@ -311,7 +328,7 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
             target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
         state = State.load(os.path.join(data, STATE_FILE), target.url, logger)
         grant = pacemaker_grant(ticket, lease)
-        holder = state.renewing(grant)
+        holder = state.renewing(grant) or state.checked_before(grant)
         found = probe(target, holder, settings.region_check.budget_seconds,
                       os.path.join(data, LOGIN_FILE), logger)
     except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
@@ -326,6 +343,8 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         seconds = state.failing_for(found.object_store is not None, time.time())
     code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds)
     state.grant = grant if code == TAKE else None
+    if lease is None:  # acquiring: a grant soon after a pass is this check's (checked_before)
+        state.acquired_at = time.time() if code == TAKE else None
     state.save(os.path.join(data, STATE_FILE), logger)
     _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(

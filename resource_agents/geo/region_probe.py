@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 from urllib.parse import quote
@@ -101,8 +102,9 @@ def login(target: Target, timeout: float) -> Login:
     if entry is None:
         return _login_sdk(clouds_yaml, cloud, target.region, timeout, key)
     try:
-        token, expires, catalog = identity.authenticate(entry, timeout, "this")
-        endpoints = [identity.endpoint(catalog, kind, entry, "this")
+        node = socket.gethostname()  # errors name the node whose clouds.yaml it read
+        token, expires, catalog = identity.authenticate(entry, timeout, node)
+        endpoints = [identity.endpoint(catalog, kind, entry, node)
                      for kind in ("object-store", "network")]
     except identity.NeedsDiscovery:
         return _login_sdk(clouds_yaml, cloud, target.region, timeout, key)

@@ -92,9 +92,13 @@ def test_a_site_whose_region_cannot_serve_gives_up_a_ticket_it_won(
     # B's claimer asks once the ticket has been held nowhere for claim_after after B's
     # refusal, which may still list B as the holder until B's lease runs out (a CI run asked
     # after the fixed window above): refused each time while B's region fails, B stays down.
-    wait_until(lambda: seen.sample() and "asking booth to grant it here" in claim_log(
-        rig, "site-b"), times.expire + CLAIM_AFTER_S + 2 * ROUND_SECONDS + 5,
-        "B's claimer asking booth for the ticket", interval=0.2)
+    try:
+        wait_until(lambda: seen.sample() and "asking booth to grant it here" in claim_log(
+            rig, "site-b"), times.expire + CLAIM_AFTER_S + 2 * ROUND_SECONDS + 5,
+            "B's claimer asking booth for the ticket", interval=0.2)
+    except AssertionError as exc:  # what the claimer and the check saw, for the record
+        raise AssertionError(f"{exc}\nB's claimer:\n{claim_log(rig, 'site-b')[-3000:]}\n"
+                             f"B's check:\n{handler_log(rig, 'site-b')[-3000:]}") from None
     stretches = _serving_stretches(seen.samples, site=2)
     print(f"B's region down after A's crash: B served {len(stretches)} times, the longest "
           f"{max(stretches, default=0):.1f} s; its claimer asked {seen.samples[-1][0]:.1f} s "

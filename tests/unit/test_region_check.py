@@ -166,6 +166,21 @@ def test_the_first_check_of_a_grant_is_as_strict_as_an_acquire(site, cloud, monk
     assert run(site, monkeypatch, holder=True) == REFUSE
 
 
+def test_a_grant_that_followed_its_own_passing_acquire_check_renews_as_a_holder(
+        site, cloud, monkeypatch, term) -> None:
+    """booth ran the handler before this grant (`booth grant`, the claimer): its first renewal
+    keeps the ticket when Neutron alone fails, as a holder's would (in the two-cloud lab, the
+    private cloud's Keystone went down right after site A was granted the ticket: Neutron
+    could not validate tokens, A's first renewal refused, and booth gave the ticket to B
+    while A served). A grant won by election long after any acquire check stays strict."""
+    assert run(site, monkeypatch, holder=False) == TAKE  # the acquire check
+    term.write_text(f"{int(time.time())}\n")  # booth granted it right after
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == TAKE
+    term.write_text(f"{int(time.time()) + 60}\n")  # lost, then won an election, unchecked
+    assert run(site, monkeypatch, holder=True) == REFUSE
+
+
 def test_a_holder_never_lets_go_for_neutron_alone(site, cloud, monkeypatch) -> None:
     held(site, monkeypatch)
     cloud.reset()
