@@ -110,7 +110,7 @@ def test_a_planned_switchover_and_back_have_short_gaps(at_a: GeoLab) -> None:
         assert max(gaps, default=0.0) <= 5.0
 
 
-# Container sync's lag, measured (benchmarks/results/sync_lag.md): max 1.16 s at the lab's
+# Container sync's lag, measured (benchmarks/results/sync_lag.md): max 1.07 s at the lab's
 # 1 s interval. A fractal acknowledged this long before its site was lost is in the other
 # region (the RPO, with room for a loaded host).
 LAG_BOUND_S = 3.0
