@@ -45,6 +45,10 @@ class RegionCheck:
     # fractal-ticket-claim asks booth for the ticket again once it has been held nowhere this
     # long after this site's check refused it: booth itself never retries a refused acquire.
     claim_after_seconds: int = 10
+    # The site's Keystone is its own (two clouds that share nothing), not one every site
+    # shares: its loss then counts against the site as Object Storage's does (a holder keeps
+    # the ticket for the grace, an acquirer refuses); shared, it is no evidence either way.
+    own_keystone: bool = False
 
 
 @dataclass(frozen=True)

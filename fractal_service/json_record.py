@@ -7,15 +7,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 Kinds = type | tuple[type, ...]
 
 
-def load(path: str, types: Mapping[str, Kinds], what: str) -> tuple[dict[str, Any] | None, str]:
+def load(path: str, types: Mapping[str, Kinds], what: str,
+         optional: Collection[str] = ()) -> tuple[dict[str, Any] | None, str]:
     """(the record, "") or (None, why it is not usable; "" when there is none). A record has
-    exactly the fields of `types`, each of its kinds (a bool is no number)."""
+    exactly the fields of `types`, each of its kinds (a bool is no number), but those named
+    `optional` may be missing (None then: a record an older version wrote)."""
     try:
         with open(path) as fh:
             data = json.load(fh)
@@ -23,8 +25,9 @@ def load(path: str, types: Mapping[str, Kinds], what: str) -> tuple[dict[str, An
         return None, ""
     except (OSError, ValueError) as exc:
         return None, f"unreadable ({type(exc).__name__})"
-    if not isinstance(data, dict) or set(data) != set(types):
+    if not isinstance(data, dict) or not set(types) - set(optional) <= set(data) <= set(types):
         return None, f"not a {what}"
+    data = {**dict.fromkeys(optional), **data}
     wrong = [name for name, kinds in types.items() if not _is(data[name], kinds)]
     if wrong:
         return None, f"wrong types in {', '.join(wrong)}"

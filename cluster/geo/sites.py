@@ -263,10 +263,13 @@ class GeoLab:
         store_cloud = swift_url.parse(lab.service.store_url).cloud
         check_clouds.write_text(clouds.member_only(lab.cloud, (store_cloud,)))
         _for_booth(check_clouds, 0o640)
+        # Two clouds: the site's Keystone is its own cloud's, its loss counts against the site.
+        own_keystone = "true" if self.topology == "clouds" else "false"
         (lab.fractal_etc / "api.toml").write_text(
             f'store = "{lab.service.store_url}"\n'
             f"[region_check]\nstate_dir = \"{state}\"\n"
-            f'clouds_yaml = "/etc/fractal/{check_clouds.name}"\n')
+            f'clouds_yaml = "/etc/fractal/{check_clouds.name}"\n'
+            f"own_keystone = {own_keystone}\n")
 
     def _site_cib(self, site: str) -> str:
         lab = self.sites[site]

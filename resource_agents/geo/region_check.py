@@ -6,14 +6,16 @@ up. It asks the site's own region whether it can serve: Object Storage (a HEAD o
 the site's API writes, named by the API's own settings) and Neutron (one GET: a site taking
 over moves its floating IP). The rules keep the check from causing the outage it guards against:
 
-- acquiring, or the first check of a lease (booth 1.0 runs no handler before a site wins the
-  election that follows a lost holder): take or keep the ticket only if both answer within
-  the budget;
+- acquiring, or the first check of a lease won by election (booth 1.0 runs no handler before a
+  site wins the election that follows a lost holder): take or keep the ticket only if both
+  answer within the budget; a lease granted after this site's own passing acquire check
+  (`booth grant`, the claimer) is a holder's from its first renewal;
 - renewing a lease it held after a check: give it up only once Object Storage has failed for
   `grace_seconds` in a row (a blip moves nothing: a move is an outage of its own), never for
   Neutron alone (the floating IP in place keeps forwarding without Neutron's API);
 - Keystone unreachable and no cached token: nothing is known of the region, so take or keep,
-  with a warning (one Keystone serves every region: its loss is not this region's);
+  with a warning (one Keystone serves every region: its loss is not this region's); where the
+  site's Keystone is its own (`own_keystone`: two clouds), its loss counts as Object Storage's;
 - bad configuration: refuse, with the reason, when not holding; a holder keeps the ticket and
   logs the error (a typo in one file must not stop a serving site).
 
@@ -56,10 +58,8 @@ STOOD_DOWN_FILE = "stood-down.json"  # this site's check set the ticket to stand
 # (stand_down): past the renewal period the lease lapses, and the other site then waits
 # acquire-after as after any lost holder.
 STAND_DOWN_SECONDS = 5
-# A grant this long after this site's own passing acquire check followed that check (booth
-# grants once its handler passed and the peers agreed: seconds); a grant with no such check
-# before it was won by election, which booth 1.0 runs no handler for.
-ACQUIRE_TO_GRANT_S = 15.0
+# booth.conf's defaults (booth(8)), for grant_window
+BOOTH_EXPIRE_S, BOOTH_ACQUIRE_AFTER_S = 600.0, 0.0
 _STATE_TYPES = {"store": str, "failing_since": (int, float, type(None)),
                 "grant": (str, type(None)), "acquired_at": (int, float, type(None))}
 
@@ -73,20 +73,25 @@ class Findings:
     network: str | None = None
 
 
-def verdict(holder: bool, found: Findings, failing_for: float, grace: float) -> tuple[int, str]:
-    """(exit code, one line why). `failing_for`: seconds Object Storage has failed in a row."""
-    if found.login is not None:
+def verdict(holder: bool, found: Findings, failing_for: float, grace: float,
+            own_keystone: bool = False) -> tuple[int, str]:
+    """(exit code, one line why). `failing_for`: seconds Object Storage (or, `own_keystone`,
+    the site's own Keystone) has failed in a row."""
+    if found.login is not None and not own_keystone:
         return TAKE, (f"no token from Keystone ({found.login}): nothing is known of this "
                       f"region, {'keeping' if holder else 'taking'} the ticket")
+    failing = found.object_store
+    if found.login is not None:
+        failing = f"no token from this site's own Keystone ({found.login})"
     if holder:
-        if found.object_store is None:
+        if failing is None:
             return TAKE, "Object Storage answers: keeping the ticket"
         if failing_for >= grace:
             return REFUSE, (f"Object Storage failing for {failing_for:.0f} s (grace "
-                            f"{grace:g} s): {found.object_store}: giving the ticket up")
+                            f"{grace:g} s): {failing}: giving the ticket up")
         return TAKE, (f"Object Storage failing for {failing_for:.0f} s of a {grace:g} s grace "
-                      f"({found.object_store}): keeping the ticket")
-    problems = [f"{name}: {why}" for name, why in (("Object Storage", found.object_store),
+                      f"({failing}): keeping the ticket")
+    problems = [f"{name}: {why}" for name, why in (("Object Storage", failing),
                                                    ("Neutron", found.network)) if why]
     if problems:
         return REFUSE, f"this region cannot serve ({'; '.join(problems)}): refusing the ticket"
@@ -157,7 +162,9 @@ def _ask(found: Login, container: str, holder: bool, left) -> Findings:
         try:
             region_probe.list_networks(found, left(1))
         except Unauthorized as exc:
-            raise _TokenRefused("network", str(exc)) from None
+            if object_store is None:  # else the verdict is known: no login to change it
+                raise _TokenRefused("network", str(exc)) from None
+            network = str(exc)
         except CloudError as exc:
             network = str(exc)
     return Findings(object_store=object_store, network=network)
@@ -184,7 +191,8 @@ class State:
     @classmethod
     def load(cls, path: str, store: str, logger: logging.Logger) -> State:
         """A damaged or foreign file starts afresh: a grace begins again, never ends early."""
-        data, why = json_record.load(path, _STATE_TYPES, "region check state")
+        data, why = json_record.load(path, _STATE_TYPES, "region check state",
+                                     optional=("acquired_at",))  # an older version's record
         if why:
             logger.warning("state file %s discarded: %s", path, why)
         if data is None or data["store"] != store:
@@ -211,17 +219,17 @@ class State:
         acquire's. (booth's own `term` attribute stays 0 in the CIB: no use here.)"""
         return grant is not None and self.grant == grant
 
-    def checked_before(self, grant: str | None) -> bool:
-        """A new grant that followed this site's own passing acquire check: booth ran the
-        handler for it, so its first renewal is a holder's, not as strict as an acquire's
-        (a Neutron that cannot validate tokens while Keystone is down made a site that had
-        just taken the ticket give it away)."""
+    def checked_before(self, grant: str | None, window: float | None) -> bool:
+        """A new grant that followed this site's own passing acquire check within `window`
+        (grant_window): booth ran the handler for it, so its first renewal is a holder's, not
+        as strict as an acquire's (a Neutron that could not validate tokens while Keystone
+        was down made a site that had just taken the ticket give it away)."""
         try:
             granted = float(grant) if grant is not None else None
         except ValueError:
             return False
-        return (granted is not None and self.acquired_at is not None
-                and -1.0 <= granted - self.acquired_at <= ACQUIRE_TO_GRANT_S)
+        return (granted is not None and self.acquired_at is not None and window is not None
+                and -1.0 <= granted - self.acquired_at <= window)
 
 
 def _remember_refusal(path: str, why: str | None, logger: logging.Logger) -> None:
@@ -309,6 +317,35 @@ def lift_standby(ticket: str, state_dir: str, logger: logging.Logger, *,
     logger.info("lifted the standby this site's check set when it gave the ticket up")
 
 
+def grant_window(booth_conf: str, ticket: str) -> float | None:
+    """How long after this site's handler passed booth may grant the ticket here: a grant's
+    commit waits for every peer's answer or, at most, the ticket's expire + acquire-after
+    (booth's do_grant_ticket: the other site down, as in a takeover). Read from booth's
+    configuration (BOOTH_CONF_PATH, booth(8)'s defaults for what it does not set); None when
+    it cannot be read: every new grant's first check is then an acquire's."""
+    if not booth_conf:
+        return None
+    settings: dict[str | None, dict[str, str]] = {None: {}}
+    section: str | None = None
+    try:
+        with open(booth_conf) as fh:
+            for line in fh:
+                key, sep, value = line.split("#", 1)[0].partition("=")
+                if not sep:
+                    continue
+                key, value = key.strip(), value.strip().strip('"')
+                if key == "ticket":
+                    section = value
+                    settings.setdefault(section, {})
+                else:
+                    settings.setdefault(section, {})[key] = value
+        times = {**settings[None], **settings.get(ticket, {})}
+        return (float(times.get("expire", BOOTH_EXPIRE_S))
+                + float(times.get("acquire-after", BOOTH_ACQUIRE_AFTER_S)))
+    except (OSError, ValueError):
+        return None
+
+
 def lease_end(environ: dict[str, str] | os._Environ[str]) -> float | None:
     """booth's BOOTH_TICKET_EXPIRES when still ahead (this site holds the ticket), else None
     (a site acquires only once the previous lease has lapsed; 0 when none)."""
@@ -319,7 +356,10 @@ def lease_end(environ: dict[str, str] | os._Environ[str]) -> float | None:
     return end if end > time.time() else None
 
 
-def check(config: str, lease: float | None, logger: logging.Logger, ticket: str = "") -> int:
+def check(config: str, lease: float | None, logger: logging.Logger, ticket: str = "",
+          window: float | None = None) -> int:
+    """`window`: how long after a passing acquire check booth may grant (grant_window)."""
+    state: State | None = None
     try:
         settings = Settings.load(Path(config))
         target = target_of(settings)
@@ -328,23 +368,34 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
             target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
         state = State.load(os.path.join(data, STATE_FILE), target.url, logger)
         grant = pacemaker_grant(ticket, lease)
-        holder = state.renewing(grant) or state.checked_before(grant)
-        found = probe(target, holder, settings.region_check.budget_seconds,
-                      os.path.join(data, LOGIN_FILE), logger)
+        budget = settings.region_check.budget_seconds
+        after_acquire = not state.renewing(grant) and state.checked_before(
+            grant, None if window is None else window + budget)
+        holder = state.renewing(grant) or after_acquire
+        found = probe(target, holder, budget, os.path.join(data, LOGIN_FILE), logger)
     except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
         reason = f"bad configuration ({config}): {exc}"
+        if state is not None and lease is None:  # no passing acquire check to follow
+            state.acquired_at = None
+            state.save(os.path.join(data, STATE_FILE), logger)
         if lease is not None:
             logger.error("%s: keeping the ticket", reason)
             return TAKE
         logger.error("%s: refusing the ticket", reason)
         return BAD_CONFIG
+    own_keystone = settings.region_check.own_keystone
     seconds = 0.0
-    if found.login is None:
-        seconds = state.failing_for(found.object_store is not None, time.time())
-    code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds)
+    if found.login is None or own_keystone:
+        failing = found.object_store is not None or found.login is not None
+        seconds = state.failing_for(failing, time.time())
+    code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds,
+                        own_keystone)
     state.grant = grant if code == TAKE else None
-    if lease is None:  # acquiring: a grant soon after a pass is this check's (checked_before)
-        state.acquired_at = time.time() if code == TAKE else None
+    if lease is None:  # acquiring: booth's grant that follows a pass is this check's
+        passed = bool(ticket) and code == TAKE and found.login is None
+        state.acquired_at = time.time() if passed else None
+    elif after_acquire:
+        state.acquired_at = None  # used: later grants are elections or new acquires
     state.save(os.path.join(data, STATE_FILE), logger)
     _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
@@ -377,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     environ.setdefault("HA_LOGFACILITY", "daemon")  # booth's handlers: the cluster's syslog
     ticket = environ.get("BOOTH_TICKET", "")
     logger = log.setup("fractal-region-check", ticket or "by-hand", environ)
-    return check(args.config, lease_end(os.environ), logger, ticket)
+    window = grant_window(environ.get("BOOTH_CONF_PATH", ""), ticket) if ticket else None
+    return check(args.config, lease_end(os.environ), logger, ticket, window)
 
 
 if __name__ == "__main__":

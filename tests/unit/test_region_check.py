@@ -173,11 +173,95 @@ def test_a_grant_that_followed_its_own_passing_acquire_check_renews_as_a_holder(
     private cloud's Keystone went down right after site A was granted the ticket: Neutron
     could not validate tokens, A's first renewal refused, and booth gave the ticket to B
     while A served). A grant won by election long after any acquire check stays strict."""
+    booth_conf(site, monkeypatch)  # a grant may follow the check by expire + acquire-after
     assert run(site, monkeypatch, holder=False) == TAKE  # the acquire check
-    term.write_text(f"{int(time.time())}\n")  # booth granted it right after
+    term.write_text(f"{int(time.time()) + 14}\n")  # booth's commit, a peer not answering
     cloud.failing = {"network"}
     assert run(site, monkeypatch, holder=True) == TAKE
     term.write_text(f"{int(time.time()) + 60}\n")  # lost, then won an election, unchecked
+    assert run(site, monkeypatch, holder=True) == REFUSE
+
+
+def booth_conf(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = site.parent / "booth.conf"
+    conf.write_text('transport = UDP\nexpire = 600\nticket = "other"\n    expire = 1\n'
+                    'ticket = "fractal-service"\n    expire = 10\n    acquire-after = 5 # s\n')
+    monkeypatch.setenv("BOOTH_CONF_PATH", str(conf))
+
+
+def test_the_grant_window_is_the_tickets_expire_and_acquire_after(site, monkeypatch) -> None:
+    booth_conf(site, monkeypatch)
+    conf = str(site.parent / "booth.conf")
+    assert region_check.grant_window(conf, "fractal-service") == 15.0
+    assert region_check.grant_window(conf, "unknown") == 600.0  # the global, booth's default
+    assert region_check.grant_window(str(site.parent / "missing.conf"), "x") is None
+
+
+def test_a_grant_long_after_the_acquire_check_is_an_election_won(site, cloud, monkeypatch,
+                                                                 term) -> None:
+    booth_conf(site, monkeypatch)
+    assert run(site, monkeypatch, holder=False) == TAKE
+    term.write_text(f"{int(time.time()) + 15 + 2 + 5}\n")  # past the window and the budget
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == REFUSE
+
+
+def test_no_acquire_check_passed_by_hand_or_without_a_token(site, cloud, monkeypatch,
+                                                             term) -> None:
+    """Only a check booth ran that asked the region counts: not one run by hand, not a take
+    for want of a token (nothing was known)."""
+    booth_conf(site, monkeypatch)
+    monkeypatch.delenv("BOOTH_TICKET", raising=False)
+    monkeypatch.setenv("HA_LOGFACILITY", "none")
+    assert region_check.main([str(site)]) == TAKE  # by hand
+    term.write_text(f"{int(time.time())}\n")
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == REFUSE
+    cloud.failing = {"identity"}
+    (site.parent / "data" / LOGIN_FILE).unlink(missing_ok=True)
+    assert run(site, monkeypatch, holder=False) == TAKE  # no token: nothing is known
+    term.write_text(f"{int(time.time())}\n")
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == REFUSE
+
+
+def test_a_state_an_older_version_wrote_keeps_its_grant(site, cloud, monkeypatch,
+                                                         term) -> None:
+    """state.json without `acquired_at` (written before it existed): read, not discarded, so
+    a renewal of its grant stays a holder's."""
+    held(site, monkeypatch)
+    path = site.parent / "data" / STATE_FILE
+    record = json.loads(path.read_text())
+    del record["acquired_at"]
+    path.write_text(json.dumps(record))
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == TAKE
+
+
+def test_swift_failing_and_neutron_refusing_the_token_refuse_without_a_new_login(
+        site, cloud, monkeypatch) -> None:
+    """Object Storage fails: the verdict is known whatever Neutron says of the token, and no
+    login through a Keystone that is gone turns it into "nothing is known"."""
+    assert run(site, monkeypatch, holder=False) == TAKE
+    cloud.revoke()
+    cloud.failing = {"object", "identity"}
+    assert run(site, monkeypatch, holder=False) == REFUSE
+
+
+def test_a_sites_own_keystone_lost_counts_as_its_region_failing(site, cloud, monkeypatch,
+                                                                capsys) -> None:
+    """Two clouds: the site's Keystone is its own. Gone with no usable token, an acquirer
+    refuses and a holder keeps the ticket for the grace only."""
+    site.write_text(site.read_text() + "own_keystone = true\n")
+    cloud.failing = {"identity"}
+    assert run(site, monkeypatch, holder=False) == REFUSE
+    assert "own Keystone" in capsys.readouterr().err
+    cloud.failing.clear()
+    held(site, monkeypatch)
+    cloud.revoke()  # the cached token refused: a login is needed, and Keystone is gone
+    cloud.failing = {"identity"}
+    assert run(site, monkeypatch, holder=True) == TAKE
+    time.sleep(1.1)  # the grace (1 s)
     assert run(site, monkeypatch, holder=True) == REFUSE
 
 
