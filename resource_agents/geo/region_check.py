@@ -243,6 +243,16 @@ def _remember_refusal(path: str, why: str | None, logger: logging.Logger) -> Non
         logger.warning("refusal record %s not updated: %s", path, exc)
 
 
+def granted_here(ticket: str) -> bool | None:
+    """Whether this site's CIB says the ticket is granted here (None: it cannot tell)."""
+    if not ticket:
+        return None
+    done = _crm_ticket("--ticket", ticket, "--get-attr", "granted", timeout=2)
+    if isinstance(done, str) or done.returncode != 0:
+        return None
+    return done.stdout.strip() == "true"
+
+
 def pacemaker_grant(ticket: str, lease: float | None) -> str | None:
     """When Pacemaker last granted the ticket to this site (constant while booth renews it),
     if this site holds a lease; None if not, or if the CIB cannot tell (then: strict)."""
@@ -360,6 +370,7 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
           window: float | None = None) -> int:
     """`window`: how long after a passing acquire check booth may grant (grant_window)."""
     state: State | None = None
+    acquiring = lease is None
     try:
         settings = Settings.load(Path(config))
         target = target_of(settings)
@@ -367,7 +378,11 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         if settings.region_check.clouds_yaml:
             target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
         state = State.load(os.path.join(data, STATE_FILE), target.url, logger)
-        grant = pacemaker_grant(ticket, lease)
+        # Acquiring: no lease, or one booth still dates from before while this site's CIB
+        # says the ticket is not granted here (a site taking the ticket back soon after
+        # losing it: its old lease's expiry may still be ahead).
+        acquiring = lease is None or granted_here(ticket) is False
+        grant = None if acquiring else pacemaker_grant(ticket, lease)
         budget = settings.region_check.budget_seconds
         after_acquire = not state.renewing(grant) and state.checked_before(
             grant, None if window is None else window + budget)
@@ -375,7 +390,7 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         found = probe(target, holder, budget, os.path.join(data, LOGIN_FILE), logger)
     except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
         reason = f"bad configuration ({config}): {exc}"
-        if state is not None and lease is None:  # no passing acquire check to follow
+        if state is not None and acquiring:  # no passing acquire check to follow
             state.acquired_at = None
             state.save(os.path.join(data, STATE_FILE), logger)
         if lease is not None:
@@ -391,7 +406,7 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds,
                         own_keystone)
     state.grant = grant if code == TAKE else None
-    if lease is None:  # acquiring: booth's grant that follows a pass is this check's
+    if acquiring:  # booth's grant that follows a pass is this check's
         passed = bool(ticket) and code == TAKE and found.login is None
         state.acquired_at = time.time() if passed else None
     elif after_acquire:

@@ -78,6 +78,11 @@ class Claimer:
     run: Run = _run
     clock: Callable[[], float] = time.monotonic
     nowhere_since: float | None = None
+    # booth may list this site as the holder until the lease it just gave up runs out: a
+    # holder seen for longer than this (the ticket's expire + acquire-after) is another
+    # grant, whose start makes an older refusal here moot; None: forgotten at once.
+    lease_s: float | None = None
+    held_since: float | None = None
 
     def _booth(self, *args: str) -> subprocess.CompletedProcess:
         argv = ["booth", *args[:1], "-c", self.booth_config, *args[1:]]
@@ -102,8 +107,11 @@ class Claimer:
         now = self.clock()
         if holder is not None:
             self.nowhere_since = None
-            self._forget()
+            self.held_since = now if self.held_since is None else self.held_since
+            if self.lease_s is None or now - self.held_since > self.lease_s:
+                self._forget()
             return DONE
+        self.held_since = None
         if self.nowhere_since is None:
             self.nowhere_since = now
         refusal = self._refusal()
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return BAD_CONFIG
     claimer = Claimer(args.ticket, args.booth_config,
                       os.path.join(checks.state_dir, REFUSED_FILE),
-                      checks.claim_after_seconds, logger)
+                      checks.claim_after_seconds, logger,
+                      lease_s=region_check.grant_window(args.booth_config, args.ticket))
     if args.once:
         return claimer.round()
     while True:

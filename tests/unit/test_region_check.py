@@ -46,8 +46,12 @@ def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "crm_ticket"
+    granted = tmp_path / "granted"  # written by a test: the CIB's `granted` (else unknown)
     fake.write_text(f"#!/bin/sh\n[ \"$*\" = '--ticket fractal-service --get-attr last-granted' ] "
-                    f"&& exec cat {current}\necho \"crm_ticket $*\" >> {tmp_path / 'calls'}\n"
+                    f"&& exec cat {current}\n"
+                    f"[ \"$*\" = '--ticket fractal-service --get-attr granted' ] && "
+                    f"{{ [ -f {granted} ] && exec cat {granted}; exit 1; }}\n"
+                    f"echo \"crm_ticket $*\" >> {tmp_path / 'calls'}\n"
                     "case \"$3\" in --standby|--activate) exit 0;; esac; exit 1\n")
     fake.chmod(0o755)
     waits = bin_dir / "crm_resource"
@@ -187,6 +191,26 @@ def booth_conf(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf.write_text('transport = UDP\nexpire = 600\nticket = "other"\n    expire = 1\n'
                     'ticket = "fractal-service"\n    expire = 10\n    acquire-after = 5 # s\n')
     monkeypatch.setenv("BOOTH_CONF_PATH", str(conf))
+
+
+def test_taking_the_ticket_back_before_the_old_lease_ran_out_is_an_acquire(
+        site, cloud, monkeypatch, term, tmp_path) -> None:
+    """booth's lease from this site's last holding may still be ahead when it takes the
+    ticket back (a switchover there and back): the CIB says not granted here, so the check is
+    an acquire's, strict, and the grant that follows renews as a holder's (on the two-cloud
+    lab such a check counted as a renewal of the old grant, and the new grant's first renewal,
+    with Keystone down, refused)."""
+    booth_conf(site, monkeypatch)
+    held(site, monkeypatch)  # an earlier holding
+    (tmp_path / "granted").write_text("false\n")
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == REFUSE  # an acquire: Neutron counts
+    cloud.failing.clear()
+    assert run(site, monkeypatch, holder=True) == TAKE
+    (tmp_path / "granted").write_text("true\n")
+    term.write_text(f"{int(time.time())}\n")  # the new grant
+    cloud.failing = {"network"}
+    assert run(site, monkeypatch, holder=True) == TAKE
 
 
 def test_the_grant_window_is_the_tickets_expire_and_acquire_after(site, monkeypatch) -> None:

@@ -115,6 +115,30 @@ def test_a_held_ticket_is_never_claimed_and_the_old_refusal_is_forgotten(refused
     assert booth.grants == 0
 
 
+def test_a_refusal_outlives_the_listing_of_the_lease_this_site_gave_up(refused) -> None:
+    """booth still lists the site that refused at a renewal as the holder until its lease
+    runs out: the refusal is kept through that (a claimer that forgot it then never asked
+    again: the rig's site stayed down, in two CI runs), and the ticket is asked for once held
+    nowhere for the settle time."""
+    booth, clock = FakeBooth(AT_A), Clock()
+    refuse(refused)
+    claim = claimer(booth, refused, clock)
+    claim.lease_s = 15.0
+    for _ in range(4):  # 12 s of the lingering listing
+        assert claim.round() == DONE
+        clock.now += 3
+    assert refused.exists()
+    booth.listing = NOWHERE
+    claim.round()
+    clock.now += 10
+    assert claim.round() == DONE and booth.grants == 1
+    booth.listing = AT_A  # another grant, held past a lease: the refusal is moot
+    claim.round()
+    clock.now += 16
+    claim.round()
+    assert not refused.exists()
+
+
 def test_held_nowhere_counts_afresh_after_a_holder(refused) -> None:
     booth, clock = FakeBooth(), Clock()
     claim = claimer(booth, refused, clock)
