@@ -186,6 +186,11 @@ def _table(name: str, raw: Any, current: Any) -> Any:
     for key, value in dict(raw).items():
         if key not in known:
             raise ValueError(f"unknown setting '{name}.{key}'")
+        if isinstance(getattr(current, key), bool):  # before int: a bool is an int
+            if not isinstance(value, bool):
+                raise ValueError(f"setting '{name}.{key}': must be true or false")
+            current = replace(current, **{key: value})
+            continue
         if isinstance(getattr(current, key), str):
             if not isinstance(value, str):
                 raise ValueError(f"setting '{name}.{key}': must be a string")
