@@ -82,8 +82,7 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> topology.Topology:
          f"{layout.backend_url('compute')}, Swift on {layout.backend_url('object-store')}, "
          f"Glance on {layout.backend_url('image')}")
     # With another cloud's Swift in the realm (peer_clouds.py): the daemon that pushes to it.
-    pushing = [swift.sync_daemon(layout)] if swift.peers(layout) else []
-    start_together([nt, compute, *object_store, image, *pushing])
+    start_together([nt, compute, *object_store, image, *swift.peer_sync(layout)])
     step("building the cluster's networks, ports, router and floating IP; data plane: "
          f"router namespace {RouterNetwork.of(layout).router}, NAT agent")
     built = network_plane.up(layout)
@@ -96,8 +95,7 @@ def every_daemon(layout: Layout) -> list[Daemon]:
     """daemons() and, where it was started, RegionTwo's (regions.py), or the sync daemon
     pushing to another cloud's Swift (peer_clouds.py)."""
     second = regions.daemons(layout)  # both regions' sync daemons among them
-    pushing = [swift.sync_daemon(layout)] if swift.peers(layout) and not second else []
-    return [*daemons(layout), *second, *pushing]
+    return [*daemons(layout), *second, *([] if second else swift.peer_sync(layout))]
 
 
 def down(layout: Layout, keep_venv: bool = True) -> None:

@@ -17,9 +17,6 @@ from cluster.openstack import clouds, swift
 from cluster.openstack.daemons import start_together
 from cluster.openstack.layout import MEMBER_CLOUD, Layout
 
-REALM_SECRET = "swift-sync-realm"  # the realm's key, in each cloud's secrets (Layout.secret)
-CONTAINER_SECRET = "swift-sync-key"
-
 
 def up(a: Layout, a_name: str, b: Layout, b_name: str, container: str | None = None,
        say: Callable[[str], None] = print) -> None:
@@ -60,14 +57,14 @@ def join(home: Layout, peer: Layout, peer_name: str) -> None:
     configuration is written from this (swift.configure); after: swift.write_configuration and
     a restart of its Swift."""
     swift.add_peer(home, peer_name, swift.Cluster(peer).url)
-    _share_secret(peer, home, REALM_SECRET)
+    _share_secret(peer, home, swift.REALM_SECRET)
 
 
 def pair(a: Layout, a_name: str, b: Layout, b_name: str, container: str) -> None:
     """`container` in both clouds (as each one's member, the cluster's user), each syncing to
     the other under one key; `a_name`/`b_name`: their names in the realm (`join`)."""
-    _share_secret(a, b, CONTAINER_SECRET)
-    key = a.secret(CONTAINER_SECRET)
+    _share_secret(a, b, swift.CONTAINER_SECRET)
+    key = a.secret(swift.CONTAINER_SECRET)
     stores = {name: clouds.connect(layout, MEMBER_CLOUD) for name, layout in
               ((a_name, a), (b_name, b))}
     accounts = {name: f"AUTH_{store.current_project_id}" for name, store in stores.items()}

@@ -93,7 +93,7 @@ def stop(layout: Layout) -> None:
 def pair(layout: Layout, container: str, cloud: str = REGIONS_CLOUD) -> None:
     """Create `container` in both regions, each syncing to the other (same key on both:
     the receiving side checks the key of its own container)."""
-    key = layout.secret("swift-sync-key")
+    key = layout.secret(swift.CONTAINER_SECRET)
     for here, there in ((REGIONS[0], SECOND), (SECOND, REGIONS[0])):
         store = clouds.connect(layout, cloud, region=here)
         account = f"AUTH_{store.current_project_id}"

@@ -44,6 +44,9 @@ daemon.run_daemon(ContainerSync, sys.argv[1], section_name="container-sync", ver
 """
 REALM = "fractal"  # the container-sync realm of the lab's regions
 PEERS_FILE = "realm-peers.json"  # other clouds' Swifts in the realm (add_peer)
+# Secrets (Layout.secret) every side of the realm holds alike: the realm's key, and the key of
+# the synced containers (regions.pair, peer_clouds.pair)
+REALM_SECRET, CONTAINER_SECRET = "swift-sync-realm", "swift-sync-key"
 # Seconds between the sync daemon's passes (Swift's default 300): the lab's replication lag.
 SYNC_INTERVAL_S = 1.0
 
@@ -152,7 +155,7 @@ use = egg:swift#proxy_logging
 def _realms_conf(layout: Layout) -> str:
     """Identical in every region: one realm, one key, every region's proxy, and the proxies of
     other clouds' Swifts in the realm (`add_peer`)."""
-    lines = [f"[{REALM}]", f"key = {layout.secret('swift-sync-realm')}"]
+    lines = [f"[{REALM}]", f"key = {layout.secret(REALM_SECRET)}"]
     lines += [f"cluster_{c.name} = {c.url}/v1/" for c in clusters(layout)]
     lines += [f"cluster_{name} = {url}/v1/" for name, url in peers(layout).items()]
     return "\n".join(lines) + "\n"
@@ -162,6 +165,11 @@ def peers(layout: Layout) -> dict[str, str]:
     """Other clouds' Swift proxies in this cloud's realm: {cluster name: proxy URL}."""
     path = layout.state / PEERS_FILE
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def peer_sync(layout: Layout) -> list[daemons.Daemon]:
+    """The sync daemon pushing to other clouds' Swifts, where this cloud has peers."""
+    return [sync_daemon(layout)] if peers(layout) else []
 
 
 def add_peer(layout: Layout, name: str, url: str) -> None:
