@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from resource_agents.agents.api import HEALTH_ATTRIBUTE
 
@@ -111,3 +112,14 @@ class ServiceConfig:
             api_url=f"http://{self.address}:{self.api_port}", workers=self.workers,
             fence_action=self.fence_action, token_file=self.token_file,
             etcd_params=etcd) + fencing
+
+    @classmethod
+    def on_openstack(cls, floating_ip: str, cloud: str, **options: Any) -> ServiceConfig:
+        """The service as it runs on an OpenStack cloud (the lab's nodes and the Vagrant VMs
+        alike): the floating IP follows it (ocf:fractal:floating-ip on the nodes' ports on the
+        `fractal` network), the fractals live in the cloud's Object Storage, and a lost node is
+        fenced through the compute API; `cloud` is the nodes' clouds.yaml entry."""
+        return cls(floating_ip, store_url=f"swift://{cloud}/fractals",
+                   address_agent="ocf:fractal:floating-ip",
+                   address_params=f"cloud={cloud} floating_ip={floating_ip} network=fractal",
+                   fencing=True, cloud=cloud, **options)

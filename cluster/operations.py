@@ -1,15 +1,17 @@
 """What is done the same way to the lab's nodes and to the Vagrant VMs, written once for both
 drivers (cluster/lab/lab.py, cluster/vagrant/driver.py): waiting for the cluster to form,
-killing the API process."""
+killing the API process, calling the service as its users do."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol, TypeVar
 
-from cluster.crm_config import API_PIDFILE
+from cluster import http_client
+from cluster.crm_config import API_PIDFILE, ServiceConfig
 from resource_agents.metrics.crm_mon import ClusterState
 
 
@@ -50,6 +52,34 @@ def wait_formed(nodes: Sequence[N], view: Callable[[N], ClusterState | None], *,
         if time.monotonic() > deadline:
             raise TimeoutError(f"cluster did not form in {timeout:.0f} s: {states}")
         time.sleep(interval)
+
+
+class ExternalClient:
+    """A cluster's users: they call the service at its address (the floating IP) from a
+    namespace on the cloud's external network, through the cloud's router."""
+
+    client_netns: str
+    address: str
+    service: ServiceConfig
+    token_file: Path
+
+    def client(self, method: str, path: str, body: dict | None = None,
+               timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict | None:
+        """Call the API at the service address from the client namespace; None if no answer
+        (or an error status)."""
+        answer = self.request(method, path, body, timeout, headers)
+        return None if answer is None else answer.json()
+
+    def request(self, method: str, path: str, body: dict | None = None,
+                timeout: float = 3.0, headers: dict[str, str] | None = None, *,
+                anonymous: bool = False) -> http_client.Answer | None:
+        """One HTTP request to the service address from the client namespace, as it came back
+        (status, headers, raw body: an image too); None if nothing came back. It carries the
+        API's token unless `anonymous`."""
+        return http_client.request(
+            ["ip", "netns", "exec", self.client_netns], method,
+            f"http://{self.address}:{self.service.api_port}{path}", body, timeout=timeout,
+            headers=headers, token_file=None if anonymous else self.token_file)
 
 
 class Driver(Protocol):

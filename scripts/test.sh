@@ -28,12 +28,14 @@ printf '\n==> pytest: the two-site lab and the ticket rig (after the three-node 
 # own; on the cloud the rest of the suite had used, slots stayed busy past the deadline there.
 printf '\n==> pytest: the stalled-store tests (a lab cloud of their own)\n'
 .venv/bin/python -m pytest --durations=5 -m store_stall || status=$?
-# The VMs: the cluster formed with fencing, each VM running the product's Debian package
-# (tests/vagrant), then the lab's failover suite's node crash run against them
-# (FRACTAL_HA_CLUSTER=vagrant): fenced through the host's cloud before the takeover, rejoining
-# without fail-back. The other scenarios run on the lab only:
-# each costs minutes in emulated guests.
-printf '\n==> pytest: the Vagrant cluster (tests/vagrant, then a node crash on the VMs)\n'
-FRACTAL_HA_CLUSTER=vagrant .venv/bin/python -m pytest --durations=5 tests/vagrant tests/cluster \
-  -k "formed or debian_package or active_node_crash_fenced" || status=$?
+# The VMs, instances of a lab cloud of their own (their NICs its Neutron ports): the cluster
+# formed with fencing, each VM running the product's Debian package, reached on the cloud's
+# floating IP (tests/vagrant), then the lab's failover suite against them
+# (FRACTAL_HA_CLUSTER=vagrant): API kill, node crash (fenced through the cloud before it
+# rejoins without fail-back), isolation and a planned move. The other scenarios run on the lab
+# only: each costs minutes in emulated guests.
+printf '\n==> pytest: the Vagrant cluster (tests/vagrant, then tests/cluster on the VMs)\n'
+FRACTAL_HA_CLUSTER=vagrant .venv/bin/python -m pytest --durations=10 tests/vagrant tests/cluster \
+  -k "test_vagrant or api_process_killed or active_node_crash_fenced or active_node_isolated \
+      or planned_move_and_clear" || status=$?
 exit "$status"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.lab import netns
 from cluster.lab.lab import Lab
 from cluster.openstack.layout import MEMBER_CLOUD
 from cluster.vagrant import host as vagrant_host
@@ -126,8 +127,8 @@ def vagrant_cluster() -> Iterator[VagrantCluster]:
         # Empty: left by a run that was killed before its teardown; nothing runs there.
         print(f"netns {vagrant_host.NETNS} left empty by an earlier run: deleted", flush=True)
         vagrant_host.stop()
-    # Under /var/tmp, not the session's tmp_path: QEMU (as root) serves the shared directory
-    # from here, and the VMs' disks stay in libvirt's pool, not here.
+    # Under /var/tmp, not the session's tmp_path (the stage and the VMs' cloud live here; the
+    # VMs' disks stay in libvirt's pool).
     work = Path(tempfile.mkdtemp(prefix="fractal-ha-vagrant-", dir="/var/tmp"))
     cluster = VagrantCluster(work, prefix="fhvt-")
     try:
@@ -136,8 +137,11 @@ def vagrant_cluster() -> Iterator[VagrantCluster]:
     finally:
         cluster.down()
         shutil.rmtree(work, ignore_errors=True)
-    # Cleaned up for real: no domain, no network, no libvirtd, no namespace left.
+    # Cleaned up for real: no domain, no network, no libvirtd, no namespace left (the VMs'
+    # cloud's router, switches and client included).
     assert not vagrant_host.netns_exists(), f"netns {vagrant_host.NETNS} left behind"
+    left = [ns for ns in netns.existing() if ns.startswith(cluster.cloud.netns_prefix + "-")]
+    assert not left, f"the VMs' cloud left namespaces behind: {left}"
 
 
 # -- which cluster tests/cluster drives ---------------------------------------------------

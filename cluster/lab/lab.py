@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import api_token, http_client, operations
+from cluster import api_token, operations
 from cluster.corosync_conf import TOKEN_COEFFICIENT_MS, Member, render
 from cluster.crm_config import ServiceConfig, with_load_threshold
 from cluster.lab import netns
@@ -60,7 +60,7 @@ class Wan:
     nameserver: str  # the nodes' resolver (the service's name)
 
 
-class Lab:
+class Lab(operations.ExternalClient):
     """`cloud`: a cloud someone else brought up and takes down (the two-site lab's, shared by
     its sites); by default the lab makes its own in its directory. `region`: the region whose
     network, nodes (topology.ADDRESSING) and floating IP the lab uses."""
@@ -93,11 +93,8 @@ class Lab:
         self.etcd = LabEtcd(lab_dir / "etcd", {n.name: n.spec.address for n in self.nodes},
                             token=f"{prefix}-etcd")
         # The fractals live in the cloud's Object Storage (real Swift): no node holds state.
-        self.service = ServiceConfig(
-            self.address, store_url=f"swift://{MEMBER_CLOUD}/fractals",
-            address_agent="ocf:fractal:floating-ip",
-            address_params=f"cloud={MEMBER_CLOUD} floating_ip={self.address} network=fractal",
-            fencing=True, **self.etcd.service_params())
+        self.service = ServiceConfig.on_openstack(self.address, MEMBER_CLOUD,
+                                                  **self.etcd.service_params())
 
     @classmethod
     def open(cls, lab_dir: Path, prefix: str = PREFIX) -> Lab:
@@ -308,25 +305,6 @@ class Lab:
                 fallback = fallback or view
             return fallback
         return node.cluster_state()
-
-    # -- the client's view ---------------------------------------------------------------
-    def client(self, method: str, path: str, body: dict | None = None,
-               timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict | None:
-        """Call the API at the service address from the client namespace; None if no answer
-        (or an error status)."""
-        answer = self.request(method, path, body, timeout, headers)
-        return None if answer is None else answer.json()
-
-    def request(self, method: str, path: str, body: dict | None = None,
-                timeout: float = 3.0, headers: dict[str, str] | None = None, *,
-                anonymous: bool = False) -> http_client.Answer | None:
-        """One HTTP request to the service address from the client namespace, as it came back
-        (status, headers, raw body: an image too); None if nothing came back. It carries the
-        API's token unless `anonymous`."""
-        return http_client.request(
-            ["ip", "netns", "exec", self.client_netns], method,
-            f"http://{self.address}:{self.service.api_port}{path}", body, timeout=timeout,
-            headers=headers, token_file=None if anonymous else self.token_file)
 
     # -- faults --------------------------------------------------------------------------
     def kill_api(self, node_name: str | None = None) -> str:

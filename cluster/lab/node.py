@@ -42,6 +42,11 @@ class Node:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def address(self) -> str:
+        """Its port's fixed IP (as a VagrantNode's)."""
+        return self.spec.address
+
     # -- state on disk -----------------------------------------------------------------
     def prepare(self, corosync_conf: str, authkey: bytes) -> None:
         """Fresh private directories with this node's corosync configuration."""

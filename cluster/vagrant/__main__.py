@@ -1,14 +1,22 @@
 """`python -m cluster.vagrant COMMAND`: the Vagrant cluster from one command (as root).
 
   box [--rebuild]     build (or reuse the cached) box and add it to Vagrant
-  stage [--dir D]     write the Vagrantfile's stage directory (plain `vagrant up` does it too)
-  up                  software-emulated path: libvirtd in its own netns, box, 3 VMs, cluster
-  status              nodes, DC, quorum, where the API runs, API health
+  up                  the host's lab cloud, libvirtd in its own netns, box, 3 VMs (instances
+                      of that cloud: their NICs its ports), the cluster, the service on the
+                      cloud's floating IP
+  status              nodes, DC, quorum, where the API runs, API health (from the client on
+                      the cloud's external network)
   crash N | boot N    `virsh destroy` / start a node (it rejoins)
-  isolate N | heal N  unplug / plug back the node's private-network cable
+  isolate N | heal N  unplug / plug back the node's service NIC (its port's cable)
   kill-api            SIGKILL the API process
   exec N -- CMD       run a command as root on a node
-  down                destroy the VMs and networks, stop libvirtd and delete its netns
+  down                destroy the VMs and networks, stop libvirtd and delete its netns, the
+                      host's cloud down
+
+Environment: FRACTAL_HA_VAGRANT_DIR (state, /var/lib/fractal-ha/vagrant),
+FRACTAL_HA_VAGRANT_DRIVER (qemu: software emulation; kvm on a laptop with KVM),
+FRACTAL_HA_VAGRANT_LIBVIRTD (netns: a libvirtd of its own in a namespace; host: the host's
+running libvirtd, the VMs' tenant bridge then in the root namespace).
 """
 
 from __future__ import annotations
@@ -20,13 +28,17 @@ import time
 from pathlib import Path
 
 from cluster.vagrant import box
-from cluster.vagrant.driver import HERE, Settings, VagrantCluster, stage
+from cluster.vagrant.driver import VagrantCluster
 
 STATE = Path(os.environ.get("FRACTAL_HA_VAGRANT_DIR", "/var/lib/fractal-ha/vagrant"))
 
 
 def _cluster() -> VagrantCluster:
-    cluster = VagrantCluster(STATE, driver=os.environ.get("FRACTAL_HA_VAGRANT_DRIVER", "qemu"))
+    libvirtd = os.environ.get("FRACTAL_HA_VAGRANT_LIBVIRTD", "netns")
+    if libvirtd not in ("netns", "host"):
+        raise SystemExit(f"FRACTAL_HA_VAGRANT_LIBVIRTD={libvirtd!r}: 'netns' or 'host'")
+    cluster = VagrantCluster(STATE, driver=os.environ.get("FRACTAL_HA_VAGRANT_DRIVER", "qemu"),
+                             own_libvirtd=libvirtd == "netns")
     cluster._started_libvirtd = (STATE / ".libvirtd-ours").exists()
     return cluster
 
@@ -34,12 +46,11 @@ def _cluster() -> VagrantCluster:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cluster.vagrant", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["box", "stage", "up", "status", "crash", "boot",
+    parser.add_argument("command", choices=["box", "up", "status", "crash", "boot",
                                             "isolate", "heal", "kill-api", "exec", "down"])
     parser.add_argument("node", nargs="?")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.add_argument("--rebuild", action="store_true")
-    parser.add_argument("--dir", type=Path, default=HERE / ".stage")
     args = parser.parse_args(argv)
     start = time.monotonic()
 
@@ -48,11 +59,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "box":
         box.ensure(progress, rebuild=args.rebuild)
-    elif args.command == "stage":
-        # Laptop path: the host's own libvirtd with KVM unless told otherwise.
-        stage(args.dir, Settings(shared_dir=str(args.dir / "shared"),
-                                 driver=os.environ.get("FRACTAL_HA_VAGRANT_DRIVER", "kvm")))
-        print(f"staged {args.dir}")
     elif args.command == "up":
         cluster = _cluster()
         try:
@@ -97,7 +103,7 @@ def _summary(cluster: VagrantCluster) -> str:
     health = cluster.client("GET", "/healthz")
     return (f"nodes online: {', '.join(state.online())}; DC {state.dc}; quorate {state.quorate}\n"
             f"API on {', '.join(state.where('fractal-api')) or '-'}, address "
-            f"{cluster.settings.service_address} on {', '.join(state.where('fractal-ip')) or '-'}"
+            f"{cluster.address} on {', '.join(state.where('fractal-ip')) or '-'}"
             f", workers on {', '.join(state.where('fractal-worker')) or '-'}\n"
             f"API health: {health or 'no answer'}\n"
             f"failures: {state.failures or 'none'}")

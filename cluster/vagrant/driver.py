@@ -1,9 +1,12 @@
 """VagrantCluster: three vagrant-libvirt VMs running the Fractal service under Pacemaker, driven
 through the same small interface as the lab (cluster/lab/lab.py), so failover tests run on both.
 
-Software-emulated path (this CI's machines): libvirtd runs in its own network namespace
-(cluster/vagrant/host.py) and so do Vagrant, ssh and the client's curl, which reach the VMs'
-management and private networks there. Commands inside a node go over ssh (one multiplexed
+Each VM is an instance of the host's lab cloud: its service NIC is its Neutron port on the
+cloud's tenant network (Settings, VagrantCluster.wire), so the floating IP reaches it through
+the cloud's router, and clients call the service from the cloud's external network, as in the
+lab. Software-emulated path (this CI's machines): libvirtd runs in its own network namespace
+(cluster/vagrant/host.py) and so do Vagrant and ssh, which reach the VMs' management network
+there. Commands inside a node go over ssh (one multiplexed
 connection per node: a fresh ssh login costs ~1 s in a TCG guest), through Pacemaker's C tools
 rather than crmsh (a `crm` call takes ~14 s there).
 """
@@ -20,25 +23,27 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lxml import etree
 
-from cluster import api_token, http_client, operations
+from cluster import api_token, operations, private_file
 from cluster.corosync_conf import Member, render
 from cluster.crm_config import ServiceConfig, with_load_threshold
+from cluster.lab import netns
 from cluster.openstack import cloud, clouds
 from cluster.openstack.compute import registry
 from cluster.openstack.compute.power import PowerStates
 from cluster.openstack.daemons import PROJECT_BIN, Daemon
-from cluster.openstack.layout import MEMBER_CLOUD, Layout
-from cluster.openstack.topology import Topology
+from cluster.openstack.dataplane.network import RouterNetwork
+from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, Layout
+from cluster.openstack.topology import ADDRESSING, Addressing, Topology
 from cluster.vagrant import box, host
 from resource_agents.metrics import crm_mon
 
 HERE = Path(__file__).resolve().parent
-SHARED_DATA = "/srv/fractal"  # inside every VM: the 9p-shared directory (the lab's too)
+EXPORTER_CRM = HERE.parent / "config" / "exporter.crm"
 Progress = Callable[[str], None]
 
 
@@ -48,42 +53,44 @@ class VagrantError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """What the Vagrantfile reads (stage/settings.json). Networks are RFC 5737 (TEST-NET-3):
-    the lab's (192.0.2.0/24, and a two-region cloud's RegionTwo external 203.0.113.0/25) live
-    in namespaces of their own, so they never meet these."""
-    shared_dir: str
+    """What the Vagrantfile reads (stage/settings.json). Each VM's service NIC is its Neutron
+    port in the host's lab cloud (`macs`, the tenant network's addresses of `region`'s plan:
+    topology.ADDRESSING), plugged into a bridge that joins the cloud's tenant network; the
+    management network (Vagrant's ssh, the VMs' relay to the cloud's endpoints) is RFC 5737
+    TEST-NET-3's first quarter, which a one-region lab cloud does not use."""
     prefix: str = "fhv-"
     driver: str = "kvm"  # "qemu" = software emulation (TCG)
     cpus: int = 1
     memory_mib: int = 1024
     size: int = 3
     management_cidr: str = "203.0.113.0/26"
-    private_cidr: str = "203.0.113.128/26"
-    # Corosync token: 1 s in the lab; a TCG guest sharing 2 cores with two others stalls for
+    region: str = REGIONS[0]  # the host cloud's network plan
+    # Corosync token: 0.5 s in the lab; a TCG guest sharing 2 cores with two others stalls for
     # seconds under load, and a short token then evicts healthy nodes. 10 s held under load;
     # it puts node-loss detection at ~22 s (token + consensus).
     token_ms: int = 10000
     box: str = ""
-    extra: dict = field(default_factory=dict)
+    macs: dict[str, str] = field(default_factory=dict)  # node -> its Neutron port's MAC
+
+    @property
+    def addressing(self) -> Addressing:
+        return ADDRESSING[self.region]
 
     @property
     def management_network(self) -> str:
         return f"{self.prefix}mgmt"
 
     @property
-    def private_network(self) -> str:
-        return f"{self.prefix}private"
+    def tenant_bridge(self) -> str:
+        """Where libvirt plugs the VMs' service NICs (the cloud's tenant network's segment)."""
+        return f"{self.prefix}tenant"
 
     def node_names(self) -> list[str]:
-        return [f"n{i}" for i in range(1, self.size + 1)]
+        return list(self.addressing.nodes)[:self.size]
 
-    def address(self, index: int) -> str:
-        """Node n<index>'s private (ring0) address: .131, .132, … of 203.0.113.128/26."""
-        return str(ipaddress.ip_network(self.private_cidr)[2 + index])
-
-    @property
-    def service_address(self) -> str:
-        return str(ipaddress.ip_network(self.private_cidr)[12])
+    def address(self, name: str) -> str:
+        """Node `name`'s fixed IP on the tenant network (its port's; Corosync's ring too)."""
+        return self.addressing.nodes[name]
 
     @property
     def management_gateway(self) -> str:
@@ -92,45 +99,45 @@ class Settings:
         return str(ipaddress.ip_network(self.management_cidr)[1])
 
     def to_json(self) -> str:
-        net = ipaddress.ip_network(self.private_cidr)
+        net = self.addressing
+        missing = [n for n in self.node_names() if n not in self.macs]
+        if missing:
+            raise VagrantError(f"no Neutron port MAC for {', '.join(missing)}: stage after the "
+                               "host's cloud is up")
         data = {**asdict(self), "management_network": self.management_network,
-                "private_network": self.private_network, "private_netmask": str(net.netmask),
-                "private_prefixlen": net.prefixlen,
-                "service_address": self.service_address,
-                "nodes": [{"name": n, "address": self.address(i)}
-                          for i, n in enumerate(self.node_names(), 1)]}
+                "tenant_bridge": self.tenant_bridge, "tenant_prefixlen": net.tenant_prefix_len,
+                "tenant_gateway": net.tenant_gateway, "external_cidr": net.external_cidr,
+                "nodes": [{"name": n, "address": self.address(n), "mac": self.macs[n]}
+                          for n in self.node_names()]}
         return json.dumps(data, indent=1)
 
 
-def stage(directory: Path, settings: Settings, access: CloudAccess | None = None
-          ) -> ServiceConfig:
+def stage(directory: Path, settings: Settings, access: CloudAccess) -> ServiceConfig:
     """Write everything the Vagrantfile and the provisioner need: settings.json and files/
-    (corosync.conf from the lab's template, authkey, the crmsh configuration; with `access` to
-    a cloud on the host: clouds.yaml, the VMs' relay to it, fencing). The product is the box's
-    (its fractal-ha package, built from this tree: box.key)."""
+    (corosync.conf from the lab's template, authkey, the crmsh configuration, the member's
+    clouds.yaml, the VMs' relay to the host's cloud). The product is the box's (its
+    fractal-ha package, built from this tree: box.key)."""
     files = directory / "files"
     shutil.rmtree(files, ignore_errors=True)
     files.mkdir(parents=True)
-    members = [Member(n, i, settings.address(i)) for i, n in enumerate(settings.node_names(), 1)]
+    members = [Member(n, i, settings.address(n)) for i, n in enumerate(settings.node_names(), 1)]
     (files / "corosync.conf").write_text(render(members, token_ms=settings.token_ms))
-    (files / "authkey").write_bytes(os.urandom(256))
+    private_file.write_private(files / "authkey", os.urandom(256))
     # The API's token (auth=token): one per cluster directory, kept across stagings, installed
     # 0600 on every VM by provision.sh (shutil.copy keeps the mode).
     shutil.copy(api_token.make(token_file(directory)), files / "api-token")
-    service = service_config(settings, fencing=access is not None)
-    (files / "fractal.crm").write_text(slow_vm_timings(service.render(
-        access.servers if access else None)))
-    if access is not None:
-        (files / "clouds.yaml").write_text(access.clouds_yaml)
-        (files / "cloud-relay.env").write_text(
-            f"PORTS={access.ports}\nUPSTREAM={settings.management_gateway}\n")
+    service = service_config(settings)
+    # The service and the metrics exporter on every node, as the lab's metrics tests load it.
+    crm = service.render(access.servers) + EXPORTER_CRM.read_text()
+    (files / "fractal.crm").write_text(slow_vm_timings(crm))
+    private_file.write_private(files / "clouds.yaml", access.clouds_yaml)
+    (files / "cloud-relay.env").write_text(
+        f"PORTS={access.ports}\nUPSTREAM={settings.management_gateway}\n")
     xml = crm_to_xml(files / "fractal.crm")
     if xml is not None:
         (files / "fractal-config.xml").write_bytes(xml)
-    Path(settings.shared_dir).mkdir(parents=True, exist_ok=True)
     if not settings.box:
-        name = box.box_name(box.key())
-        settings = Settings(**{**asdict(settings), "box": name})
+        settings = replace(settings, box=box.box_name(box.key()))
     (directory / "settings.json").write_text(settings.to_json())
     return service
 
@@ -197,15 +204,11 @@ def slow_vm_timings(crm: str) -> str:
     return crm
 
 
-def service_config(settings: Settings, fencing: bool = False) -> ServiceConfig:
-    """The lab's service configuration, with the address on the VMs' private network (and
-    one worker per node; the timings are adjusted by slow_vm_timings when staged); fencing
-    through the host's cloud when it runs one for the VMs."""
-    prefix = ipaddress.ip_network(settings.private_cidr).prefixlen
-    return ServiceConfig(settings.service_address, data_dir=SHARED_DATA, workers=1,
-                         allow_local_store=True,  # SQLite in a data_dir every VM mounts
-                         address_params=f"ip={settings.service_address} cidr_netmask={prefix}",
-                         fencing=fencing, cloud=MEMBER_CLOUD)
+def service_config(settings: Settings) -> ServiceConfig:
+    """The lab's service configuration (the floating IP, Object Storage, fencing through the
+    host's cloud) with one worker per node (a VM has one vCPU); the timings are adjusted by
+    slow_vm_timings when staged."""
+    return ServiceConfig.on_openstack(settings.addressing.floating_ip, MEMBER_CLOUD, workers=1)
 
 
 class VagrantNode:
@@ -214,7 +217,7 @@ class VagrantNode:
     def __init__(self, cluster: VagrantCluster, name: str, address: str) -> None:
         self.cluster = cluster
         self.name = name
-        self.address = address  # private (ring0) address
+        self.address = address  # its port's fixed IP (Corosync's ring0 too)
 
     @property
     def domain(self) -> str:
@@ -250,20 +253,23 @@ class VagrantNode:
         return crm_mon.parse(done.stdout)
 
 
-class VagrantCluster:
+class VagrantCluster(operations.ExternalClient):
     def __init__(self, work_dir: Path, *, prefix: str = "fhv-", driver: str = "qemu",
                  token_ms: int = 10000, own_libvirtd: bool = True) -> None:
         self.dir = work_dir
         self.own_libvirtd = own_libvirtd  # libvirtd in its own netns (software-emulated path)
-        self.settings = Settings(shared_dir=str(work_dir / "shared"), prefix=prefix,
-                                 driver=driver, token_ms=token_ms)
-        self.nodes = [VagrantNode(self, n, self.settings.address(i))
-                      for i, n in enumerate(self.settings.node_names(), 1)]
-        self.service = service_config(self.settings, fencing=True)
-        # The host's cloud for the VMs (fencing through its compute API), as in the lab: its
-        # own state and kernel-object prefix, so it never meets the lab's or the tests' cloud.
+        # The host's cloud for the VMs, as the lab's: its own state and kernel-object prefix,
+        # so it never meets the lab's or the tests' cloud.
         self.cloud = Layout(state=work_dir / "cloud", venv=Layout().venv,
                             netns_prefix=prefix.rstrip("-") + "c")
+        self.settings = Settings(prefix=prefix, driver=driver, token_ms=token_ms,
+                                 region=self.cloud.plan)
+        self.nodes = [VagrantNode(self, n, self.settings.address(n))
+                      for n in self.settings.node_names()]
+        self.service = service_config(self.settings)
+        self.address = self.service.address  # the floating IP
+        self.net = RouterNetwork.of(self.cloud)  # its router, tenant and external switches
+        self.client_netns = self.net.host("client")  # a user on the external network
         self._started_libvirtd = False
         self.timings: dict[str, float] = {}
 
@@ -358,11 +364,12 @@ class VagrantCluster:
         mark = time.monotonic()
         name = box.ensure(progress)
         self.timings["box"] = time.monotonic() - mark
-        self.settings = Settings(**{**asdict(self.settings), "box": name})
+        self.settings = replace(self.settings, box=name)
         self._prune_pool(name)
         mark = time.monotonic()
         access = self.start_cloud(progress)
         self.timings["cloud"] = time.monotonic() - mark
+        self.wire()
         stage(self.dir, self.settings, access)
         self.relay().start()  # before the VMs boot: their fence device starts with Pacemaker
         mark = time.monotonic()
@@ -390,8 +397,35 @@ class VagrantCluster:
                 "stop": ["sh", "-c", f"virsh -q destroy {dom} || "
                                      f"[ \"$(virsh -q domstate {dom})\" = 'shut off' ]"],
                 "start": ["virsh", "-q", "start", node.domain]})
+        self.settings = replace(self.settings, macs={n.name: topo.macs[n.name]
+                                                     for n in self.nodes})
         return CloudAccess(clouds.member_only(self.cloud), self._cloud_ports(),
                            {n.name: topo.servers[n.name] for n in self.nodes})
+
+    @property
+    def _libvirt_netns(self) -> str | None:
+        return host.NETNS if self.own_libvirtd else None  # None: the root namespace
+
+    def wire(self) -> None:
+        """The VMs' service NICs on the cloud's tenant network, as instances' ports are: libvirt
+        plugs them into a bridge of its namespace, joined by a veth pair to the tenant switch
+        that the cloud's router (the floating IPs' NAT) serves; a client on the external
+        network, as in the lab. Idempotent."""
+        ns, bridge = self._libvirt_netns, self.settings.tenant_bridge
+        if netns.ip("link", "show", bridge, netns=ns, check=False).returncode != 0:
+            netns.ip("link", "add", bridge, "type", "bridge", netns=ns)
+        uplink = f"{self.settings.prefix}uplink"
+        if netns.ip("link", "show", uplink, netns=ns, check=False).returncode != 0:
+            switch = self.net.tenant_switch
+            netns.ip("link", "add", "vms", "type", "veth", "peer", "name", uplink, netns=switch)
+            # to libvirt's namespace, or to the root's (PID 1's) when libvirtd is the host's
+            netns.ip("link", "set", uplink, "netns", ns or "1", netns=switch)
+            netns.ip("link", "set", "vms", "master", "br0", "up", netns=switch)
+        netns.ip("link", "set", uplink, "master", bridge, "up", netns=ns)
+        netns.ip("link", "set", bridge, "up", netns=ns)
+        net = self.settings.addressing
+        self.net.plug_host("client", external=True, cidr=net.client_cidr,
+                           gateway=net.external_gateway)
 
     def _cloud_ports(self) -> str:
         return ",".join(map(str, self.cloud.public_ports()))
@@ -410,7 +444,7 @@ class VagrantCluster:
         deadline = time.monotonic() + timeout
         while not self.client("GET", "/healthz"):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the API did not answer at {self.settings.service_address} "
+                raise TimeoutError(f"the API did not answer at {self.address} "
                                    f"within {timeout:.0f} s: {self.status()}")
             time.sleep(2)
 
@@ -423,11 +457,13 @@ class VagrantCluster:
         # Whatever a failed `up` or `destroy` left: our domains, their disks, our networks.
         if host.netns_exists() or not self.own_libvirtd:
             self._purge()
+        netns.ip("link", "del", self.settings.tenant_bridge, netns=self._libvirt_netns,
+                 check=False)  # (its uplink's peer goes with the cloud's tenant switch)
         if self._started_libvirtd:
             host.stop()
             self._started_libvirtd = False
         self.relay().stop()
-        cloud.down(self.cloud)
+        cloud.down(self.cloud)  # its namespaces: router, switches, the client
 
     def _prune_pool(self, current: str) -> None:
         """vagrant-libvirt's copies of older boxes in the libvirt pool (~1 GB each)."""
@@ -443,9 +479,9 @@ class VagrantCluster:
             if dom.startswith(prefix) and dom[len(prefix):] in self.settings.node_names():
                 self.virsh("destroy", dom, check=False)
                 self.virsh("undefine", dom, "--remove-all-storage", check=False)
-        for net in (self.settings.management_network, self.settings.private_network):
-            self.virsh("net-destroy", net, check=False)
-            self.virsh("net-undefine", net, check=False)
+        net = self.settings.management_network
+        self.virsh("net-destroy", net, check=False)
+        self.virsh("net-undefine", net, check=False)
 
     # -- nodes ---------------------------------------------------------------------------
     def exec(self, node: VagrantNode | str, argv: list[str],
@@ -499,15 +535,15 @@ class VagrantCluster:
             config.write_text("".join(blocks.values()))
 
     def isolate(self, node: VagrantNode | str, cut: bool = True) -> None:
-        """Unplug (or plug back) the node's private-network cable: corosync and the service
-        lose it; ssh over the management network still reaches the node."""
+        """Unplug (or plug back) the node's service NIC (its port's cable): Corosync and the
+        floating IP's traffic lose it; ssh over the management network still reaches it."""
         node = self._node(node)
         for line in self.virsh("domiflist", node.domain).stdout.splitlines():
             fields = line.split()  # interface, type, source, model, MAC
-            if len(fields) >= 5 and fields[2] == self.settings.private_network:
+            if len(fields) >= 5 and fields[2] == self.settings.tenant_bridge:
                 self.virsh("domif-setlink", node.domain, fields[4], "down" if cut else "up")
                 return
-        raise VagrantError(f"{node.name}: no interface on {self.settings.private_network}")
+        raise VagrantError(f"{node.name}: no interface on {self.settings.tenant_bridge}")
 
     def kill_api(self, node_name: str | None = None) -> str:
         """SIGKILL the API process on `node_name` (default: where the cluster runs it);
@@ -544,15 +580,6 @@ class VagrantCluster:
     def token_file(self) -> Path:
         """The API's bearer token (`fractal --token-file`), as staged for the VMs."""
         return token_file(self.dir)
-
-    def client(self, method: str, path: str, body: dict | None = None,
-               timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict | None:
-        """Call the API at the service address (from the VMs' private network, as a client on
-        it would); None if no answer."""
-        url = f"http://{self.settings.service_address}:{self.service.api_port}{path}"
-        answer = http_client.request(self._netns([]), method, url, body, timeout=timeout,
-                                     headers=headers, token_file=self.token_file)
-        return None if answer is None else answer.json()
 
 
 def _ssh_blocks(text: str) -> dict[str, str]:

@@ -1,54 +1,51 @@
 #!/bin/bash
 # Provision one node (as root, no network needed beyond the cluster's own):
-#   provision.sh NAME join|configure PRIVATE_ADDRESS PREFIXLEN
-# Sets the hostname and the private (ring0) address; the shared data directory, corosync.conf
-# + authkey from the stage (the product, agents included, is the box's fractal-ha package);
-# starts Corosync and Pacemaker (enabled at boot, so a crashed VM rejoins when started).
-# "configure" (the last node) waits for every node, then loads the service's crmsh configuration.
+#   provision.sh NAME join|configure ADDRESS PREFIXLEN MAC TENANT_GATEWAY EXTERNAL_CIDR
+# Sets the hostname and the service NIC (the VM's Neutron port: MAC, fixed IP ADDRESS, also
+# Corosync's ring0; the cloud's external network through the router at TENANT_GATEWAY);
+# corosync.conf + authkey, clouds.yaml and the relay to the host's cloud, the API's token from
+# the stage (the product, agents included, is the box's fractal-ha package); starts Corosync and
+# Pacemaker (enabled at boot, so a crashed VM rejoins when started). "configure" (the last
+# node) waits for every node, then loads the service's configuration.
 set -euo pipefail
-name=$1 role=$2 address=$3 prefixlen=$4
+name=$1 role=$2 address=$3 prefixlen=$4 mac=$5 gateway=$6 external=$7
 files=/tmp/fractal-ha
 t0=$SECONDS
+# The stage's copy holds secrets (authkey, clouds.yaml, the API's token): private while it is
+# read, gone once provisioning ends; each file is installed 0600/0400 where it belongs.
+chmod -R go-rwx "$files"
+trap 'rm -rf "$files"' EXIT
 say() { printf '[%s %3ds] %s\n' "$name" $((SECONDS - t0)) "$*"; }
 
-# Hostname and the private address here rather than by Vagrant (vm.hostname, auto_config):
-# Vagrant's way is a dozen ssh round trips, ~1 min per VM under emulation.
-echo "$name" >/etc/hostname
+# Hostname and the port's address here rather than by Vagrant (vm.hostname, auto_config):
+# Vagrant's way is a dozen ssh round trips, ~1 min per VM under emulation. The NIC is found by
+# its port's MAC. Only the external network goes through the cloud's router (clients, the
+# floating IP, as an instance's default route would); the default route stays on Vagrant's
+# management network, where the VM reaches the host's cloud endpoints.
+printf '%s\n' "$name" >/etc/hostname
 hostname "$name"
 sed -i "s/^127\.0\.1\.1 .*/127.0.1.1 $name/" /etc/hosts
-printf '[Match]\nName=eth1\n[Network]\nAddress=%s/%s\n' "$address" "$prefixlen" \
-  >/etc/systemd/network/50-private.network
+printf '[Match]\nMACAddress=%s\n[Network]\nAddress=%s/%s\n[Route]\nDestination=%s\nGateway=%s\n' \
+  "$mac" "$address" "$prefixlen" "$external" "$gateway" >/etc/systemd/network/50-port.network
 networkctl reload
-for _ in $(seq 60); do ip -br addr show eth1 | grep -q "$address/" && break; sleep 1; done
+for _ in $(seq 60); do ip -br addr | grep -q " $address/" && break; sleep 1; done
+ip -br addr | grep -q " $address/" || { say "no NIC took $address (MAC $mac)"; ip -br link; exit 1; }
 
 # The product is the box's fractal-ha package (cluster/package.py), as on an operator's node.
 [[ -x /usr/lib/ocf/resource.d/fractal/api ]] || { say "the box lacks the fractal-ha package"; exit 1; }
-say "hostname, private address $address; $(dpkg-query -W -f '${Package} ${Version}' fractal-ha)"
-
-# The shared data directory: the host's directory through 9p (the VM definition carries the
-# device). cache=mmap: SQLite's WAL index is mmap-ed. Mounted before Pacemaker starts.
-mkdir -p /srv/fractal
-if ! grep -q '^fractal-shared ' /etc/fstab; then
-  echo 'fractal-shared /srv/fractal 9p trans=virtio,version=9p2000.L,cache=mmap,msize=262144,nofail,x-systemd.before=pacemaker.service 0 0' >>/etc/fstab
-fi
-mountpoint -q /srv/fractal || mount /srv/fractal
+say "hostname, port $mac at $address; $(dpkg-query -W -f '${Package} ${Version}' fractal-ha)"
 
 # The host's cloud (fencing through its compute API): the member's clouds.yaml, as on the lab's
 # nodes, and the relay from the endpoints' URLs on this VM's loopback to the host (a unit of
 # the box, started once its configuration is here; before Pacemaker, which fences through it).
-if [[ -f $files/clouds.yaml ]]; then
-  install -D -m 600 "$files/clouds.yaml" /etc/openstack/clouds.yaml
-  install -D -m 644 "$files/cloud-relay.env" /etc/fractal-ha/cloud-relay.env
-  systemctl restart fractal-cloud-relay
-  say "clouds.yaml and the relay to the host's cloud"
-fi
+install -D -m 600 "$files/clouds.yaml" /etc/openstack/clouds.yaml
+install -D -m 644 "$files/cloud-relay.env" /etc/fractal-ha/cloud-relay.env
+systemctl restart fractal-cloud-relay
+say "clouds.yaml and the relay to the host's cloud"
 
 # The API's bearer token (auth=token in fractal.crm): the same 0600 file on every node, before
-# Pacemaker starts the service there. (Staged by driver.stage; a stage without it names no
-# token_file either.)
-if [[ -f $files/api-token ]]; then
-  install -D -m 600 "$files/api-token" /etc/fractal/api-token
-fi
+# Pacemaker starts the service there.
+install -D -m 600 "$files/api-token" /etc/fractal/api-token
 
 mkdir -p /var/log/cluster  # corosync.conf's log file (the template's, shared with the lab)
 install -m 644 "$files/corosync.conf" /etc/corosync/corosync.conf

@@ -40,11 +40,12 @@ class Pace:
 LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every=0.05,
            submit_every=0.25, watch_every=0.25, clock_skew_s=0, slow=1)
 # Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, a 5 s
-# monitor; each probe is a curl in libvirt's namespace, each submission a POST a guest answers,
-# each look at a node's processes an ssh session the starved guest pays for (every 10 s).
-# The takeover waits for fencing there (IPaddr2: requires=fencing), which may take up to the
-# VMs' stonith-timeout (60 s x4: a fence_openstack run takes ~30 s in a guest and a failed one
-# is run again), so the failover bound is that plus the token and the address's start.
+# monitor; each probe is a curl from the client namespace that a guest answers, each
+# submission a POST a guest answers, each look at a node's processes an ssh session the
+# starved guest pays for (every 10 s). The takeover does not wait for fencing (the floating IP:
+# requires=quorum, as in the lab), but detection takes the token and consensus (~22 s) and
+# every action a Python process in a guest; the bound leaves room for a guest starved for a
+# minute while fence_openstack runs in another.
 VMS = Pace(restart_bound_s=120, failover_bound_s=300, api_monitor_s=5, probe_every=0.25,
            submit_every=1.0, watch_every=10.0, clock_skew_s=1.0, slow=6)
 

@@ -21,7 +21,7 @@ def primitive(crm: str, name: str) -> str:
 
 def test_both_clusters_configure_token_auth_by_file() -> None:
     lab = ServiceConfig("198.51.100.10").render()
-    vms = slow_vm_timings(service_config(Settings(shared_dir="/tmp/unused")).render())
+    vms = slow_vm_timings(service_config(Settings()).render({"n1": "a", "n2": "b", "n3": "c"}))
     for crm in (lab, vms):
         assert "auth=none" not in crm
         assert "auth=token token_file=/etc/fractal/api-token" in primitive(crm, "fractal-api")

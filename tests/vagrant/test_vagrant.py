@@ -1,6 +1,8 @@
-"""The Vagrant cluster itself (vagrant-libvirt, software-emulated here): formed from the lab's
-configuration, with fencing through the host's cloud. The failovers are the lab's suite,
-tests/cluster, run against the VMs with FRACTAL_HA_CLUSTER=vagrant (scripts/test.sh).
+"""The Vagrant cluster itself (vagrant-libvirt, software-emulated here): VMs that are instances of
+the host's lab cloud (their NICs its Neutron ports), formed from the lab's configuration: the
+floating IP, Object Storage, fencing through the cloud, the metrics exporter. The failovers are
+the lab's suite, tests/cluster, run against the VMs with FRACTAL_HA_CLUSTER=vagrant
+(scripts/test.sh).
 """
 
 from __future__ import annotations
@@ -8,6 +10,9 @@ from __future__ import annotations
 import pytest
 
 from cluster.crm_config import SHARED_HOST_LOAD_THRESHOLD
+from cluster.lab.campaign.checkers import AddressWatch
+from cluster.openstack.layout import MEMBER_CLOUD
+from cluster.openstack.topology import Topology
 from cluster.vagrant.driver import VagrantCluster
 from tests.support.processes import wait_until
 
@@ -20,22 +25,22 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     state = cluster.wait_formed(timeout=60)
     assert state.online() == ["n1", "n2", "n3"]
     assert state.quorate and state.dc
-    # the workers' clone runs everywhere (its starts come after the API's in a busy guest) and
-    # the fence device has started (its start, ~75 s in a guest, runs beside the others')
+    # the lab's layout: an API and a worker on every node (the fractals in the host cloud's
+    # Object Storage), the fence device started (its start, ~75 s in a guest, runs beside the
+    # others')
     try:
-        state = wait_until(lambda: (s := cluster.status()) and s.where("fractal-worker") == [
-            "n1", "n2", "n3"] and s.where("fence-openstack") and s, 300,
-            "a worker on every node and the fence device started", interval=2)
+        state = wait_until(lambda: (s := cluster.status()) and all(
+            s.where(clone) == ["n1", "n2", "n3"]
+            for clone in ("fractal-api", "fractal-worker", "fractal-exporter"))
+            and s.where("fence-openstack") and s.serving("fractal-ip") and s, 300,
+            "an API, a worker and an exporter on every node, the address and the fence "
+            "device started", interval=2)
     except AssertionError as exc:  # what was missing, and why (fail counts, failed actions)
         seen = cluster.exec("n1", ["crm_mon", "-1", "-r", "-f"], timeout=60, check=False).stdout
         raise AssertionError(f"{exc}\n{seen}") from None
-    # the API clone limited to one instance (clone-max=1: the VMs' SQLite in a shared
-    # directory has one writer), the address with it
-    assert len(state.where("fractal-api")) == 1
-    assert state.where("fractal-ip") == state.where("fractal-api")
-    # fencing through the host's cloud: the device runs, and from a VM fence_openstack reads
-    # a node's power state through the compute API (relayed to the host)
-    assert state.where("fence-openstack")
+    cib = cluster.exec("n1", ["cibadmin", "--query"]).stdout
+    assert 'type="floating-ip"' in cib and "IPaddr2" not in cib
+    assert f'value="swift://{MEMBER_CLOUD}/fractals"' in cib
     stonith = cluster.exec("n1", ["crm_attribute", "--type", "crm_config", "--name",
                                   "stonith-enabled", "--query", "--quiet"]).stdout
     assert stonith.strip() == "true"
@@ -43,16 +48,58 @@ def test_cluster_formed_with_the_lab_configuration(vagrant_cluster: VagrantClust
     threshold = cluster.exec("n1", ["crm_attribute", "--type", "crm_config", "--name",
                                     "load-threshold", "--query", "--quiet"]).stdout
     assert threshold.strip() == SHARED_HOST_LOAD_THRESHOLD
+    # fencing through the host's cloud: from a VM fence_openstack reads a node's power state
+    # through the compute API (relayed to the host)
     server = cluster.exec("n1", ["crm_resource", "--resource", "fence-openstack",
                                  "--get-parameter", "pcmk_host_map"]).stdout
     plug = dict(p.split(":") for p in server.strip().split(";"))["n3"]
-    status = cluster.exec("n1", ["fence_openstack", "--cloud", "fractal-lab", "--plug", plug,
+    status = cluster.exec("n1", ["fence_openstack", "--cloud", MEMBER_CLOUD, "--plug", plug,
                                  "--action", "status"], timeout=120)
     assert "Status: ON" in status.stdout
-    # corosync.conf came from the shared template, with the VMs' token
+    # corosync.conf came from the shared template, with the VMs' token, on the ports' addresses
     conf = cluster.exec("n2", ["cat", "/etc/corosync/corosync.conf"]).stdout
-    assert "token: 10000" in conf and "ring0_addr: 203.0.113.132" in conf
-    assert cluster.client("GET", "/healthz") is not None
+    assert "token: 10000" in conf and "ring0_addr: 192.0.2.12" in conf
+    # the exporter answers with the cluster's metrics
+    metrics = cluster.exec("n3", ["curl", "-sf", "-m", "60", "http://127.0.0.1:9664/metrics"],
+                           timeout=90).stdout
+    assert "ha_cluster_pacemaker_nodes" in metrics
+
+
+def test_each_vm_is_an_instance_of_the_cloud_reached_on_the_floating_ip(
+        vagrant_cluster: VagrantCluster) -> None:
+    """Each VM's service NIC is its Neutron port (the port's MAC, its fixed IP); the floating
+    IP, associated by ocf:fractal:floating-ip, reaches the serving VM through the cloud's
+    router: the client on the external network, every VM and the router's NAT agree."""
+    cluster = vagrant_cluster
+    topology = Topology.load(cluster.cloud)
+    for node in cluster.nodes:
+        nic = cluster.exec(node.name, ["ip", "-br", "link", "show", "eth1"]).stdout.split()
+        address = cluster.exec(node.name, ["ip", "-br", "-4", "addr", "show", "eth1"]).stdout
+        assert nic[2] == topology.macs[node.name], node.name
+        assert f"{topology.addresses[node.name]}/" in address, node.name
+    serving = wait_until(lambda: (s := cluster.status()) and s.serving("fractal-ip"), 120,
+                         "the address placed")
+    watch = AddressWatch(cluster, timeout=5)
+    watch.sample()
+    _, held, nat, answers = watch.seen[-1]
+    assert not held  # a floating IP is on no node's device: the router NATs it
+    assert nat == serving and answers == dict.fromkeys(["client", "n1", "n2", "n3"], serving[0])
+    assert cluster.address == topology.floating_ip
+
+
+def test_secrets_are_private_on_the_host_and_in_the_vms(vagrant_cluster: VagrantCluster) -> None:
+    cluster = vagrant_cluster
+    for staged in ("authkey", "clouds.yaml", "api-token"):
+        mode = (cluster.dir / "files" / staged).stat().st_mode & 0o777
+        assert mode == 0o600, f"staged {staged}: {mode:o}"
+    assert cluster.token_file.stat().st_mode & 0o777 == 0o600
+    for node in cluster.nodes:
+        modes = cluster.exec(node.name, ["stat", "-c", "%a %n", "/etc/openstack/clouds.yaml",
+                                         "/etc/corosync/authkey", "/etc/fractal/api-token"])
+        assert modes.stdout.split()[::2] == ["600", "400", "600"], (node.name, modes.stdout)
+        # the provisioner's copy of the stage is gone
+        assert cluster.exec(node.name, ["test", "!", "-e", "/tmp/fractal-ha"],
+                            check=False).returncode == 0, node.name
 
 
 def test_every_node_runs_the_product_from_its_debian_package(

@@ -140,18 +140,16 @@ class AddressWatch:
         self.gaps.tick()
 
     def _client_view(self) -> str | None:
-        request = getattr(self.cluster, "request", None)  # the lab's client namespace
-        answer = request("GET", "/healthz", timeout=self.timeout) if request else None
+        """Whose API answers the client on the cloud's external network."""
+        answer = self.cluster.request("GET", "/healthz", timeout=self.timeout)
         return answer.headers.get("x-fractal-node") if answer is not None else None
 
     def _nat_targets(self) -> list[str]:
-        """The nodes the router's DNAT rules send the floating IP to (the lab's data plane)."""
-        router = getattr(getattr(self.cluster, "net", None), "router", None)
-        if router is None:
-            return []
-        rules = subprocess.run(["ip", "netns", "exec", router, "iptables", "-t", "nat", "-S"],
-                               capture_output=True, text=True, timeout=10).stdout
-        by_address = {n.spec.address: n.name for n in self.cluster.nodes}
+        """The nodes the cloud router's DNAT rules send the floating IP to."""
+        rules = subprocess.run(["ip", "netns", "exec", self.cluster.net.router, "iptables",
+                                "-t", "nat", "-S"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout
+        by_address = {n.address: n.name for n in self.cluster.nodes}
         return [by_address.get(r.split()[-1], r.split()[-1]) for r in rules.splitlines()
                 if f"-d {self.cluster.service.address}/32" in r and "DNAT" in r]
 
