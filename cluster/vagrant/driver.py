@@ -355,8 +355,10 @@ class VagrantCluster(operations.ExternalClient):
 
     # -- life cycle ----------------------------------------------------------------------
     def up(self, progress: Progress = lambda _: None) -> None:
-        """Box (built or cached), stage, `vagrant up` of all nodes in parallel (provisioning
-        forms the cluster and loads the configuration), then wait for the service."""
+        """Box (built or cached), the host's cloud (the VMs' ports, compute servers, floating
+        IP), the VMs' bridge joined to its tenant network, stage, `vagrant up` of all nodes in
+        parallel (provisioning forms the cluster and loads the configuration), then wait for
+        the service on the floating IP."""
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         if self.own_libvirtd:
