@@ -18,6 +18,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from cluster import file_lock
+
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("FRACTAL_HA_DEB_CACHE", "/var/cache/fractal-ha/deb"))
 BUILD_SCRIPT = REPO / "scripts" / "build-deb.sh"
@@ -67,8 +69,13 @@ def key() -> str:
 
 
 def build(progress: Callable[[str], None] = print) -> Path:
-    """The package for this tree: the cached one, else built now (older ones pruned)."""
-    slot = CACHE / key()
+    """The package for this tree: the cached one, else built now (older ones pruned). One
+    build at a time (a concurrent caller waits, then takes the cached one)."""
+    with file_lock.held(CACHE.parent / "deb.lock"):
+        return _build(CACHE / key(), progress)
+
+
+def _build(slot: Path, progress: Callable[[str], None]) -> Path:
     found = sorted(slot.glob("fractal-ha_*.deb"))
     if found:
         return found[0]
