@@ -72,18 +72,14 @@ def test_every_node_runs_corosync_with_the_configured_token(healthy: Cluster) ->
         assert running == wanted and set(wanted) == {"token", "consensus"}, name
 
 
-# A SIGKILLed server's lame duck hands over to its successor: at most this long without an
-# answer (measured: 0 s in 9 of 10 trials, 1.15 s in one; a move of the address ~2-3 s).
-LAME_DUCK_GAP_S = 2.0
-
-
 def test_api_process_killed(healthy: Cluster, pace: Pace) -> None:
     """SIGKILL of the API server (its master) on the address's node: its worker serves on as
     a lame duck (fractal_service/api/worker_class.py) while Pacemaker restarts the server in
     place beside it (SO_REUSEPORT); the monitor keeps the node's fractal-api-healthy at 1, so
     the address stays; the new server runs on the same node. Most kills cost no failed probe;
     the benchmark's 10 trials had one of 1.15 s (benchmarks/results/failover.md): the
-    speed is the benchmark's to report, the test bounds it (LAME_DUCK_GAP_S)."""
+    speed is the benchmark's to report, the test bounds it (pace.api_kill_gap_s). On the VMs
+    a restart outlasts the lame duck, and the address moves to a serving instance instead."""
     lab = healthy
     before = api_node(lab, pace)
     old_pid = lab.node(before).exec(["cat", API_PIDFILE]).stdout.strip()
@@ -99,10 +95,13 @@ def test_api_process_killed(healthy: Cluster, pace: Pace) -> None:
     print(f"API SIGKILL: restarted in place after {restarted:.2f} s; {len(failed)} of "
           f"{len(seen.probes)} probes failed {[round(t, 2) for t in failed]}")
     gap = failed[-1] - failed[0] + pace.probe_every if failed else 0.0
-    assert gap <= LAME_DUCK_GAP_S * pace.slow, f"{gap:.2f} s without an answer"
+    assert gap <= pace.api_kill_gap_s, f"{gap:.2f} s without an answer"
     lab.settle()
     assert before in lab.status().where("fractal-api")
-    assert api_node(lab, pace) == before and answering_node(lab) == before
+    if pace.lame_duck_outlasts_restart:
+        assert api_node(lab, pace) == before and answering_node(lab) == before
+    else:  # the address went where an instance served, or stayed; either way one answers
+        assert answering_node(lab) == api_node(lab, pace)
     seen.assert_no_split_brain()
     seen.assert_nothing_lost(timeout=120 * pace.slow)
 
