@@ -53,7 +53,9 @@ LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every
 # requires=quorum, as in the lab), but detection takes the token and consensus (~22 s) and
 # every action a Python process in a guest; the bound leaves room for a guest starved for a
 # minute while fence_openstack runs in another.
-VMS = Pace(restart_bound_s=120, failover_bound_s=300, api_monitor_s=15, probe_every=0.25,
+# An API killed under the observer's load restarted in place after 95.8 s there (the service
+# itself answered again after 25 s, from another VM): the restart's bound is 240 s.
+VMS = Pace(restart_bound_s=240, failover_bound_s=300, api_monitor_s=15, probe_every=0.25,
            submit_every=1.0, watch_every=10.0, clock_skew_s=1.0, slow=6,
            # a restart takes tens of seconds in a guest: the lame duck's 10 s, then up to a
            # 15 s monitor, then the address's move (each action a Python process in a guest)
