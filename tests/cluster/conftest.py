@@ -195,6 +195,21 @@ class Observer:
         return probes[last_failure + 1][0] - self.fault_at
 
     @property
+    def longest_silence(self) -> float:
+        """The longest time without an answer: from a failed probe to the next answered one
+        (one still failing at the end: to that last probe, plus one probe's pace)."""
+        longest, since, last = 0.0, None, None
+        for when, ok in list(self.probes):
+            if not ok and since is None:
+                since = when
+            elif ok and since is not None:
+                longest, since = max(longest, when - since), None
+            last = when
+        if since is not None and last is not None:
+            longest = max(longest, last - since + self.probe_every)
+        return longest
+
+    @property
     def failed_after_recovery(self) -> int:
         return 0 if self.recovery is None else sum(
             not ok for _, ok in list(self.probes)[self.recovery:])

@@ -94,7 +94,10 @@ def test_api_process_killed(healthy: Cluster, pace: Pace) -> None:
     failed = [t - seen.fault_at for t, ok in seen.probes if not ok]
     print(f"API SIGKILL: restarted in place after {restarted:.2f} s; {len(failed)} of "
           f"{len(seen.probes)} probes failed {[round(t, 2) for t in failed]}")
-    gap = failed[-1] - failed[0] + pace.probe_every if failed else 0.0
+    # The longest silence, not first-to-last failure: on the VMs a lone probe timing out in a
+    # starved guest a minute later is no outage (the CI run measured 61.6 s "first to last"
+    # for a 19.7 s silence).
+    gap = seen.longest_silence
     assert gap <= pace.api_kill_gap_s, f"{gap:.2f} s without an answer"
     lab.settle()
     assert before in lab.status().where("fractal-api")

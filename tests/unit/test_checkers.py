@@ -72,3 +72,17 @@ def test_a_failover_is_not_split_brain() -> None:
                           ({"n2"}, [], {"client": "n2"}))
     assert watch.problems() == []
     watch.assert_never_two()
+
+
+def test_the_longest_silence_is_one_stretch_without_an_answer() -> None:
+    """tests/cluster's Observer: answers between two failed probes end a silence (first to
+    last failure counted a lone timeout a minute later as outage)."""
+    from tests.cluster.conftest import LAB, Observer
+
+    seen = Observer.__new__(Observer)
+    seen.probe_every = LAB.probe_every
+    seen.probes = [(0.0, True), (1.0, False), (1.5, False), (3.0, True), (60.0, False),
+                   (60.5, True)]
+    assert seen.longest_silence == 2.0
+    seen.probes = [(0.0, True), (1.0, False), (4.0, False)]  # still silent at the end
+    assert seen.longest_silence == 3.0 + LAB.probe_every
