@@ -46,13 +46,13 @@ class Pace:
 
 LAB = Pace(restart_bound_s=20, failover_bound_s=45, api_monitor_s=1, probe_every=0.05,
            submit_every=0.25, watch_every=0.25, clock_skew_s=0, slow=1)
-# Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, a 5 s
-# monitor; each probe is a curl from the client namespace that a guest answers, each
-# submission a POST a guest answers, each look at a node's processes an ssh session the
-# starved guest pays for (every 10 s). The takeover does not wait for fencing (the floating IP:
-# requires=quorum, as in the lab), but detection takes the token and consensus (~22 s) and
-# every action a Python process in a guest; the bound leaves room for a guest starved for a
-# minute while fence_openstack runs in another.
+# Software-emulated VMs on 2 shared cores (docs/vagrant.md): token 10 s, timeouts ×4, monitors 3x as
+# far apart (the API's every 15 s); each probe is a curl from the client namespace that a guest
+# answers, each submission a POST a guest answers, each look at a node's processes an ssh session
+# the starved guest pays for (every 10 s). The takeover does not wait for fencing (the floating IP:
+# requires=quorum, as in the lab), but detection takes the token and consensus (~22 s) and every
+# action a Python process in a guest; the bound leaves room for a guest starved for a minute while
+# fence_openstack runs in another.
 # An API killed under the observer's load restarted in place after 95.8 s there (the service
 # itself answered again after 25 s, from another VM): the restart's bound is 240 s.
 VMS = Pace(restart_bound_s=240, failover_bound_s=300, api_monitor_s=15, probe_every=0.25,
