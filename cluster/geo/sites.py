@@ -26,6 +26,7 @@ Swifts by container sync in a realm both clouds join (peer_clouds.py).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import grp
 import json
@@ -73,6 +74,7 @@ WORLD = {REGIONS[0]: "198.51.100.201/24", REGIONS[1]: "203.0.113.101/25",
          "wan": "203.0.113.201/25"}
 CONTAINER = "fractals"
 BOOTH_USER, BOOTH_GROUP = "hacluster", "haclient"  # booth runs its handler as this user
+CHECK_TAG = "fractal-region-check("  # its lines in a node's log (check_log)
 Progress = Callable[[str], None]
 
 
@@ -247,6 +249,18 @@ class GeoLab:
             path.write_text(launcher(module))
             path.chmod(0o755)
 
+    def check_log(self, site: str, lines: int = 40) -> str:
+        """The region check's last lines on each of the site's nodes: booth runs it with
+        Pacemaker's HA_LOGFILE (the lab's nodes run no syslog), so in Pacemaker's log."""
+        found = []
+        for node in self.sites[site].nodes:
+            with contextlib.suppress(OSError):
+                text = (node.dir / "var-log-pacemaker" / "pacemaker.log").read_text(
+                    errors="replace")
+                mine = [line for line in text.splitlines() if CHECK_TAG in line][-lines:]
+                found.append(f"-- {node.name}:\n" + "\n".join(mine))
+        return "\n".join(found)
+
     def _site_settings(self, site: str) -> None:
         """The site's /etc/fractal/api.toml (what the region check and the claimer read), the
         check's clouds.yaml readable by booth's group, and its state directory."""
@@ -322,6 +336,15 @@ class GeoLab:
         """The ticket at `site` (revoked elsewhere first), its service answering by the name;
         returns the seconds it took."""
         began = time.monotonic()
+        self.move_ticket(site, timeout)
+        wait(lambda: self.name_points_at() == [self.sites[site].address], timeout,
+             f"the name at {site}")
+        wait(lambda: (answer := self.request("GET", "/readyz")) and answer.status == 200,
+             timeout, f"the API by its name, at {site}")
+        return time.monotonic() - began
+
+    def move_ticket(self, site: str, timeout: float = 120.0) -> None:
+        """The ticket revoked elsewhere (once that site's address is off), granted to `site`."""
         for elsewhere in SITES:
             if elsewhere != site and self.granted(elsewhere):
                 self.revoke(elsewhere)
@@ -332,11 +355,6 @@ class GeoLab:
         # Right after a revoke a grant may fail until every member has heard of it: again.
         wait(lambda: self.granted(site) or self._try_grant(site), timeout,
              f"the ticket granted to {site}", interval=0.1)
-        wait(lambda: self.name_points_at() == [self.sites[site].address], timeout,
-             f"the name at {site}")
-        wait(lambda: (answer := self.request("GET", "/readyz")) and answer.status == 200,
-             timeout, f"the API by its name, at {site}")
-        return time.monotonic() - began
 
     def reset(self, holder: str = "site-a") -> float:
         """Both sites up and on the WAN, their failures forgotten, the service at `holder`

@@ -8,8 +8,10 @@ over moves its floating IP). The rules keep the check from causing the outage it
 
 - acquiring, or the first check of a lease won by election (booth 1.0 runs no handler before a
   site wins the election that follows a lost holder): take or keep the ticket only if both
-  answer within the budget; a lease granted after this site's own passing acquire check
-  (`booth grant`, the claimer) is a holder's from its first renewal;
+  answer within the budget — not Neutron once the ticket's floating IP is already started
+  here (guarded.py: the address in place forwards without Neutron's API, which with the
+  site's Keystone down cannot validate a token); a lease granted after this site's own
+  passing acquire check (`booth grant`, the claimer) is a holder's from its first renewal;
 - renewing a lease it held after a check: give it up only once Object Storage has failed for
   `grace_seconds` in a row (a blip moves nothing: a move is an outage of its own), never for
   Neutron alone (the floating IP in place keeps forwarding without Neutron's API);
@@ -20,7 +22,8 @@ over moves its floating IP). The rules keep the check from causing the outage it
   logs the error (a typo in one file must not stop a serving site).
 
 Exit codes: 0 take or keep the ticket, 1 this region cannot serve, 2 bad configuration.
-Run by hand (no BOOTH_* environment) it answers as a site about to acquire: would it take it?
+Run by hand (no BOOTH_* environment) it answers as a site about to acquire — would it take it?
+— and changes nothing booth's runs rely on (the failure's start, the grant, the refusal).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from fractal_service import json_record
 from fractal_service.config import Settings
 from fractal_service.store import swift_url
 from fractal_service.store.swift_url import Target
-from resource_agents.geo import region_probe
+from resource_agents.geo import guarded, region_probe
 from resource_agents.geo.region_probe import BadConfig, Login, NoLogin
 from resource_agents.ocf import log
 from resource_agents.openstack.neutron import CloudError, Unauthorized
@@ -110,10 +113,10 @@ def target_of(settings: Settings) -> Target:
     return target
 
 
-def probe(target: Target, holder: bool, budget: float, login_file: str,
+def probe(target: Target, ask_neutron: bool, budget: float, login_file: str,
           logger: logging.Logger) -> Findings:
-    """Ask the region, within `budget` seconds in all. A holder does not ask Neutron: its
-    answer would not change the verdict."""
+    """Ask the region, within `budget` seconds in all: Neutron only where its answer could
+    change the verdict (not for a holder, nor where the address is already in place)."""
     deadline = time.monotonic() + budget
 
     def left(share: float) -> float:
@@ -133,7 +136,7 @@ def probe(target: Target, holder: bool, budget: float, login_file: str,
                 return Findings(login=str(exc))
             _save(login_file, found, logger)
         try:
-            return _ask(found, target.container, holder, left)
+            return _ask(found, target.container, ask_neutron, left)
         except _TokenRefused as exc:
             region_probe.forget(login_file)
             found, refused = None, exc
@@ -147,18 +150,18 @@ class _TokenRefused(Exception):
         self.service, self.why = service, why  # service: a Findings field
 
 
-def _ask(found: Login, container: str, holder: bool, left) -> Findings:
-    """Object Storage, then Neutron (not for a holder: its answer would not change the
-    verdict). _TokenRefused if either refused the token: Swift's proxy keeps validated tokens
-    for minutes, so after a revocation Neutron may be the only one to refuse it."""
+def _ask(found: Login, container: str, ask_neutron: bool, left) -> Findings:
+    """Object Storage, then Neutron if asked. _TokenRefused if either refused the token:
+    Swift's proxy keeps validated tokens for minutes, so after a revocation Neutron may be
+    the only one to refuse it."""
     object_store = network = None
     try:
-        region_probe.head_container(found, container, left(1 if holder else 1 / 2))
+        region_probe.head_container(found, container, left(1 / 2 if ask_neutron else 1))
     except Unauthorized as exc:
         raise _TokenRefused("object_store", str(exc)) from None
     except CloudError as exc:
         object_store = str(exc)
-    if not holder:
+    if ask_neutron:
         try:
             region_probe.list_networks(found, left(1))
         except Unauthorized as exc:
@@ -387,10 +390,14 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         after_acquire = not state.renewing(grant) and state.checked_before(
             grant, None if window is None else window + budget)
         holder = state.renewing(grant) or after_acquire
-        found = probe(target, holder, budget, os.path.join(data, LOGIN_FILE), logger)
+        # A grant won by election, its floating IP already started here: Neutron's API is
+        # no longer needed to serve (the rest of the check stays an acquire's).
+        in_place = not acquiring and not holder and guarded.address_in_place(ticket)
+        found = probe(target, not (holder or in_place), budget,
+                      os.path.join(data, LOGIN_FILE), logger)
     except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
         reason = f"bad configuration ({config}): {exc}"
-        if state is not None and acquiring:  # no passing acquire check to follow
+        if state is not None and acquiring and ticket:  # no passing acquire check to follow
             state.acquired_at = None
             state.save(os.path.join(data, STATE_FILE), logger)
         if lease is not None:
@@ -405,14 +412,19 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         seconds = state.failing_for(failing, time.time())
     code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds,
                         own_keystone)
-    state.grant = grant if code == TAKE else None
-    if acquiring:  # booth's grant that follows a pass is this check's
-        passed = bool(ticket) and code == TAKE and found.login is None
-        state.acquired_at = time.time() if passed else None
-    elif after_acquire:
-        state.acquired_at = None  # used: later grants are elections or new acquires
-    state.save(os.path.join(data, STATE_FILE), logger)
-    _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
+    if in_place and code == TAKE:
+        why = ("Object Storage answers and the ticket's floating IP is already started here "
+               "(Neutron not asked): keeping the ticket won by election")
+    if ticket:  # by hand: a dry run, which must not turn booth's next renewal into an acquire
+        state.grant = grant if code == TAKE else None
+        if acquiring:  # booth's grant that follows a pass is this check's
+            passed = code == TAKE and found.login is None
+            state.acquired_at = time.time() if passed else None
+        elif after_acquire:
+            state.acquired_at = None  # used: later grants are elections or new acquires
+        state.save(os.path.join(data, STATE_FILE), logger)
+        _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why,
+                          logger)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
     # A holder letting go after the grace: the other site may be waiting to take over. Not

@@ -57,6 +57,10 @@ def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     waits = bin_dir / "crm_resource"
     waits.write_text(f"#!/bin/sh\necho \"crm_resource $*\" >> {tmp_path / 'calls'}\n")
     waits.chmod(0o755)
+    # The site's CIB and crm_mon, as a test writes them (cib.xml, status.xml); none: no cluster
+    for tool, answer in (("cibadmin", "cib.xml"), ("crm_mon", "status.xml")):
+        (bin_dir / tool).write_text(f"#!/bin/sh\nexec cat {tmp_path / answer}\n")
+        (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     return current
 
@@ -184,6 +188,60 @@ def test_a_grant_that_followed_its_own_passing_acquire_check_renews_as_a_holder(
     assert run(site, monkeypatch, holder=True) == TAKE
     term.write_text(f"{int(time.time()) + 60}\n")  # lost, then won an election, unchecked
     assert run(site, monkeypatch, holder=True) == REFUSE
+
+
+CONSTRAINTS = """<constraints>
+  <rsc_ticket id="ip-needs-ticket" ticket="fractal-service" loss-policy="stop" rsc="fractal-ip"/>
+  <rsc_ticket id="other" ticket="other-ticket" rsc="other-ip"/>
+</constraints>"""
+
+
+def crm_mon(role: str = "Started", failed: str = "false", agent: str = "floating-ip") -> str:
+    active = "true" if role == "Started" else "false"
+    return f"""<pacemaker-result><resources>
+  <resource id="fractal-ip" resource_agent="ocf:fractal:{agent}" role="{role}" active="{active}"
+   failed="{failed}" nodes_running_on="{1 if active == 'true' else 0}"/>
+  <resource id="other-ip" resource_agent="ocf:fractal:floating-ip" role="Stopped"
+   active="false" failed="false" nodes_running_on="0"/>
+</resources></pacemaker-result>"""
+
+
+def test_a_grant_won_by_election_with_its_address_started_keeps_it_without_neutron(
+        site, cloud, monkeypatch, term, tmp_path, capsys) -> None:
+    """The first check of a grant won by election: once the ticket's floating IP is started
+    here, Neutron is not asked (the address forwards without its API; with the site's
+    Keystone down it could not validate a token: on the two-cloud lab, site A elected after
+    B's crash gave the ticket up at its first renewal, and nobody held it). Object Storage is
+    asked as strictly as before; an address not started, failed or not known: Neutron too."""
+    cloud.failing = {"network"}
+    (tmp_path / "cib.xml").write_text(CONSTRAINTS)
+    for status in (None, crm_mon(role="Stopped"), crm_mon(failed="true"),
+                   crm_mon(agent="other"), "<garbled"):
+        if status is not None:
+            (tmp_path / "status.xml").write_text(status)
+        assert run(site, monkeypatch, holder=True) == REFUSE, status
+    (tmp_path / "status.xml").write_text(crm_mon())
+    assert run(site, monkeypatch, holder=True) == TAKE
+    assert "floating IP is already started here (Neutron not asked)" in capsys.readouterr().err
+    term.write_text("1796282099\n")  # lost, then won again: a new grant
+    cloud.failing = {"object"}
+    assert run(site, monkeypatch, holder=True) == REFUSE
+
+
+def test_a_check_by_hand_changes_nothing_booths_runs_rely_on(site, cloud, monkeypatch,
+                                                              term) -> None:
+    """Run by hand on a holding site (an operator's question, the lab's tests), a refusing
+    check must neither turn the next renewal into an acquire's nor record a refusal for the
+    claimer (on the two-cloud lab, a run by hand made site A's next renewal strict)."""
+    held(site, monkeypatch)
+    state = (site.parent / "data" / STATE_FILE).read_text()
+    cloud.failing = {"network"}
+    monkeypatch.delenv("BOOTH_TICKET", raising=False)
+    monkeypatch.delenv("BOOTH_TICKET_EXPIRES", raising=False)
+    assert region_check.main([str(site)]) == REFUSE  # would it take it? not now
+    assert (site.parent / "data" / STATE_FILE).read_text() == state
+    assert not (site.parent / "data" / REFUSED_FILE).exists()
+    assert run(site, monkeypatch, holder=True) == TAKE  # still a holder's renewal
 
 
 def booth_conf(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
