@@ -7,6 +7,8 @@ times each, from site A:
   world's client);
 - site A cut off from B and the arbitrator: when A stops (its floating IP silent and its own
   Pacemaker no longer runs the address), when the name answers from B;
+- site A's whole cloud lost (topology `clouds` only): A crashed and every API of its cloud
+  answering 503: when the name answers from B;
 - planned switchover (`booth revoke` at A, `grant` at B): the longest stretch without an
   answer by the name.
 
@@ -29,8 +31,11 @@ from pathlib import Path
 from benchmarks.report import write
 from cluster.geo.sites import TOPOLOGIES, GeoLab
 from cluster.geo.watch import SiteWatch
+from cluster.openstack.faults import control
+from cluster.openstack.layout import SERVICES
 
 TRIALS = 5
+ONE_CLOUD_EACH = {"site A's whole cloud lost"}  # topology `clouds` only: a cloud per site
 TARGET_S = 20.0
 SWITCHOVER_TARGET_S = 5.0
 
@@ -48,6 +53,20 @@ def _cut(geo: GeoLab) -> dict[str, float]:
         stopped = watch.until(lambda r: not r.serving("site-a"), 90)
         named = watch.answered_by_name_from("site-b", 90)
     return {"a_stopped": stopped, "name_at_b": named, "overlaps": len(watch.overlaps)}
+
+
+def _cloud_lost(geo: GeoLab) -> dict[str, float]:
+    """Topology `clouds`: site A crashed and every API of its cloud failing (503)."""
+    private = geo.clouds["site-a"]
+    try:
+        with SiteWatch(geo) as watch:
+            for service in SERVICES:
+                control.inject(private, service, error_rate=1.0, error_status=503)
+            geo.crash_site("site-a")
+            named = watch.answered_by_name_from("site-b", 90)
+    finally:
+        control.clear(private)
+    return {"name_at_b": named, "overlaps": len(watch.overlaps)}
 
 
 def _switchover(geo: GeoLab) -> dict[str, float]:
@@ -70,6 +89,8 @@ def _run(topology: str, scenarios: dict, trials: int) -> dict[str, list[dict[str
         geo.up(lambda line: print(line, flush=True))
         for trial in range(trials):
             for scenario, run in scenarios.items():
+                if scenario in ONE_CLOUD_EACH and topology != "clouds":
+                    continue
                 geo.reset("site-a")
                 runs[scenario].append(run(geo))
                 print(f"{topology} trial {trial + 1}: {scenario}: {runs[scenario][-1]}",
@@ -90,11 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown := set(topologies) - set(TOPOLOGIES):
         parser.error(f"--topologies: {', '.join(sorted(unknown))}: not one of {TOPOLOGIES}")
     scenarios = {"site A crashed": _crash, "site A cut off": _cut,
-                 "planned switchover": _switchover}
+                 "site A's whole cloud lost": _cloud_lost, "planned switchover": _switchover}
     trials = {topology: _run(topology, scenarios, args.trials) for topology in topologies}
     rows, lost = [], {}
     for topology, by_scenario in trials.items():
         for scenario, runs in by_scenario.items():
+            if not runs:
+                continue
             column = {key: [r[key] for r in runs] for key in runs[0]} if runs else {}
             rows.append([topology, scenario, len(runs), _stats(column.get("a_stopped", [])),
                          _stats(column.get("name_at_b", [])), _stats(column.get("gap", [])),
