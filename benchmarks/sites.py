@@ -31,8 +31,6 @@ from pathlib import Path
 from benchmarks.report import write
 from cluster.geo.sites import TOPOLOGIES, GeoLab
 from cluster.geo.watch import SiteWatch
-from cluster.openstack.faults import control
-from cluster.openstack.layout import SERVICES
 
 TRIALS = 5
 ONE_CLOUD_EACH = {"site A's whole cloud lost"}  # topology `clouds` only: a cloud per site
@@ -57,15 +55,8 @@ def _cut(geo: GeoLab) -> dict[str, float]:
 
 def _cloud_lost(geo: GeoLab) -> dict[str, float]:
     """Topology `clouds`: site A crashed and every API of its cloud failing (503)."""
-    private = geo.clouds["site-a"]
-    try:
-        with SiteWatch(geo) as watch:
-            for service in SERVICES:
-                control.inject(private, service, error_rate=1.0, error_status=503)
-            geo.crash_site("site-a")
-            named = watch.answered_by_name_from("site-b", 90)
-    finally:
-        control.clear(private)
+    with SiteWatch(geo) as watch, geo.cloud_lost("site-a"):
+        named = watch.answered_by_name_from("site-b", 90)
     return {"name_at_b": named, "overlaps": len(watch.overlaps)}
 
 

@@ -33,7 +33,7 @@ import json
 import os
 import pwd
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cluster import api_token, http_client
@@ -51,7 +51,15 @@ from cluster.lab import netns
 from cluster.lab.lab import OWNERS, Lab, LabError, Wan
 from cluster.lab.node import Node, NodeError
 from cluster.openstack.dataplane.network import RouterNetwork
-from cluster.openstack.layout import MEMBER_CLOUD, REGIONS, REGIONS_CLOUD, Accounts, Layout
+from cluster.openstack.faults import control
+from cluster.openstack.layout import (
+    MEMBER_CLOUD,
+    REGIONS,
+    REGIONS_CLOUD,
+    SERVICES,
+    Accounts,
+    Layout,
+)
 from cluster.openstack.regions import site_cloud_name
 from cluster.openstack.topology import ADDRESSING
 from cluster.operations import wait
@@ -429,6 +437,21 @@ class GeoLab:
         return answer is not None and answer.status == 200
 
     # -- faults --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def cloud_lost(self, site: str) -> Iterator[None]:
+        """`site` crashed and every API of its cloud answering 503 (topology `clouds`: the
+        cloud is the site's alone); the APIs answer again on leaving, the nodes stay down."""
+        if self.topology != "clouds":
+            raise LabError(f"a whole cloud lost needs topology clouds, not {self.topology}")
+        cloud = self.clouds[site]
+        try:
+            for service in SERVICES:
+                control.inject(cloud, service, error_rate=1.0, error_status=503)
+            self.crash_site(site)
+            yield
+        finally:
+            control.clear(cloud)
+
     def crash_site(self, site: str) -> None:
         for node in self.sites[site].nodes:
             node.crash()

@@ -29,7 +29,7 @@ from cluster.geo.watch import SiteWatch
 from cluster.lab.campaign.checkers import list_all, stored_twice
 from cluster.openstack import clouds, peer_clouds
 from cluster.openstack.faults import control
-from cluster.openstack.layout import MEMBER_CLOUD, SERVICES, Layout
+from cluster.openstack.layout import MEMBER_CLOUD, Layout
 from fractal_service.worker.backoff import Backoff
 from tests.support.processes import wait_until
 
@@ -344,15 +344,8 @@ def test_the_whole_private_cloud_lost_the_public_one_serves(at_a: GeoLab) -> Non
     B, whose cloud shares nothing with A's (its own Keystone, credentials and Swift). Last in
     the module: nothing after it needs site A booted again."""
     geo = at_a
-    private = geo.clouds["site-a"]
-    try:
-        with SiteWatch(geo) as watch:
-            for service in SERVICES:
-                control.inject(private, service, error_rate=1.0, error_status=503)
-            geo.crash_site("site-a")
-            moved = watch.answered_by_name_from("site-b", timeout=60)
-    finally:
-        control.clear(private)
+    with SiteWatch(geo) as watch, geo.cloud_lost("site-a"):
+        moved = watch.answered_by_name_from("site-b", timeout=60)
     print(f"the private cloud lost: the name answers from the public one after {moved:.1f} s",
           flush=True)
     assert moved <= 30
