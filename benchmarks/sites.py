@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         for scenario, runs in by_scenario.items():
             if not runs:
                 continue
-            column = {key: [r[key] for r in runs] for key in runs[0]} if runs else {}
+            column = {key: [r[key] for r in runs] for key in runs[0]}
             rows.append([topology, scenario, len(runs), _stats(column.get("a_stopped", [])),
                          _stats(column.get("name_at_b", [])), _stats(column.get("gap", [])),
                          int(sum(column.get("overlaps", [])))])

@@ -113,10 +113,19 @@ def target_of(settings: Settings) -> Target:
     return target
 
 
+def site_target(settings: Settings) -> Target:
+    """The container the site's API writes, read with the check's own clouds.yaml if set."""
+    target = target_of(settings)
+    if settings.region_check.clouds_yaml:
+        target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
+    return target
+
+
 def probe(target: Target, ask_neutron: bool, budget: float, login_file: str,
-          logger: logging.Logger) -> Findings:
+          logger: logging.Logger, by_hand: bool = False) -> Findings:
     """Ask the region, within `budget` seconds in all: Neutron only where its answer could
-    change the verdict (not for a holder, nor where the address is already in place)."""
+    change the verdict (not for a holder, nor where the address is already in place).
+    `by_hand`: a new login is kept for booth's user (region_probe.save)."""
     deadline = time.monotonic() + budget
 
     def left(share: float) -> float:
@@ -134,7 +143,7 @@ def probe(target: Target, ask_neutron: bool, budget: float, login_file: str,
                 found = region_probe.login(target, left(1 / 3))
             except NoLogin as exc:
                 return Findings(login=str(exc))
-            _save(login_file, found, logger)
+            _save(login_file, found, logger, by_hand)
         try:
             return _ask(found, target.container, ask_neutron, left)
         except _TokenRefused as exc:
@@ -173,9 +182,9 @@ def _ask(found: Login, container: str, ask_neutron: bool, left) -> Findings:
     return Findings(object_store=object_store, network=network)
 
 
-def _save(path: str, found: Login, logger: logging.Logger) -> None:
+def _save(path: str, found: Login, logger: logging.Logger, by_hand: bool) -> None:
     try:
-        region_probe.save(path, found)
+        region_probe.save(path, found, for_directory_owner=by_hand)
     except OSError as exc:  # the next run logs in again
         logger.warning("login record %s not written: %s", path, exc)
 
@@ -376,10 +385,8 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     acquiring = lease is None
     try:
         settings = Settings.load(Path(config))
-        target = target_of(settings)
+        target = site_target(settings)
         data = settings.region_check.state_dir
-        if settings.region_check.clouds_yaml:
-            target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
         state = State.load(os.path.join(data, STATE_FILE), target.url, logger)
         # Acquiring: no lease, or one booth still dates from before while this site's CIB
         # says the ticket is not granted here (a site taking the ticket back soon after
@@ -394,7 +401,7 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         # no longer needed to serve (the rest of the check stays an acquire's).
         in_place = not acquiring and not holder and guarded.address_in_place(ticket)
         found = probe(target, not (holder or in_place), budget,
-                      os.path.join(data, LOGIN_FILE), logger)
+                      os.path.join(data, LOGIN_FILE), logger, by_hand=not ticket)
     except (OSError, ValueError, BadConfig) as exc:  # TOMLDecodeError is a ValueError
         reason = f"bad configuration ({config}): {exc}"
         if state is not None and acquiring and ticket:  # no passing acquire check to follow
@@ -412,19 +419,15 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
         seconds = state.failing_for(failing, time.time())
     code, why = verdict(holder, found, seconds, settings.region_check.grace_seconds,
                         own_keystone)
-    if in_place and code == TAKE:
+    if in_place and code == TAKE and found.login is None:
         why = ("Object Storage answers and the ticket's floating IP is already started here "
-               "(Neutron not asked): keeping the ticket won by election")
+               "(Neutron not asked): keeping the ticket")
     if ticket:  # by hand: a dry run, which must not turn booth's next renewal into an acquire
-        state.grant = grant if code == TAKE else None
-        if acquiring:  # booth's grant that follows a pass is this check's
-            passed = code == TAKE and found.login is None
-            state.acquired_at = time.time() if passed else None
-        elif after_acquire:
-            state.acquired_at = None  # used: later grants are elections or new acquires
-        state.save(os.path.join(data, STATE_FILE), logger)
-        _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why,
-                          logger)
+        # booth's grant that follows a passing acquire check is this check's; the first
+        # renewal after it has used it: later grants are elections or new acquires.
+        passed = (code == TAKE and found.login is None) if acquiring else \
+            (False if after_acquire else None)
+        _record(state, data, logger, code=code, why=why, grant=grant, passed=passed)
     (logger.warning if code != TAKE or found.login or found.object_store else logger.info)(
         "region %s: %s", target.region, why)
     # A holder letting go after the grace: the other site may be waiting to take over. Not
@@ -436,6 +439,17 @@ def check(config: str, lease: float | None, logger: logging.Logger, ticket: str 
     elif code == TAKE and ticket:
         lift_standby(ticket, data, logger, when_granted=True)
     return code
+
+
+def _record(state: State, data: str, logger: logging.Logger, *, code: int, why: str,
+            grant: str | None, passed: bool | None) -> None:
+    """What booth's next runs and the claimer rely on: the grant kept (renewed as a holder's
+    from then on), whether an acquire check passed (None: no news of one) and the refusal."""
+    state.grant = grant if code == TAKE else None
+    if passed is not None:
+        state.acquired_at = time.time() if passed else None
+    state.save(os.path.join(data, STATE_FILE), logger)
+    _remember_refusal(os.path.join(data, REFUSED_FILE), None if code == TAKE else why, logger)
 
 
 def parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
@@ -456,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     ticket = environ.get("BOOTH_TICKET", "")
     logger = log.setup("fractal-region-check", ticket or "by-hand", environ)
     window = grant_window(environ.get("BOOTH_CONF_PATH", ""), ticket) if ticket else None
-    return check(args.config, lease_end(os.environ), logger, ticket, window)
+    # By hand (no ticket): always as a site about to acquire, whatever else is set.
+    return check(args.config, lease_end(os.environ) if ticket else None, logger, ticket,
+                 window)
 
 
 if __name__ == "__main__":

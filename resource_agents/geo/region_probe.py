@@ -84,8 +84,26 @@ def cached(path: str, key: list) -> tuple[Login | None, str]:
     return (found, "") if found.fresh() else (None, "")
 
 
-def save(path: str, found: Login) -> None:
-    json_record.save(path, asdict(found))
+def save(path: str, found: Login, for_directory_owner: bool = False) -> None:
+    """0600. `for_directory_owner` (root writing for booth's user: the claimer, a check run by
+    hand): the record is given to the owner of its directory, which must exist — one made
+    by root would keep booth's runs from writing their state (FileNotFoundError)."""
+    owner = None
+    if for_directory_owner:
+        directory = os.stat(os.path.dirname(path) or ".")
+        owner = (directory.st_uid, directory.st_gid)
+    json_record.save(path, asdict(found), owner=owner)
+
+
+def renew(path: str, target: Target, ahead_s: float, timeout: float) -> bool:
+    """A new login into `path` unless the one there lasts `ahead_s` more; True if renewed.
+    NoLogin, BadConfig as login's; OSError if it cannot be written."""
+    _, _, key = where(target)
+    found, _ = cached(path, key)
+    if found is not None and found.expires_at - time.time() > ahead_s:
+        return False
+    save(path, login(target, timeout), for_directory_owner=True)
+    return True
 
 
 def forget(path: str) -> None:

@@ -14,7 +14,11 @@ booth-site, e.g. through ocf:heartbeat:anything), does what that operator would:
 - held nowhere with no refusal here (an operator's revoke, or the ticket never granted):
   left alone — a ticket an operator took away is not given back by a daemon;
 - this site's check put the ticket on standby while giving it up (region_check.stand_down):
-  lifted once booth has revoked it here.
+  lifted once booth has revoked it here;
+- the check's cached token (its login record) renewed before it expires, held or not
+  (LoginKeeper): booth runs the check only to acquire and to renew, so a standby site's
+  token would lapse, and a site elected later would have to log in at its first renewal —
+  with its own Keystone down then (two clouds), that counts against the site.
 
 Every round is one `booth list`, so it stays cheap. Exit codes of `--once`: 0 done (or nothing
 to do), 1 booth did not answer or refused the grant, 2 bad configuration.
@@ -35,8 +39,10 @@ from pathlib import Path
 
 from fractal_service import json_record
 from fractal_service.config import Settings
-from resource_agents.geo import region_check
+from fractal_service.store.swift_url import Target
+from resource_agents.geo import region_check, region_probe
 from resource_agents.geo.region_check import REFUSED_FILE, REFUSED_TYPES
+from resource_agents.geo.region_probe import BadConfig, NoLogin
 from resource_agents.ocf import log
 
 DONE, FAILED, BAD_CONFIG = 0, 1, 2
@@ -44,6 +50,9 @@ DEFAULT_TICKET = "fractal-service"  # cluster/config's rsc_ticket names this one
 DEFAULT_BOOTH_CONFIG = "/etc/booth/booth.conf"
 ROUND_SECONDS = 2.0
 BOOTH_TIMEOUT_S = 20.0  # a grant waits for the handler (its budget is a few seconds)
+# The check's token renewed once it expires within LOGIN_AHEAD_S, its record looked at every
+# LOGIN_EVERY_S at most (a Keystone that is down gets one login attempt that often).
+LOGIN_AHEAD_S, LOGIN_EVERY_S = 900.0, 300.0
 
 # booth list: "ticket: NAME, leader: NONE" or "ticket: NAME, leader: ADDRESS, expires: ..."
 _LIST_LINE = re.compile(r"ticket:\s*(?P<ticket>[^,\s]+),\s*leader:\s*(?P<leader>[^,\s]+)")
@@ -144,6 +153,50 @@ class Claimer:
             os.unlink(self.refused_file)
 
 
+@dataclass
+class LoginKeeper:
+    """Keeps the region check's login record fresh at this site (the module's last rule)."""
+
+    target: Target
+    login_file: str
+    timeout: float
+    logger: logging.Logger
+    clock: Callable[[], float] = time.monotonic
+    looked_at: float | None = None
+    failing: bool = False  # warned once per failure, not every attempt
+
+    def round(self) -> None:
+        now = self.clock()
+        if self.looked_at is not None and now - self.looked_at < LOGIN_EVERY_S:
+            return
+        self.looked_at = now
+        try:
+            renewed = region_probe.renew(self.login_file, self.target, LOGIN_AHEAD_S,
+                                         self.timeout)
+        except (NoLogin, BadConfig, OSError) as exc:
+            if not self.failing:
+                self.logger.warning("the region check's token not renewed (next try in "
+                                    "%.0f s): %s", LOGIN_EVERY_S, exc)
+            self.failing = True
+            return
+        if renewed or self.failing:
+            self.logger.info("the region check's token renewed")
+        self.failing = False
+
+
+def keeper(settings: Settings, logger: logging.Logger) -> LoginKeeper | None:
+    """None (logged) when the check's configuration names no region to log in to: the
+    check refuses the ticket there anyway, with the reason."""
+    try:
+        target = region_check.site_target(settings)
+    except BadConfig as exc:
+        logger.error("the region check's token is not kept fresh: %s", exc)
+        return None
+    checks = settings.region_check
+    return LoginKeeper(target, os.path.join(checks.state_dir, region_check.LOGIN_FILE),
+                       float(checks.budget_seconds), logger)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = region_check.parser("fractal-ticket-claim", __doc__)
     p.add_argument("--booth-config", default=DEFAULT_BOOTH_CONFIG,
@@ -154,18 +207,22 @@ def main(argv: list[str] | None = None) -> int:
     logger = log.setup("fractal-ticket-claim", args.ticket,
                        {"HA_LOGFACILITY": "daemon", **os.environ})
     try:
-        checks = Settings.load(Path(args.config)).region_check
+        settings = Settings.load(Path(args.config))
     except (OSError, ValueError) as exc:
         logger.error("bad configuration (%s): %s", args.config, exc)
         return BAD_CONFIG
+    checks = settings.region_check
     claimer = Claimer(args.ticket, args.booth_config,
                       os.path.join(checks.state_dir, REFUSED_FILE),
                       checks.claim_after_seconds, logger,
                       lease_s=region_check.grant_window(args.booth_config, args.ticket))
     if args.once:
         return claimer.round()
+    tokens = keeper(settings, logger)
     while True:
         claimer.round()
+        if tokens is not None:
+            tokens.round()
         time.sleep(ROUND_SECONDS)
 
 

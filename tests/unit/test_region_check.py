@@ -58,8 +58,10 @@ def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     waits.write_text(f"#!/bin/sh\necho \"crm_resource $*\" >> {tmp_path / 'calls'}\n")
     waits.chmod(0o755)
     # The site's CIB and crm_mon, as a test writes them (cib.xml, status.xml); none: no cluster
-    for tool, answer in (("cibadmin", "cib.xml"), ("crm_mon", "status.xml")):
-        (bin_dir / tool).write_text(f"#!/bin/sh\nexec cat {tmp_path / answer}\n")
+    for tool, argv, answer in (("cibadmin", "--query --local --scope constraints", "cib.xml"),
+                               ("crm_mon", "--output-as=xml", "status.xml")):
+        (bin_dir / tool).write_text(f"#!/bin/sh\n[ \"$*\" = '{argv}' ] || exit 64\n"
+                                    f"exec cat {tmp_path / answer}\n")
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     return current
@@ -200,7 +202,8 @@ def crm_mon(role: str = "Started", failed: str = "false", agent: str = "floating
     active = "true" if role == "Started" else "false"
     return f"""<pacemaker-result><resources>
   <resource id="fractal-ip" resource_agent="ocf:fractal:{agent}" role="{role}" active="{active}"
-   failed="{failed}" nodes_running_on="{1 if active == 'true' else 0}"/>
+   failed="{failed}" nodes_running_on="{1 if active == 'true' else 0}">
+   {'<node name="n1" id="1"/>' if active == "true" else ""}</resource>
   <resource id="other-ip" resource_agent="ocf:fractal:floating-ip" role="Stopped"
    active="false" failed="false" nodes_running_on="0"/>
 </resources></pacemaker-result>"""
@@ -512,3 +515,13 @@ def test_the_claimer_lifts_the_checks_standby_once_booth_took_the_ticket(
     activated = ("--ticket", "fractal-service", "--activate") in asked
     assert activated is not granted_here
     assert (tmp_path / region_check.STOOD_DOWN_FILE).exists() is granted_here
+
+
+def test_a_check_by_hand_makes_no_state_directory(site, cloud, monkeypatch) -> None:
+    """Run by hand as root on a fresh node, it must not make booth's user's state directory
+    as root's (booth's runs could not write their state there)."""
+    monkeypatch.delenv("BOOTH_TICKET", raising=False)
+    monkeypatch.delenv("BOOTH_TICKET_EXPIRES", raising=False)
+    monkeypatch.setenv("HA_LOGFACILITY", "none")
+    assert region_check.main([str(site)]) == TAKE
+    assert not (site.parent / "data").exists()

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from resource_agents.geo import ticket_claim
+from fractal_service.config import RegionCheck, Settings
+from resource_agents.geo import region_probe, ticket_claim
 from resource_agents.geo.region_check import REFUSED_FILE
 from resource_agents.geo.ticket_claim import DONE, FAILED, BoothError, Claimer, leader
 
@@ -196,3 +199,72 @@ def test_bad_configuration_is_exit_2_with_the_reason(tmp_path, capsys, monkeypat
     config.write_text("[region_check]\nclaim_after_seconds = -3\n")
     assert ticket_claim.main([str(config), "--once"]) == ticket_claim.BAD_CONFIG
     assert "claim_after_seconds" in capsys.readouterr().err
+
+
+# -- the check's token, kept fresh ---------------------------------------------------------------
+@pytest.fixture
+def keeper(cloud, clouds: Path, tmp_path: Path, monkeypatch) -> ticket_claim.LoginKeeper:
+    """The claimer's LoginKeeper for the fake cloud; logins counted in `keeper.logins`."""
+    state = tmp_path / "region-check"
+    state.mkdir(mode=0o700)
+    if os.geteuid() == 0:  # as the claimer runs: root, writing for booth's user
+        os.chown(state, 65534, 65534)
+    settings = Settings(store=f"swift://fake/fractal?region=RegionOne&config={clouds}",
+                        region_check=RegionCheck(state_dir=str(state)))
+    found = ticket_claim.keeper(settings, logging.getLogger("test"))
+    assert found is not None
+    found.clock = Clock()
+    logins: list[float] = []
+    real = region_probe.login
+    monkeypatch.setattr(region_probe, "login",
+                        lambda *a: logins.append(found.clock()) or real(*a))
+    found.logins = logins  # type: ignore[attr-defined]
+    return found
+
+
+def test_a_standby_sites_check_token_is_renewed_before_it_expires(keeper) -> None:
+    """booth runs the check only to acquire and to renew: at a standby site, its token would
+    lapse, and the first check after an election would need Keystone (ticket_claim's doc)."""
+    record = Path(keeper.login_file)
+    keeper.round()
+    assert record.exists() and record.stat().st_mode & 0o777 == 0o600
+    assert record.stat().st_uid == record.parent.stat().st_uid  # booth's user's, not root's
+    keeper.round()
+    keeper.clock.now += ticket_claim.LOGIN_EVERY_S
+    keeper.round()  # looked at: fresh for far longer than LOGIN_AHEAD_S
+    assert len(keeper.logins) == 1
+    data = json.loads(record.read_text())
+    data["expires_at"] = time.time() + ticket_claim.LOGIN_AHEAD_S - 60
+    record.write_text(json.dumps(data))
+    keeper.clock.now += ticket_claim.LOGIN_EVERY_S
+    keeper.round()
+    assert len(keeper.logins) == 2
+    assert json.loads(record.read_text())["expires_at"] > data["expires_at"]
+
+
+def test_keystone_down_is_tried_every_few_minutes_and_warned_once(keeper, cloud,
+                                                                   caplog) -> None:
+    cloud.failing = {"identity"}
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            keeper.round()
+            keeper.clock.now += ticket_claim.LOGIN_EVERY_S / 2
+        assert len(keeper.logins) == 2
+        assert caplog.text.count("token not renewed") == 1
+        cloud.failing.clear()
+        keeper.clock.now += ticket_claim.LOGIN_EVERY_S
+        keeper.round()
+    assert "token renewed" in caplog.text and Path(keeper.login_file).exists()
+
+
+def test_a_missing_state_directory_is_not_made_as_root(keeper, caplog) -> None:
+    """booth's user makes it at its first run; one of root's would keep its state unwritten."""
+    state = Path(keeper.login_file).parent
+    state.rmdir()
+    keeper.round()
+    assert not state.exists() and "token not renewed" in caplog.text
+
+
+def test_no_region_to_log_in_to_is_logged_and_no_keeper(tmp_path, caplog) -> None:
+    assert ticket_claim.keeper(Settings(store=None), logging.getLogger("test")) is None
+    assert "not kept fresh" in caplog.text
