@@ -457,11 +457,16 @@ class GeoLab:
             node.crash()
 
     def boot_site(self, site: str) -> None:
+        """The site's nodes booted, until its cluster has settled: a site back from a crash
+        finds its floating IP still associated with its port (nobody could disassociate it in
+        its cloud while it was down); its first probe reports the address running and, the
+        ticket not granted there, Pacemaker stops it (~1 s here)."""
         lab = self.sites[site]
         for node in lab.nodes:
             if not node.running:
                 lab.boot_node(node)
         lab.wait_formed()
+        lab.settle()
 
     def cut(self, site: str, cut: bool = True) -> None:
         """Unplug (or plug back) the site's WAN cables at the switch: cut off from the other
