@@ -74,6 +74,8 @@ class EtcdSettingsSource:
             except EtcdUnavailable as exc:
                 self._down(exc)
                 raise
+            # Up before the values apply: a request that sees them finds /readyz saying so.
+            self._up(snap.revision)
             values = {name_of(k, self.prefix): v for k, v in snap.values.items()}
             if initial:
                 ok = self._first(values)
@@ -85,7 +87,6 @@ class EtcdSettingsSource:
                 self.cache.save(values, snap.revision)
                 self.origin = "etcd"
             self._values, self.revision = values, snap.revision
-            self._up()
             return ok
 
     def _first(self, values: dict[str, str]) -> bool:
@@ -129,10 +130,10 @@ class EtcdSettingsSource:
                 log.debug("settings watch: %s", exc)
                 self._stop.wait(WATCH_RETRY_SECONDS)
 
-    def _up(self) -> None:
+    def _up(self, revision: int) -> None:
         if not self.up:
             self.up, self.since, self.error = True, time.time(), None
-            log.info("etcd reachable: settings at revision %d", self.revision)
+            log.info("etcd reachable: settings at revision %d", revision)
 
     def _down(self, exc: Exception) -> None:
         self.error = str(exc)[:300]
