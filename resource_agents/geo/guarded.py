@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import subprocess
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from resource_agents.install import PROVIDER
-from resource_agents.metrics import crm_mon
-from resource_agents.metrics.crm_mon import ResourceState
+
+if TYPE_CHECKING:
+    from resource_agents.metrics.crm_mon import ResourceState
 
 FLOATING_IP_AGENT = f"ocf:{PROVIDER}:floating-ip"
 TIMEOUT_S = 1.0  # each query: the check's cloud calls have their own budget
@@ -59,6 +61,9 @@ def address_in_place(ticket: str) -> bool:
     failed). False when there is none, or when Pacemaker cannot tell: Neutron is then asked."""
     if not ticket:
         return False
+    # Here, not at the top: lxml (~10 ms) is for this question alone, not every renewal's check.
+    from resource_agents.metrics import crm_mon
+
     constraints = _output("cibadmin", "--query", "--local", "--scope", "constraints")
     status = _output("crm_mon", "--output-as=xml") if constraints is not None else None
     if status is None:

@@ -101,7 +101,9 @@ def verdict(holder: bool, found: Findings, failing_for: float, grace: float,
     return TAKE, "Object Storage and Neutron answer: taking the ticket"
 
 
-def target_of(settings: Settings) -> Target:
+def site_target(settings: Settings) -> Target:
+    """The container the site's API writes (its store URL, which must name a region), read
+    with the check's own clouds.yaml if set; BadConfig, one line, if there is none."""
     if not settings.store or not settings.store.startswith("swift:"):
         raise BadConfig("the API's store is not Object Storage (swift://…): no region to check")
     try:
@@ -110,12 +112,6 @@ def target_of(settings: Settings) -> Target:
         raise BadConfig(str(exc)) from None
     if not target.region:
         raise BadConfig(f"store URL {target.url!r} names no region (…?region=NAME)")
-    return target
-
-
-def site_target(settings: Settings) -> Target:
-    """The container the site's API writes, read with the check's own clouds.yaml if set."""
-    target = target_of(settings)
     if settings.region_check.clouds_yaml:
         target = dataclasses.replace(target, config=settings.region_check.clouds_yaml)
     return target
